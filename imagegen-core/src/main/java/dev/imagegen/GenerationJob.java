@@ -1,0 +1,54 @@
+package dev.imagegen;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A generation running in the background, from {@code ImageGenerationService.submit}: its id,
+ * status, progress, result, and a way to cancel it (which cancels the remote job too). A job in
+ * flight holds no thread while it waits. Thread-safe.
+ */
+public interface GenerationJob {
+
+  /** The job's status. */
+  enum Status {
+    /** Accepted, no provider called yet. */
+    PENDING,
+    /** A provider is working on it. */
+    RUNNING,
+    /** Finished with images. */
+    SUCCEEDED,
+    /** Finished without images. */
+    FAILED,
+    /** Cancelled by the caller or a shutdown. */
+    CANCELLED
+  }
+
+  /** The job id (also the response id). */
+  String id();
+
+  /** The current status. */
+  Status status();
+
+  /** The latest progress event, or null before the first. */
+  @Nullable ProgressEvent latestProgress();
+
+  /**
+   * Adds a progress listener; it receives events in order, on imagegen's threads, and must not block.
+   *
+   * @param listener the listener
+   * @return this job
+   */
+  GenerationJob onProgress(Consumer<ProgressEvent> listener);
+
+  /** The result; cancelling it cancels the job. */
+  CompletableFuture<ImageGenerationResponse> result();
+
+  /**
+   * Cancels the job and its remote job.
+   *
+   * @return true if the job was still running
+   */
+  boolean cancel();
+}

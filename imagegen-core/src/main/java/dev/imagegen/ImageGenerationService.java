@@ -1,0 +1,389 @@
+package dev.imagegen;
+
+import dev.imagegen.internal.Engine;
+import dev.imagegen.internal.EngineSettings;
+import dev.imagegen.spi.ImageProvider;
+import dev.imagegen.spi.ImageProviderFactory;
+import dev.imagegen.spi.ProviderConfig;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.math.BigDecimal;
+import java.net.http.HttpClient;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.ServiceLoader;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The entry point: generates images through the configured providers, failing over between them,
+ * and reports which provider served, every attempt, timings and cost.
+ *
+ * <pre>{@code
+ * try (ImageGenerationService service = ImageGenerationService.fromEnvironment()) {
+ *   ImageGenerationResponse r = service.generateImageWithFailover(
+ *       ImageGenerationRequest.builder().prompt("a red fox in snow").size(1024, 1024).build());
+ *   r.image().saveTo(Path.of("fox.webp"));
+ * }
+ * }</pre>
+ *
+ * <p>Build one per application and share it: it is thread-safe, and a generation waiting on a
+ * remote job holds no thread. {@link #close()} cancels what is still running, remote jobs included.
+ *
+ * <p>Defaults: priority routing, a 5-minute deadline per request, 2 retries per provider with
+ * exponential backoff (500 ms doubling, capped at 10 s, with jitter), {@code Retry-After} honoured
+ * up to 10 s (longer: fail over and cool the provider down), a circuit breaker per provider
+ * opening after 5 consecutive failures for 30 s, 16 calls in flight per provider, no budget.
+ */
+public final class ImageGenerationService implements AutoCloseable {
+  private final Engine engine;
+
+  private ImageGenerationService(Engine engine) {
+    this.engine = engine;
+  }
+
+  /** A builder. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * A service with every provider on the class path that the environment configures: environment
+   * variables, system properties, and the properties file named by {@code IMAGEGEN_CONFIG} or the
+   * {@code imagegen.config} system property. When nothing is configured, providers that work
+   * without an account (AI Horde's anonymous key) are enabled.
+   *
+   * @return the service
+   * @throws IllegalStateException when a provider's configuration is invalid
+   */
+  public static ImageGenerationService fromEnvironment() {
+    return fromEnvironment(System.getenv(), System.getProperties());
+  }
+
+  /**
+   * Like {@link #fromEnvironment()}, with the environment and properties given.
+   *
+   * @param env environment variables
+   * @param properties properties
+   * @return the service
+   */
+  public static ImageGenerationService fromEnvironment(Map<String, String> env, Properties properties) {
+    return builder().configureFrom(env, properties).build();
+  }
+
+  /**
+   * Generates with one provider: its retries, no failover.
+   *
+   * @param request the request
+   * @param providerId the provider
+   * @return the response
+   * @throws ImageGenerationException the provider's failure
+   * @throws IllegalArgumentException for an unknown provider id
+   */
+  public ImageGenerationResponse generateImage(ImageGenerationRequest request, String providerId) {
+    return await(generateAsync(request, providerId));
+  }
+
+  /**
+   * Generates with the best provider that can serve the request, failing over on failures another
+   * provider may survive.
+   *
+   * @param request the request
+   * @return the response, with every attempt
+   * @throws AllProvidersFailedException when every provider failed (each attempt inside)
+   * @throws NoCapableProviderException when no provider can serve the request
+   * @throws InvalidRequestException, ContentPolicyException, GenerationTimeoutException, BudgetExceededException
+   *     as their Javadoc says
+   */
+  public ImageGenerationResponse generateImageWithFailover(ImageGenerationRequest request) {
+    return await(generateAsync(request));
+  }
+
+  /**
+   * Like {@link #generateImageWithFailover}, without blocking. Cancelling the future cancels the
+   * remote job.
+   *
+   * @param request the request
+   */
+  public CompletableFuture<ImageGenerationResponse> generateAsync(ImageGenerationRequest request) {
+    return engine.submit(request, null).result();
+  }
+
+  /**
+   * Like {@link #generateImage}, without blocking.
+   *
+   * @param request the request
+   * @param providerId the provider
+   */
+  public CompletableFuture<ImageGenerationResponse> generateAsync(ImageGenerationRequest request, String providerId) {
+    return engine.submit(request, providerId).result();
+  }
+
+  /**
+   * Starts a generation with failover as a job with progress events and cancel.
+   *
+   * @param request the request
+   */
+  public GenerationJob submit(ImageGenerationRequest request) {
+    return engine.submit(request, null);
+  }
+
+  /**
+   * The provider failover would try first now, if any can serve the request.
+   *
+   * @param request the request
+   */
+  public Optional<String> selectOptimalProvider(ImageGenerationRequest request) {
+    return Optional.ofNullable(engine.selectOptimalProvider(request));
+  }
+
+  /**
+   * The estimated cost with the provider failover would try first; unknown when none can serve it.
+   *
+   * @param request the request
+   */
+  public Cost estimateCost(ImageGenerationRequest request) {
+    String first = engine.selectOptimalProvider(request);
+    if (first == null) {
+      return Cost.unknown();
+    }
+    Cost c = engine.estimateCosts(request).get(first);
+    return c == null ? Cost.unknown() : c;
+  }
+
+  /**
+   * Estimated costs with every capable provider, in routing order.
+   *
+   * @param request the request
+   */
+  public Map<String, Cost> estimateCosts(ImageGenerationRequest request) {
+    return engine.estimateCosts(request);
+  }
+
+  /**
+   * What a generation cost: provider-reported usage when there was some, else the estimate; zero
+   * for a cache hit; unknown when no price is configured.
+   *
+   * @param response a response from this service
+   */
+  public Cost calculateGenerationCost(ImageGenerationResponse response) {
+    return response.cost();
+  }
+
+  /**
+   * Checks a provider with a real, cheap call.
+   *
+   * @param providerId the provider
+   * @return the result; a refused key and a down server are told apart
+   */
+  public ProviderHealth testConnection(String providerId) {
+    return engine.health(providerId, Duration.ofSeconds(30));
+  }
+
+  /** Checks every provider in parallel with real, cheap calls. */
+  public Map<String, ProviderHealth> health() {
+    return engine.health(Duration.ofSeconds(30));
+  }
+
+  /** An immutable snapshot of the metrics. */
+  public MetricsSnapshot getMetrics() {
+    return engine.metrics();
+  }
+
+  /** The models every provider offers. */
+  public List<ModelInfo> listModels() {
+    return engine.models();
+  }
+
+  /** The configured provider ids, in registration order. */
+  public List<String> providers() {
+    return engine.providerIds();
+  }
+
+  /**
+   * Cancels everything in flight (remote jobs included), waits up to {@code grace} for the
+   * remote cancels, and closes the providers.
+   *
+   * @param grace how long to wait for remote cancels to be acknowledged
+   * @return how many generations were cancelled
+   */
+  public int shutdown(Duration grace) {
+    return engine.shutdown(grace);
+  }
+
+  /** {@link #shutdown(Duration)} with the configured grace (5 s by default). */
+  @Override
+  public void close() {
+    engine.close();
+  }
+
+  private static ImageGenerationResponse await(CompletableFuture<ImageGenerationResponse> f) {
+    try {
+      return f.get();
+    } catch (InterruptedException e) {
+      f.cancel(false);
+      Thread.currentThread().interrupt();
+      throw new GenerationCancelledException("interrupted while waiting", null, e);
+    } catch (CancellationException e) {
+      throw new GenerationCancelledException("cancelled", null, e);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof ImageGenerationException ige) {
+        throw ige;
+      }
+      throw new ImageGenerationException("unexpected failure: " + e.getCause(), null, ErrorKind.UNAVAILABLE, false, false,
+          e.getCause());
+    }
+  }
+
+  /**
+   * Builds an {@link ImageGenerationService}. Not thread-safe.
+   */
+  public static final class Builder {
+    private final EngineSettings s = new EngineSettings();
+
+    private Builder() {}
+
+    /**
+     * Adds a provider instance (tests, custom wiring).
+     *
+     * @param provider the provider
+     * @param config its configuration (priority, limits, prices)
+     * @return this
+     */
+    public Builder provider(ImageProvider provider, ProviderConfig config) {
+      s.providers.add(new EngineSettings.Entry(provider, config));
+      return this;
+    }
+
+    /**
+     * Adds a provider created by its factory.
+     *
+     * @param factory the factory
+     * @param config the configuration
+     * @return this
+     */
+    public Builder provider(ImageProviderFactory factory, ProviderConfig config) {
+      return provider(factory.create(config), config);
+    }
+
+    /**
+     * Adds every provider on the class path that the environment and properties configure, plus
+     * service settings: {@code imagegen.routing} ({@code priority|cheapest|fastest}),
+     * {@code imagegen.timeout}, {@code imagegen.max-retries}, {@code imagegen.budget.total},
+     * {@code imagegen.budget.window} (each also as {@code IMAGEGEN_ROUTING}...).
+     *
+     * @param env environment variables
+     * @param properties properties
+     * @return this
+     */
+    public Builder configureFrom(Map<String, String> env, Properties properties) {
+      Properties props = new Properties();
+      String file = properties.getProperty("imagegen.config", env.get("IMAGEGEN_CONFIG"));
+      if (file != null && !file.isBlank()) {
+        try (InputStream in = Files.newInputStream(Path.of(file))) {
+          props.load(in);
+        } catch (IOException e) {
+          throw new UncheckedIOException("cannot read imagegen config file " + file, e);
+        }
+      }
+      props.putAll(properties);
+      serviceSetting(env, props, "routing").ifPresent(v -> routing(RoutingStrategy.valueOf(v.toUpperCase(Locale.ROOT))));
+      serviceSetting(env, props, "timeout").ifPresent(v -> defaultTimeout(duration(v)));
+      serviceSetting(env, props, "max-retries").ifPresent(v -> maxRetries(Integer.parseInt(v)));
+      Optional<String> total = serviceSetting(env, props, "budget.total");
+      if (total.isPresent()) {
+        BudgetPolicy.Builder b = BudgetPolicy.builder().total(new BigDecimal(total.get()));
+        serviceSetting(env, props, "budget.window").ifPresent(v -> b.window(duration(v)));
+        serviceSetting(env, props, "budget.allow-unknown-prices").ifPresent(v -> b.allowUnknownPrices(Boolean.parseBoolean(v)));
+        budget(b.build());
+      }
+      List<ImageProviderFactory> fallbacks = new ArrayList<>();
+      int before = s.providers.size();
+      for (ImageProviderFactory f : ServiceLoader.load(ImageProviderFactory.class)) {
+        ProviderConfig config = ProviderConfig.from(f.id(), env, props, f.customaryEnvironment());
+        if (!config.bool(ProviderConfig.ENABLED, true)) {
+          continue;
+        }
+        if (f.isConfigured(config)) {
+          provider(f, config);
+        } else if (f.enabledWhenNothingConfigured()) {
+          fallbacks.add(f);
+        }
+      }
+      if (s.providers.size() == before) {
+        for (ImageProviderFactory f : fallbacks) {
+          ProviderConfig config = ProviderConfig.from(f.id(), env, props, f.customaryEnvironment());
+          provider(f, config);
+        }
+      }
+      return this;
+    }
+
+    private static Optional<String> serviceSetting(Map<String, String> env, Properties props, String key) {
+      String v = props.getProperty("imagegen." + key);
+      if (v == null) {
+        v = env.get("IMAGEGEN_" + key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_'));
+      }
+      return Optional.ofNullable(v).map(String::strip).filter(x -> !x.isEmpty());
+    }
+
+    private static Duration duration(String v) {
+      Duration d = ProviderConfig.parseDuration(v);
+      if (d == null) {
+        throw new IllegalStateException("not a duration: " + v);
+      }
+      return d;
+    }
+
+    /** @param strategy how providers are ordered (default priority) @return this */
+    public Builder routing(RoutingStrategy strategy) { s.routing = strategy; return this; }
+    /** @param timeout deadline of a request that sets none (default 5 minutes) @return this */
+    public Builder defaultTimeout(Duration timeout) { s.defaultTimeout = timeout; return this; }
+    /** @param retries retries per provider on transient faults (default 2) @return this */
+    public Builder maxRetries(int retries) { s.maxRetries = retries; return this; }
+    /** @param base first backoff @param max largest backoff @return this */
+    public Builder retryBackoff(Duration base, Duration max) { s.retryBase = base; s.retryMax = max; return this; }
+    /** @param max longest Retry-After waited for on the same provider; longer fails over (default 10 s) @return this */
+    public Builder maxRetryAfter(Duration max) { s.maxRetryAfter = max; return this; }
+    /** @param failures consecutive failures that open a provider's circuit @param openFor how long it stays open @return this */
+    public Builder circuitBreaker(int failures, Duration openFor) { s.breakerFailures = failures; s.breakerOpenFor = openFor; return this; }
+    /** @param d how long a provider whose key was refused is skipped (default 5 minutes) @return this */
+    public Builder authCooldown(Duration d) { s.authCooldown = d; return this; }
+    /** @param d how long a provider out of credit or quota is skipped (default 1 hour) @return this */
+    public Builder creditsCooldown(Duration d) { s.creditsCooldown = d; return this; }
+    /** @param n calls in flight per provider when its config sets no max-concurrent (default 16) @return this */
+    public Builder defaultMaxConcurrent(int n) { s.defaultMaxConcurrent = n; return this; }
+    /** @param v whether a content-policy refusal fails over (default false) @return this */
+    public Builder failoverOnContentPolicy(boolean v) { s.failoverOnContentPolicy = v; return this; }
+    /** @param v whether a provider's invalid-request refusal fails over (default false) @return this */
+    public Builder failoverOnInvalidRequest(boolean v) { s.failoverOnInvalidRequest = v; return this; }
+    /** @param policy spending limits @return this */
+    public Builder budget(BudgetPolicy policy) { s.budget = policy; return this; }
+    /** @param store where spending is kept (default in memory) @return this */
+    public Builder budgetStore(BudgetStore store) { s.budgetStore = store; return this; }
+    /** @param journal where remote jobs are recorded (default in memory) @return this */
+    public Builder jobJournal(JobJournal journal) { s.journal = journal; return this; }
+    /** @param client the HTTP client providers share (default: HTTP/1.1, redirects followed) @return this */
+    public Builder httpClient(HttpClient client) { s.httpClient = client; return this; }
+    /** @param scheduler the scheduler for polls and delays (default: 2 daemon threads, owned by the service) @return this */
+    public Builder scheduler(@Nullable ScheduledExecutorService scheduler) { s.scheduler = scheduler; return this; }
+    /** @param grace how long close() waits for remote cancels (default 5 s) @return this */
+    public Builder shutdownGrace(Duration grace) { s.shutdownGrace = grace; return this; }
+
+    /** Builds the service. */
+    public ImageGenerationService build() {
+      return new ImageGenerationService(new Engine(s));
+    }
+  }
+}

@@ -1,0 +1,50 @@
+package dev.imagegen;
+
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Thrown when a request is invalid: by imagegen's own validation at
+ * {@link ImageGenerationRequest.Builder#build()} (every violation listed at once, no provider
+ * named), or by a provider (HTTP 400/422, with the provider's own message). Neither retried nor
+ * failed over by default: another provider would refuse it too.
+ */
+public class InvalidRequestException extends ImageGenerationException {
+  private static final long serialVersionUID = 1L;
+
+  private final List<String> violations;
+
+  /**
+   * Creates the exception.
+   *
+   * @param violations each problem found, in words a user can act on
+   * @param providerId the provider that refused the request, or null for local validation
+   * @param cause the underlying cause, or null
+   */
+  public InvalidRequestException(List<String> violations, @Nullable String providerId, @Nullable Throwable cause) {
+    super(describe(violations), providerId, ErrorKind.INVALID_REQUEST, false, false, cause);
+    this.violations = List.copyOf(violations);
+  }
+
+  /**
+   * Creates the exception for one problem.
+   *
+   * @param message the problem
+   * @param providerId the provider that refused the request, or null
+   */
+  public InvalidRequestException(String message, @Nullable String providerId) {
+    this(List.of(message), providerId, null);
+  }
+
+  private static String describe(List<String> violations) {
+    if (violations.size() == 1) {
+      return "invalid request: " + violations.get(0);
+    }
+    return "invalid request (" + violations.size() + " problems): " + String.join("; ", violations);
+  }
+
+  /** Every problem found, in order. */
+  public List<String> violations() {
+    return violations;
+  }
+}

@@ -1,0 +1,132 @@
+package dev.imagegen.internal;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.imagegen.ProgressEvent;
+import dev.imagegen.spi.GenerationContext;
+import dev.imagegen.spi.ImageDownloader;
+import dev.imagegen.spi.ProviderConfig;
+import dev.imagegen.spi.ProviderHttp;
+import dev.imagegen.spi.Redactor;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+
+/** The context of one call to a provider within a generation. */
+final class AttemptContext implements GenerationContext {
+  private final BaseContext base;
+  private final Generation generation;
+  private final ProviderHttp http;
+  private final ImageDownloader downloader;
+  private final List<Runnable> hooks = new ArrayList<>();
+  private final AtomicBoolean remoteCancelSent = new AtomicBoolean();
+  private volatile boolean cancelled;
+  private volatile @Nullable String remoteJobId;
+  private volatile @Nullable Supplier<CompletableFuture<?>> canceller;
+
+  AttemptContext(BaseContext base, Generation generation) {
+    this.base = base;
+    this.generation = generation;
+    this.http = new ProviderHttp(this, base.support.http, Support.USER_AGENT, this, r -> base.provider.mapError(r, this));
+    this.downloader = new ImageDownloader(this, http);
+  }
+
+  @Override public String providerId() { return base.providerId(); }
+  @Override public ProviderConfig config() { return base.config(); }
+  @Override public ObjectMapper json() { return base.json(); }
+  @Override public ScheduledExecutorService scheduler() { return base.scheduler(); }
+  @Override public Logger log() { return base.log(); }
+  @Override public Redactor redactor() { return base.redactor(); }
+  @Override public ProviderHttp http() { return http; }
+  @Override public ImageDownloader downloader() { return downloader; }
+  @Override public String generationId() { return generation.id(); }
+  @Override public Instant deadline() { return generation.deadline(); }
+  @Override public boolean isCancelled() { return cancelled; }
+
+  @Override
+  public void onCancel(Runnable action) {
+    synchronized (hooks) {
+      if (!cancelled) {
+        hooks.add(action);
+        return;
+      }
+    }
+    runQuietly(action);
+  }
+
+  @Override
+  public void progress(ProgressEvent event) {
+    if (!cancelled) {
+      generation.progress(event);
+    }
+  }
+
+  @Override
+  public void remoteJobStarted(String id, Supplier<CompletableFuture<?>> cancel) {
+    this.remoteJobId = id;
+    this.canceller = cancel;
+    generation.engine().journal().started(new dev.imagegen.JobJournal.Entry(generation.id(), providerId(), id,
+        generation.requestHash(), Instant.now()));
+    if (cancelled) {
+      sendRemoteCancel();
+    }
+  }
+
+  @Nullable String remoteJobId() {
+    return remoteJobId;
+  }
+
+  boolean remoteCancelSent() {
+    return remoteCancelSent.get();
+  }
+
+  /** Cancels this call: aborts reads, stops polling, and cancels the remote job (now or once it is known). */
+  void cancel() {
+    List<Runnable> toRun;
+    synchronized (hooks) {
+      if (cancelled) {
+        return;
+      }
+      cancelled = true;
+      toRun = new ArrayList<>(hooks);
+      hooks.clear();
+    }
+    toRun.forEach(this::runQuietly);
+    sendRemoteCancel();
+  }
+
+  private void sendRemoteCancel() {
+    Supplier<CompletableFuture<?>> c = canceller;
+    String id = remoteJobId;
+    if (c == null || id == null || !remoteCancelSent.compareAndSet(false, true)) {
+      return;
+    }
+    CompletableFuture<?> f;
+    try {
+      f = c.get();
+    } catch (RuntimeException e) {
+      f = CompletableFuture.failedFuture(e);
+    }
+    generation.engine().trackCleanup(f.whenComplete((v, e) -> {
+      if (e != null) {
+        log().warn("cancel of remote job {} failed: {}", id, e.getMessage());
+      } else {
+        log().debug("cancelled remote job {}", id);
+      }
+      generation.engine().journal().ended(generation.id(), id, "cancelled");
+    }));
+  }
+
+  private void runQuietly(Runnable r) {
+    try {
+      r.run();
+    } catch (RuntimeException e) {
+      log().debug("cancel hook failed: {}", e.toString());
+    }
+  }
+}

@@ -1,0 +1,87 @@
+package dev.imagegen.internal;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.imagegen.spi.Redactor;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.http.HttpClient;
+import java.time.Duration;
+import java.util.Properties;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** The shared plumbing of one service: HTTP client, JSON mapper, scheduler, redactor. */
+public final class Support {
+  /** imagegen's version, from the jar. */
+  public static final String VERSION = readVersion();
+  /** The {@code User-Agent} every call sends. */
+  public static final String USER_AGENT = "imagegen-java/" + VERSION;
+
+  final HttpClient http;
+  final ObjectMapper json;
+  final ScheduledExecutorService scheduler;
+  final Redactor redactor = new Redactor();
+  private final boolean ownsScheduler;
+
+  Support(HttpClient http, ScheduledExecutorService scheduler, boolean ownsScheduler) {
+    this.http = http;
+    this.scheduler = scheduler;
+    this.ownsScheduler = ownsScheduler;
+    this.json = mapper();
+  }
+
+  /** The JSON mapper configuration every provider gets. */
+  public static ObjectMapper mapper() {
+    return JsonMapper.builder()
+        .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+        .serializationInclusion(JsonInclude.Include.NON_NULL)
+        .build();
+  }
+
+  static HttpClient defaultHttpClient() {
+    // HTTP/1.1: the JDK's HTTP/2 client fails, rather than queues, past a server's stream limit;
+    // per-provider concurrency limits queue calls instead.
+    return HttpClient.newBuilder()
+        .version(HttpClient.Version.HTTP_1_1)
+        .followRedirects(HttpClient.Redirect.NORMAL)
+        .connectTimeout(Duration.ofSeconds(10))
+        .build();
+  }
+
+  static ScheduledExecutorService defaultScheduler() {
+    AtomicInteger n = new AtomicInteger();
+    ThreadFactory tf = r -> {
+      Thread t = new Thread(r, "imagegen-scheduler-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+    ScheduledThreadPoolExecutor s = new ScheduledThreadPoolExecutor(2, tf);
+    s.setRemoveOnCancelPolicy(true);
+    return s;
+  }
+
+  void close() {
+    if (ownsScheduler) {
+      scheduler.shutdownNow();
+    }
+  }
+
+  private static String readVersion() {
+    try (InputStream in = Support.class.getResourceAsStream("/dev/imagegen/spi/imagegen-version.properties")) {
+      if (in == null) {
+        return "dev";
+      }
+      Properties p = new Properties();
+      p.load(in);
+      String v = p.getProperty("version", "dev");
+      return v.startsWith("${") ? "dev" : v;
+    } catch (IOException e) {
+      return "dev";
+    }
+  }
+}

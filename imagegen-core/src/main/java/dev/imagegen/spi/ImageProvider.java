@@ -1,0 +1,85 @@
+package dev.imagegen.spi;
+
+import dev.imagegen.ImageGenerationException;
+import dev.imagegen.ImageGenerationRequest;
+import dev.imagegen.ModelInfo;
+import dev.imagegen.ProviderHealth;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A provider of images: one wire protocol. Created by its {@link ImageProviderFactory}, called by
+ * the service, which owns routing, retries, rate limits, budgets, deadlines and cancellation.
+ * Implementations must be thread-safe and must not block: return futures built on
+ * {@link ProviderHttp} and {@link GenerationContext#await}.
+ */
+public interface ImageProvider extends AutoCloseable {
+
+  /** The provider's id, e.g. {@code fal}; the same as its factory's. */
+  String id();
+
+  /** What the provider can do; routing skips it for requests it cannot honour. */
+  ProviderCapabilities capabilities();
+
+  /**
+   * Generates images. Called by the service for each attempt (retries call it again), after
+   * capability, budget, rate-limit and concurrency checks. The request's prompt is final (presets
+   * and styles already applied); the negative prompt is already defaulted.
+   *
+   * <p>Throw or complete exceptionally with an {@link ImageGenerationException} subclass; any
+   * other exception is reported as a provider fault. Once a remote job exists, call
+   * {@link GenerationContext#remoteJobStarted} so cancellation reaches it.
+   *
+   * @param request the request
+   * @param context deadline, cancellation, progress and shared support for this attempt
+   * @return the images and usage
+   */
+  CompletableFuture<ProviderResult> generate(ImageGenerationRequest request, GenerationContext context);
+
+  /**
+   * Checks the provider with a real, cheap call (a key check, a heartbeat). Called by
+   * {@code health()} and {@code testConnection}, and by routing for providers that report queue
+   * depth. A refused key gives {@link ProviderHealth.State#AUTH_FAILED}, an unreachable server
+   * {@link ProviderHealth.State#DOWN}; never complete exceptionally.
+   *
+   * @param context shared support
+   */
+  CompletableFuture<ProviderHealth> health(ProviderContext context);
+
+  /** The price list. */
+  CostModel costModel();
+
+  /** The models this provider offers, from its configuration (no network call). */
+  default List<dev.imagegen.ModelInfo> models() {
+    return capabilities().models().stream().sorted().map(m -> new ModelInfo(id(), m, List.of(), "")).toList();
+  }
+
+  /**
+   * Looks up or cancels the job a submit may have created when the submit's answer was lost
+   * (connection reset after the body was sent). Called by the service before it considers another
+   * submit. The default cannot reconcile.
+   *
+   * @param request the request whose submit was lost
+   * @param context the attempt's context (its generation id is the one that was sent)
+   */
+  default CompletableFuture<Reconciliation> reconcile(ImageGenerationRequest request, GenerationContext context) {
+    return CompletableFuture.completedFuture(Reconciliation.unknown());
+  }
+
+  /**
+   * Maps a provider-specific error answer, before the default mapping of {@link HttpErrors}.
+   * Called by {@link ProviderHttp} for every non-2xx answer.
+   *
+   * @param response the answer (its body already scrubbed of secrets)
+   * @param context shared support (the JSON mapper)
+   * @return the exception, or null to use the default mapping
+   */
+  default @Nullable ImageGenerationException mapError(HttpResult response, ProviderContext context) {
+    return null;
+  }
+
+  /** Releases resources. Called once by the service's close. */
+  @Override
+  default void close() {}
+}

@@ -1,0 +1,128 @@
+package dev.imagegen.spi;
+
+import dev.imagegen.GenerationCancelledException;
+import dev.imagegen.ImageGenerationException;
+import dev.imagegen.ProviderUnavailableException;
+import dev.imagegen.RateLimitedException;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Waits for a {@link RemoteJob} by polling it on the shared scheduler: no thread is held between
+ * polls. Registers the job with {@link GenerationContext#remoteJobStarted} so that cancelling the
+ * attempt (caller, deadline, shutdown) sends the remote cancel; stops polling once the attempt is
+ * cancelled. A poll that fails with a retryable error (429, 5xx, reset) keeps the job, never
+ * resubmits it, and slows down (honouring {@code Retry-After}); after the policy's limit of
+ * consecutive failures the wait fails. Progress events go to the context.
+ */
+public final class JobPoller {
+  private JobPoller() {}
+
+  /**
+   * Polls a job until it finishes.
+   *
+   * @param ctx the attempt
+   * @param job the job
+   * @param policy the poll intervals
+   * @return the result, or the failure
+   */
+  public static CompletableFuture<ProviderResult> await(GenerationContext ctx, RemoteJob job, PollPolicy policy) {
+    CompletableFuture<ProviderResult> result = new CompletableFuture<>();
+    ctx.remoteJobStarted(job.id(), job::cancel);
+    ctx.onCancel(() -> result.completeExceptionally(
+        new GenerationCancelledException("stopped waiting for job " + job.id(), ctx.providerId(), null)));
+    new Loop(ctx, job, policy, result).schedule(policy.initialDelay());
+    return result;
+  }
+
+  private static final class Loop {
+    private final GenerationContext ctx;
+    private final RemoteJob job;
+    private final PollPolicy policy;
+    private final CompletableFuture<ProviderResult> result;
+    private Duration interval;
+    private int errors;
+
+    Loop(GenerationContext ctx, RemoteJob job, PollPolicy policy, CompletableFuture<ProviderResult> result) {
+      this.ctx = ctx;
+      this.job = job;
+      this.policy = policy;
+      this.result = result;
+      this.interval = policy.interval();
+    }
+
+    void schedule(Duration delay) {
+      if (result.isDone() || ctx.isCancelled()) {
+        return;
+      }
+      long ms = Math.max(delay.toMillis(), policy.floor().toMillis());
+      ctx.scheduler().schedule(this::pollOnce, ms, TimeUnit.MILLISECONDS);
+    }
+
+    private void pollOnce() {
+      if (result.isDone() || ctx.isCancelled()) {
+        return;
+      }
+      CompletableFuture<PollResult> poll;
+      try {
+        poll = job.poll();
+      } catch (RuntimeException e) {
+        poll = CompletableFuture.failedFuture(e);
+      }
+      poll.whenComplete((r, e) -> {
+        if (result.isDone()) {
+          return;
+        }
+        if (e != null) {
+          onError(e instanceof CompletionException && e.getCause() != null ? e.getCause() : e);
+          return;
+        }
+        errors = 0;
+        if (r instanceof PollResult.Done d) {
+          result.complete(d.result());
+        } else if (r instanceof PollResult.Failed f) {
+          result.completeExceptionally(f.error());
+        } else if (r instanceof PollResult.Pending p) {
+          if (p.progress() != null) {
+            ctx.progress(p.progress());
+          }
+          Duration next = p.nextPollIn() != null ? p.nextPollIn() : jitter(interval);
+          interval = grow(interval);
+          schedule(next);
+        }
+      });
+    }
+
+    private void onError(Throwable e) {
+      if (!(e instanceof ImageGenerationException ige) || !ige.retryMayHelp() || ++errors > policy.maxConsecutiveErrors()) {
+        result.completeExceptionally(e instanceof ImageGenerationException ? e
+            : new ProviderUnavailableException("polling job " + job.id() + " failed: " + e, ctx.providerId(), e));
+        return;
+      }
+      Duration wait = interval.multipliedBy(1L << Math.min(errors, 4));
+      Duration retryAfter = e instanceof RateLimitedException rl ? rl.retryAfter()
+          : e instanceof ProviderUnavailableException pu ? pu.retryAfter() : null;
+      if (retryAfter != null && retryAfter.compareTo(wait) > 0) {
+        wait = retryAfter;
+      }
+      if (wait.compareTo(policy.maxInterval().multipliedBy(4)) > 0) {
+        wait = policy.maxInterval().multipliedBy(4);
+      }
+      ctx.log().debug("poll of job {} failed ({}), polling again in {} ms", job.id(), e.getMessage(), wait.toMillis());
+      schedule(wait);
+    }
+
+    private Duration grow(Duration d) {
+      long next = (long) (d.toMillis() * policy.multiplier());
+      return Duration.ofMillis(Math.min(next, policy.maxInterval().toMillis()));
+    }
+
+    private static Duration jitter(Duration d) {
+      double f = 0.9 + ThreadLocalRandom.current().nextDouble() * 0.2;
+      return Duration.ofMillis((long) (d.toMillis() * f));
+    }
+  }
+}

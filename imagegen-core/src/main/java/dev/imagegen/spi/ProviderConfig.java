@@ -1,0 +1,331 @@
+package dev.imagegen.spi;
+
+import java.math.BigDecimal;
+import java.net.URI;
+import java.time.Duration;
+import java.time.format.DateTimeParseException;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One provider's configuration: string values under lower-case, dash-separated keys such as
+ * {@code api-key}, {@code base-url}, {@code timeout}, {@code requests-per-minute},
+ * {@code max-concurrent}, {@code priority}, {@code price-per-image}. Immutable and thread-safe.
+ *
+ * <p>Operators set it without code: environment variables {@code IMAGEGEN_<PROVIDER>_<KEY>}
+ * ({@code IMAGEGEN_FAL_API_KEY}), system or file properties {@code imagegen.<provider>.<key>}
+ * ({@code imagegen.fal.api-key}), and each provider's customary variable as a fallback
+ * ({@code FAL_KEY}). Properties win over {@code IMAGEGEN_} variables, which win over customary ones.
+ *
+ * <p>{@link #toString()} masks every value whose key names a credential.
+ */
+public final class ProviderConfig {
+
+  /** Standard key: the credential. */
+  public static final String API_KEY = "api-key";
+  /** Standard key: where the provider's API lives (tests and proxies point it elsewhere). */
+  public static final String BASE_URL = "base-url";
+  /** Standard key: per-HTTP-call timeout, e.g. {@code 30s} or {@code PT30S}. */
+  public static final String TIMEOUT = "timeout";
+  /** Standard key: client-side rate limit. */
+  public static final String REQUESTS_PER_MINUTE = "requests-per-minute";
+  /** Standard key: most calls in flight at once; more wait in a queue. */
+  public static final String MAX_CONCURRENT = "max-concurrent";
+  /** Standard key: routing priority, lower first. */
+  public static final String PRIORITY = "priority";
+  /** Standard key: whether the provider is enabled ({@code true}/{@code false}). */
+  public static final String ENABLED = "enabled";
+  /** Standard key: price of one image in USD. */
+  public static final String PRICE_PER_IMAGE = "price-per-image";
+  /** Standard key: price of one megapixel in USD. */
+  public static final String PRICE_PER_MEGAPIXEL = "price-per-megapixel";
+  /** Standard key: price of one GPU-second in USD. */
+  public static final String PRICE_PER_GPU_SECOND = "price-per-gpu-second";
+  /** Standard key: largest result image accepted, in bytes. */
+  public static final String MAX_IMAGE_BYTES = "max-image-bytes";
+
+  private final String providerId;
+  private final Map<String, String> values;
+
+  private ProviderConfig(String providerId, Map<String, String> values) {
+    this.providerId = providerId;
+    this.values = Collections.unmodifiableMap(new TreeMap<>(values));
+  }
+
+  /**
+   * A builder for code-based configuration (tests, applications that read their own config).
+   *
+   * @param providerId the provider id, e.g. {@code fal}
+   */
+  public static Builder builder(String providerId) {
+    return new Builder(providerId);
+  }
+
+  /**
+   * Reads a provider's configuration from the environment and properties.
+   *
+   * @param providerId the provider id
+   * @param env environment variables (usually {@code System.getenv()})
+   * @param properties properties (usually {@code System.getProperties()} plus a file)
+   * @param customary each key's customary environment variables, in order of preference
+   *     (e.g. {@code api-key -> [FAL_KEY]})
+   * @return the configuration
+   */
+  public static ProviderConfig from(String providerId, Map<String, String> env, Properties properties,
+      Map<String, List<String>> customary) {
+    Builder b = builder(providerId);
+    customary.forEach((key, names) -> {
+      for (int i = names.size() - 1; i >= 0; i--) {
+        String v = env.get(names.get(i));
+        if (v != null && !v.isBlank()) {
+          b.set(key, v.strip());
+        }
+      }
+    });
+    String envPrefix = "IMAGEGEN_" + providerId.toUpperCase(Locale.ROOT).replace('-', '_') + "_";
+    env.forEach((name, v) -> {
+      if (name.startsWith(envPrefix) && v != null && !v.isBlank()) {
+        b.set(name.substring(envPrefix.length()).toLowerCase(Locale.ROOT).replace('_', '-'), v.strip());
+      }
+    });
+    String propPrefix = "imagegen." + providerId + ".";
+    for (String name : properties.stringPropertyNames()) {
+      if (name.startsWith(propPrefix)) {
+        String v = properties.getProperty(name);
+        if (v != null && !v.isBlank()) {
+          b.set(name.substring(propPrefix.length()).toLowerCase(Locale.ROOT).replace('_', '-').replace('.', '-'), v.strip());
+        }
+      }
+    }
+    return b.build();
+  }
+
+  /** The provider id this configuration is for. */
+  public String providerId() {
+    return providerId;
+  }
+
+  /** Every key and value. */
+  public Map<String, String> values() {
+    return values;
+  }
+
+  /** Whether nothing is configured. */
+  public boolean isEmpty() {
+    return values.isEmpty();
+  }
+
+  /**
+   * A raw value.
+   *
+   * @param key the key
+   */
+  public Optional<String> get(String key) {
+    return Optional.ofNullable(values.get(key));
+  }
+
+  /**
+   * A value that must be present.
+   *
+   * @param key the key
+   * @throws IllegalStateException naming the provider, the key and where to set it
+   */
+  public String require(String key) {
+    String v = values.get(key);
+    if (v == null) {
+      throw new IllegalStateException(providerId + ": '" + key + "' is not configured (set imagegen." + providerId + "."
+          + key + " or IMAGEGEN_" + providerId.toUpperCase(Locale.ROOT).replace('-', '_') + "_"
+          + key.toUpperCase(Locale.ROOT).replace('-', '_') + ")");
+    }
+    return v;
+  }
+
+  /**
+   * A credential.
+   *
+   * @param key the key
+   */
+  public Optional<Secret> secret(String key) {
+    return get(key).map(Secret::of);
+  }
+
+  /** The {@value #API_KEY} credential, when set. */
+  public Optional<Secret> apiKey() {
+    return secret(API_KEY);
+  }
+
+  /**
+   * The {@value #BASE_URL}, without a trailing slash.
+   *
+   * @param defaultUrl the provider's public API
+   */
+  public URI baseUrl(String defaultUrl) {
+    String s = values.getOrDefault(BASE_URL, defaultUrl);
+    while (s.endsWith("/")) {
+      s = s.substring(0, s.length() - 1);
+    }
+    try {
+      return URI.create(s);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalStateException(providerId + ": base-url is not a URL: " + s, e);
+    }
+  }
+
+  /**
+   * A duration: {@code 30s}, {@code 500ms}, {@code 5m}, {@code 1h}, a number of seconds, or ISO-8601.
+   *
+   * @param key the key
+   * @param defaultValue used when unset
+   */
+  public Duration duration(String key, Duration defaultValue) {
+    String s = values.get(key);
+    if (s == null) {
+      return defaultValue;
+    }
+    Duration d = parseDuration(s);
+    if (d == null) {
+      throw new IllegalStateException(providerId + ": '" + key + "' is not a duration: " + s);
+    }
+    return d;
+  }
+
+  /**
+   * Parses {@code 30s}, {@code 500ms}, {@code 5m}, {@code 1h}, a bare number of seconds, or ISO-8601.
+   *
+   * @param s the text
+   * @return the duration, or null when it cannot be parsed
+   */
+  public static @Nullable Duration parseDuration(String s) {
+    String t = s.strip().toLowerCase(Locale.ROOT);
+    try {
+      if (t.startsWith("p")) {
+        return Duration.parse(t.toUpperCase(Locale.ROOT));
+      }
+      if (t.endsWith("ms")) {
+        return Duration.ofMillis(Long.parseLong(t.substring(0, t.length() - 2).strip()));
+      }
+      char unit = t.charAt(t.length() - 1);
+      if (Character.isDigit(unit)) {
+        return Duration.ofMillis((long) (Double.parseDouble(t) * 1000));
+      }
+      double n = Double.parseDouble(t.substring(0, t.length() - 1).strip());
+      switch (unit) {
+        case 's': return Duration.ofMillis((long) (n * 1000));
+        case 'm': return Duration.ofMillis((long) (n * 60_000));
+        case 'h': return Duration.ofMillis((long) (n * 3_600_000));
+        default: return null;
+      }
+    } catch (NumberFormatException | DateTimeParseException | StringIndexOutOfBoundsException e) {
+      return null;
+    }
+  }
+
+  /**
+   * An integer.
+   *
+   * @param key the key
+   * @param defaultValue used when unset
+   */
+  public int intValue(String key, int defaultValue) {
+    String s = values.get(key);
+    if (s == null) {
+      return defaultValue;
+    }
+    try {
+      return Integer.parseInt(s.strip());
+    } catch (NumberFormatException e) {
+      throw new IllegalStateException(providerId + ": '" + key + "' is not an integer: " + s);
+    }
+  }
+
+  /**
+   * A decimal number, e.g. a price.
+   *
+   * @param key the key
+   */
+  public Optional<BigDecimal> decimal(String key) {
+    String s = values.get(key);
+    if (s == null) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(new BigDecimal(s.strip()));
+    } catch (NumberFormatException e) {
+      throw new IllegalStateException(providerId + ": '" + key + "' is not a number: " + s);
+    }
+  }
+
+  /**
+   * A boolean.
+   *
+   * @param key the key
+   * @param defaultValue used when unset
+   */
+  public boolean bool(String key, boolean defaultValue) {
+    String s = values.get(key);
+    return s == null ? defaultValue : Boolean.parseBoolean(s.strip());
+  }
+
+  /** Whether a key names a credential (its value is masked in {@link #toString()} and redacted from logs). */
+  public static boolean isSecretKey(String key) {
+    String k = key.toLowerCase(Locale.ROOT);
+    return k.contains("key") || k.contains("token") || k.contains("secret") || k.contains("password")
+        || k.contains("auth");
+  }
+
+  /** Every credential in this configuration. */
+  public List<Secret> secrets() {
+    return values.entrySet().stream().filter(e -> isSecretKey(e.getKey())).map(e -> Secret.of(e.getValue())).toList();
+  }
+
+  @Override
+  public String toString() {
+    Map<String, String> shown = new LinkedHashMap<>();
+    values.forEach((k, v) -> shown.put(k, isSecretKey(k) ? Redactor.MASK : v));
+    return "ProviderConfig[" + providerId + " " + shown + "]";
+  }
+
+  /** Builds a {@link ProviderConfig}. Not thread-safe. */
+  public static final class Builder {
+    private final String providerId;
+    private final Map<String, String> values = new LinkedHashMap<>();
+
+    private Builder(String providerId) {
+      this.providerId = providerId;
+    }
+
+    /**
+     * Sets a value.
+     *
+     * @param key the key, e.g. {@code base-url}
+     * @param value the value
+     * @return this
+     */
+    public Builder set(String key, String value) {
+      values.put(key, value);
+      return this;
+    }
+
+    /** @param apiKey the credential @return this */
+    public Builder apiKey(String apiKey) {
+      return set(API_KEY, apiKey);
+    }
+
+    /** @param baseUrl where the API lives @return this */
+    public Builder baseUrl(String baseUrl) {
+      return set(BASE_URL, baseUrl);
+    }
+
+    /** Builds the configuration. */
+    public ProviderConfig build() {
+      return new ProviderConfig(providerId, values);
+    }
+  }
+}
