@@ -474,18 +474,20 @@ public final class Engine implements AutoCloseable {
     if (cost.isKnown()) {
       slot.metrics.cost.accumulateAndGet(cost.amountOrZero(), java.math.BigDecimal::add);
     }
-    if (g.result.complete(resp)) {
-      g.status(GenerationJob.Status.SUCCEEDED);
+    if (g.settle()) {
       metrics.succeeded(total, cost, false);
       g.progress(ProgressEvent.of(slot.id(), ProgressEvent.Stage.DONE));
+      g.status(GenerationJob.Status.SUCCEEDED);
+      g.result.complete(resp);
     }
   }
 
   private void fail(Generation g, ImageGenerationException e) {
-    if (g.result.completeExceptionally(e)) {
-      g.status(e instanceof GenerationCancelledException ? GenerationJob.Status.CANCELLED : GenerationJob.Status.FAILED);
+    if (g.settle()) {
       metrics.failed(e.kind());
+      g.status(e instanceof GenerationCancelledException ? GenerationJob.Status.CANCELLED : GenerationJob.Status.FAILED);
       log.debug("generation {} failed: {}", g.id(), e.getMessage());
+      g.result.completeExceptionally(e);
     }
   }
 
@@ -512,6 +514,9 @@ public final class Engine implements AutoCloseable {
   }
 
   private void onCallerCancel(Generation g) {
+    if (!g.settle()) {
+      return;
+    }
     AttemptContext ctx = g.current;
     cancelPending(g);
     if (ctx != null) {

@@ -26,6 +26,7 @@ final class Generation implements GenerationJob {
   private final List<Consumer<ProgressEvent>> listeners = new CopyOnWriteArrayList<>();
   private volatile @Nullable ProgressEvent latest;
   private volatile Status status = Status.PENDING;
+  private final java.util.concurrent.atomic.AtomicBoolean settled = new java.util.concurrent.atomic.AtomicBoolean();
   private @Nullable String requestHash;
   volatile @Nullable AttemptContext current;
   volatile @Nullable ProviderSlot currentSlot;
@@ -93,7 +94,12 @@ final class Generation implements GenerationJob {
   }
 
   boolean isDone() {
-    return result.isDone();
+    return result.isDone() || settled.get();
+  }
+
+  /** Claims the right to finish this generation (and count it in the metrics); true once. */
+  boolean settle() {
+    return settled.compareAndSet(false, true);
   }
 
   @Override public String id() { return id; }

@@ -1,0 +1,99 @@
+package dev.imagegen;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.imagegen.spi.CostModel;
+import dev.imagegen.spi.ProviderCapabilities;
+import dev.imagegen.spi.ProviderConfig;
+import dev.imagegen.testing.ScriptedProvider;
+import java.math.BigDecimal;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import org.junit.jupiter.api.Test;
+
+class BudgetTest {
+
+  private static ScriptedProvider paid(String id, String price, ScriptedProvider.Step step) {
+    return new ScriptedProvider(id, ProviderCapabilities.builder().build(), CostModel.perImage(new BigDecimal(price))).then(step);
+  }
+
+  @Test
+  void hundredConcurrentRequestsNeverSpendPastABudgetForTen() {
+    ScriptedProvider p = paid("p", "0.10", ScriptedProvider.okAfter(Duration.ofMillis(30)));
+    try (ImageGenerationService s = ImageGenerationService.builder()
+        .provider(p, ProviderConfig.builder("p").set("max-concurrent", "200").build())
+        .budget(BudgetPolicy.builder().total("1.00").build()).build()) {
+      List<CompletableFuture<ImageGenerationResponse>> fs = new ArrayList<>();
+      for (int i = 0; i < 100; i++) {
+        fs.add(s.generateAsync(ImageGenerationRequest.of("fox " + i)));
+      }
+      int ok = 0;
+      int refused = 0;
+      BigDecimal spent = BigDecimal.ZERO;
+      for (CompletableFuture<ImageGenerationResponse> f : fs) {
+        try {
+          spent = spent.add(f.join().cost().amountOrZero());
+          ok++;
+        } catch (CompletionException e) {
+          assertThat(e.getCause()).isInstanceOf(BudgetExceededException.class);
+          refused++;
+        }
+      }
+      assertThat(ok).isEqualTo(10);
+      assertThat(refused).isEqualTo(90);
+      assertThat(spent).isEqualByComparingTo("1.00");
+      assertThat(p.calls).hasValue(10);
+      assertThat(s.getMetrics().totalCost()).isEqualByComparingTo("1.00");
+      assertThat(s.getMetrics().failuresByKind()).containsEntry(ErrorKind.BUDGET_EXCEEDED, 90L);
+    }
+  }
+
+  @Test
+  void perProviderBudgetFailsOverToTheNextProvider() {
+    ScriptedProvider a = paid("a", "0.50", ScriptedProvider.ok());
+    ScriptedProvider b = paid("b", "0.60", ScriptedProvider.ok());
+    try (ImageGenerationService s = ImageGenerationService.builder()
+        .provider(a, ProviderConfig.builder("a").set("priority", "1").build())
+        .provider(b, ProviderConfig.builder("b").set("priority", "2").build())
+        .budget(BudgetPolicy.builder().perProvider("a", new BigDecimal("0.50")).build()).build()) {
+      assertThat(s.generateImageWithFailover(ImageGenerationRequest.of("x")).provider()).isEqualTo("a");
+      ImageGenerationResponse second = s.generateImageWithFailover(ImageGenerationRequest.of("y"));
+      assertThat(second.provider()).isEqualTo("b");
+      assertThat(second.attempts().get(0).errorKind()).isEqualTo(ErrorKind.BUDGET_EXCEEDED);
+      assertThat(second.attempts().get(0).message()).contains("provider:a limit 0.5 USD");
+    }
+  }
+
+  @Test
+  void unknownPriceIsRefusedUnderABudgetUnlessAllowed() {
+    ScriptedProvider u = new ScriptedProvider("u", ProviderCapabilities.builder().build(), CostModel.unknown());
+    try (ImageGenerationService s = ImageGenerationService.builder().provider(u, ProviderConfig.builder("u").build())
+        .budget(BudgetPolicy.builder().total("5").build()).build()) {
+      assertThatThrownBy(() -> s.generateImageWithFailover(ImageGenerationRequest.of("x")))
+          .isInstanceOf(BudgetExceededException.class).hasMessageContaining("price unknown");
+      assertThat(u.calls).hasValue(0);
+    }
+    try (ImageGenerationService s = ImageGenerationService.builder().provider(u, ProviderConfig.builder("u").build())
+        .budget(BudgetPolicy.builder().total("5").allowUnknownPrices(true).build()).build()) {
+      assertThat(s.generateImageWithFailover(ImageGenerationRequest.of("x")).cost().isKnown()).isFalse();
+    }
+  }
+
+  @Test
+  void failedCallsReleaseTheirReservation() {
+    ScriptedProvider p = paid("p", "0.40", ScriptedProvider.fail(new ProviderUnavailableException("HTTP 500", "p", false, false, null, null)));
+    try (ImageGenerationService s = ImageGenerationService.builder().provider(p, ProviderConfig.builder("p").build())
+        .budget(BudgetPolicy.builder().total("0.50").build()).build()) {
+      for (int i = 0; i < 3; i++) {
+        assertThatThrownBy(() -> s.generateImageWithFailover(ImageGenerationRequest.of("x")))
+            .isInstanceOf(AllProvidersFailedException.class);
+      }
+      p.then(ScriptedProvider.ok());
+      assertThat(s.generateImageWithFailover(ImageGenerationRequest.of("x")).cost().amount()).isEqualByComparingTo("0.40");
+    }
+  }
+}

@@ -1,0 +1,126 @@
+package dev.imagegen;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.imagegen.spi.ProviderConfig;
+import dev.imagegen.testing.ScriptedProvider;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+class DeadlineAndCancelTest {
+
+  private static void eventually(Runnable assertion) throws InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (true) {
+      try {
+        assertion.run();
+        return;
+      } catch (AssertionError e) {
+        if (System.nanoTime() > end) {
+          throw e;
+        }
+        Thread.sleep(10);
+      }
+    }
+  }
+
+  @Test
+  void deadlineCancelsTheRemoteJobAndStopsFailover() throws Exception {
+    ScriptedProvider a = new ScriptedProvider("a");
+    ScriptedProvider b = new ScriptedProvider("b");
+    a.then(a.hang());
+    try (ImageGenerationService s = ImageGenerationService.builder()
+        .provider(a, ProviderConfig.builder("a").build()).provider(b, ProviderConfig.builder("b").build()).build()) {
+      long t0 = System.nanoTime();
+      assertThatThrownBy(() -> s.generateImageWithFailover(
+              ImageGenerationRequest.builder().prompt("x").timeout(Duration.ofMillis(300)).build()))
+          .isInstanceOfSatisfying(GenerationTimeoutException.class, e -> {
+            assertThat(e.remoteCancelled()).isTrue();
+            assertThat(e.providerId()).isEqualTo("a");
+          });
+      assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(3));
+      assertThat(a.cancelledJobs).hasSize(1);
+      assertThat(b.calls).hasValue(0);
+    }
+  }
+
+  @Test
+  void cancellingTheFutureCancelsTheRemoteJob() throws Exception {
+    ScriptedProvider a = new ScriptedProvider("a");
+    a.then(a.hang());
+    try (ImageGenerationService s = ImageGenerationService.builder().provider(a, ProviderConfig.builder("a").build()).build()) {
+      GenerationJob job = s.submit(ImageGenerationRequest.of("x"));
+      List<ProgressEvent> events = new CopyOnWriteArrayList<>();
+      job.onProgress(events::add);
+      eventually(() -> assertThat(a.calls).hasValue(1));
+      assertThat(job.latestProgress()).isNotNull();
+      assertThat(job.latestProgress().queuePosition()).isEqualTo(3);
+      assertThat(job.status()).isEqualTo(GenerationJob.Status.RUNNING);
+      assertThat(job.cancel()).isTrue();
+      assertThat(job.status()).isEqualTo(GenerationJob.Status.CANCELLED);
+      eventually(() -> assertThat(a.cancelledJobs).hasSize(1));
+      assertThat(s.getMetrics().failuresByKind()).containsEntry(ErrorKind.CANCELLED, 1L);
+    }
+  }
+
+  @Test
+  void aJobWhoseIdArrivesAfterTheCancelIsStillCancelled() throws Exception {
+    ScriptedProvider a = new ScriptedProvider("a");
+    CompletableFuture<Void> submitAnswered = new CompletableFuture<>();
+    a.then((r, ctx) -> submitAnswered.thenCompose(v -> {
+      ctx.remoteJobStarted("late-job", () -> {
+        a.cancelledJobs.add("late-job");
+        return CompletableFuture.completedFuture(null);
+      });
+      return new CompletableFuture<>();
+    }));
+    try (ImageGenerationService s = ImageGenerationService.builder().provider(a, ProviderConfig.builder("a").build()).build()) {
+      CompletableFuture<ImageGenerationResponse> f = s.generateAsync(ImageGenerationRequest.of("x"));
+      eventually(() -> assertThat(a.calls).hasValue(1));
+      f.cancel(true);
+      submitAnswered.complete(null); // the submit's answer arrives after the caller gave up
+      eventually(() -> assertThat(a.cancelledJobs).containsExactly("late-job"));
+    }
+  }
+
+  @Test
+  void closeCancelsEverythingInFlightAndSaysHowMany() throws Exception {
+    ScriptedProvider a = new ScriptedProvider("a");
+    a.then(a.hang(), a.hang(), a.hang());
+    ImageGenerationService s = ImageGenerationService.builder().provider(a, ProviderConfig.builder("a").build()).build();
+    List<CompletableFuture<ImageGenerationResponse>> fs = List.of(s.generateAsync(ImageGenerationRequest.of("1")),
+        s.generateAsync(ImageGenerationRequest.of("2")), s.generateAsync(ImageGenerationRequest.of("3")));
+    eventually(() -> assertThat(a.calls).hasValue(3));
+    assertThat(s.shutdown(Duration.ofSeconds(2))).isEqualTo(3);
+    assertThat(a.cancelledJobs).hasSize(3);
+    for (CompletableFuture<ImageGenerationResponse> f : fs) {
+      assertThat(f).isCompletedExceptionally();
+    }
+    assertThatThrownBy(() -> s.generateAsync(ImageGenerationRequest.of("4"))).isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("closed");
+  }
+
+  @Test
+  void interruptingABlockedCallerCancelsTheGeneration() throws Exception {
+    ScriptedProvider a = new ScriptedProvider("a");
+    a.then(a.hang());
+    try (ImageGenerationService s = ImageGenerationService.builder().provider(a, ProviderConfig.builder("a").build()).build()) {
+      Thread caller = Thread.currentThread();
+      CompletableFuture.runAsync(() -> {
+        while (a.calls.get() == 0) {
+          Thread.onSpinWait();
+        }
+        caller.interrupt();
+      });
+      assertThatThrownBy(() -> s.generateImageWithFailover(ImageGenerationRequest.of("x")))
+          .isInstanceOf(GenerationCancelledException.class);
+      assertThat(Thread.interrupted()).isTrue();
+      eventually(() -> assertThat(a.cancelledJobs).hasSize(1));
+    }
+  }
+}

@@ -1,0 +1,75 @@
+package dev.imagegen;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.net.URI;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+class ImageGenerationRequestTest {
+
+  @Test
+  void listsEveryViolationAtOnce() {
+    assertThatThrownBy(() -> ImageGenerationRequest.builder()
+            .prompt("  ")
+            .size(100, 4100)
+            .steps(0)
+            .guidanceScale(-1.0)
+            .numImages(11)
+            .strength(0.5)
+            .style("vaporwave")
+            .qualityEnhancers("sharp_focus", "ultra")
+            .outputFormat("gif")
+            .timeout(Duration.ZERO)
+            .build())
+        .isInstanceOfSatisfying(InvalidRequestException.class, e -> {
+          assertThat(e.providerId()).isNull();
+          assertThat(e.retryMayHelp()).isFalse();
+          assertThat(e.failoverMayHelp()).isFalse();
+          assertThat(e.violations()).containsExactly(
+              "prompt must not be empty",
+              "width must be a multiple of 8, was 100",
+              "height must be between 64 and 4096, was 4100",
+              "numImages must be between 1 and 10, was 11",
+              "steps must be between 1 and 500, was 0",
+              "guidanceScale must be between 0 and 100, was -1.0",
+              "strength needs an init image (InputImage.Role.INIT)",
+              "unknown style 'vaporwave' (known: watercolor, oil_painting, digital_art, cartoon, realistic, sketch, anime)",
+              "unknown quality enhancer 'ultra' (known: high_detail, professional_lighting, sharp_focus, vibrant_colors, cinematic)",
+              "outputFormat must be png, jpeg or webp, was 'gif'",
+              "timeout must be positive, was PT0S");
+          assertThat(e.getMessage()).startsWith("invalid request (11 problems): prompt must not be empty; ");
+        });
+  }
+
+  @Test
+  void maskNeedsInitImageAndWidthNeedsHeight() {
+    assertThatThrownBy(() -> ImageGenerationRequest.builder().prompt("x").width(512)
+            .inputImage(InputImage.ofUrl(InputImage.Role.MASK, URI.create("https://example.com/m.png"))).build())
+        .isInstanceOfSatisfying(InvalidRequestException.class, e -> assertThat(e.violations())
+            .containsExactly("width and height must be set together", "a mask needs an init image"));
+  }
+
+  @Test
+  void validRequestIsImmutableAndCopyable() {
+    ImageGenerationRequest r = ImageGenerationRequest.builder().prompt("a fox").size(1024, 768).seed(5L).lora("detail", 0.6)
+        .providerOption("replicate", "go_fast", false).build();
+    assertThat(r.numImages()).isEqualTo(1);
+    assertThat(r.megapixels()).isEqualTo(1024 * 768 / 1e6);
+    ImageGenerationRequest copy = r.toBuilder().seed(6L).build();
+    assertThat(copy.seed()).isEqualTo(6L);
+    assertThat(copy.providerOptions("replicate")).containsEntry("go_fast", false);
+    assertThat(r.seed()).isEqualTo(5L);
+    assertThatThrownBy(() -> r.loras().add(new Lora("x", 1))).isInstanceOf(UnsupportedOperationException.class);
+  }
+
+  @Test
+  void defaultNegativePromptAppliesUnlessSetOrTurnedOff() {
+    assertThat(ImageGenerationRequest.of("x").effectiveNegativePrompt()).isEqualTo(PromptStyles.DEFAULT_NEGATIVE_PROMPT);
+    assertThat(ImageGenerationRequest.builder().prompt("x").negativePrompt("rain").build().effectiveNegativePrompt())
+        .isEqualTo("rain");
+    assertThat(ImageGenerationRequest.builder().prompt("x").defaultNegativePrompt(false).build().effectiveNegativePrompt())
+        .isNull();
+  }
+}

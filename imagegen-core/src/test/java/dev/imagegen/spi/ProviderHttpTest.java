@@ -1,0 +1,233 @@
+package dev.imagegen.spi;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.get;
+import static com.github.tomakehurst.wiremock.client.WireMock.getRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.github.tomakehurst.wiremock.WireMockServer;
+import com.github.tomakehurst.wiremock.http.Fault;
+import com.github.tomakehurst.wiremock.stubbing.Scenario;
+import dev.imagegen.AuthenticationException;
+import dev.imagegen.GeneratedImage;
+import dev.imagegen.ImageGenerationException;
+import dev.imagegen.InsufficientCreditsException;
+import dev.imagegen.InvalidRequestException;
+import dev.imagegen.ProviderUnavailableException;
+import dev.imagegen.RateLimitedException;
+import dev.imagegen.testing.TestImages;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.time.Duration;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.Base64;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The HTTP support every provider shares, against a real HTTP server. */
+class ProviderHttpTest {
+  private static final String KEY = "sk-live-SECRET-0123456789";
+  private static WireMockServer server;
+  private TestContext ctx;
+
+  @BeforeAll
+  static void start() {
+    server = new WireMockServer(options().dynamicPort());
+    server.start();
+  }
+
+  @AfterAll
+  static void stop() {
+    server.stop();
+  }
+
+  @BeforeEach
+  void reset() {
+    server.resetAll();
+    ctx = new TestContext(ProviderConfig.builder("acme").apiKey(KEY).set("timeout", "500ms").set("max-image-bytes", "5000")
+        .set("download-timeout", "1s").build());
+  }
+
+  private URI uri(String path) {
+    return URI.create(server.baseUrl() + path);
+  }
+
+  private static Throwable failure(CompletableFuture<?> f) {
+    Throwable t = catchThrowable(f::join);
+    assertThat(t).isInstanceOf(CompletionException.class);
+    return t.getCause();
+  }
+
+  private HttpRequest postJob() {
+    return ctx.http.request(uri("/jobs")).header("Content-Type", "application/json")
+        .POST(ctx.http.jsonBody(java.util.Map.of("prompt", "fox"))).build();
+  }
+
+  @Test
+  void sendsUserAgentAndParsesJson() {
+    server.stubFor(post("/jobs").willReturn(aResponse().withStatus(201).withBody("{\"id\":\"j1\",\"extra\":1}")));
+    JsonNode n = ctx.http.json(postJob()).join();
+    assertThat(n.path("id").asText()).isEqualTo("j1");
+    server.verify(com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor(urlEqualTo("/jobs"))
+        .withHeader("User-Agent", com.github.tomakehurst.wiremock.client.WireMock.matching("imagegen-java/.+"))
+        .withRequestBody(com.github.tomakehurst.wiremock.client.WireMock.equalToJson("{\"prompt\":\"fox\"}")));
+  }
+
+  @Test
+  void retryAfterInSecondsAndAsHttpDate() {
+    server.stubFor(post("/jobs").willReturn(aResponse().withStatus(429).withHeader("Retry-After", "120")
+        .withBody("{\"detail\":\"slow down\"}")));
+    Throwable t = failure(ctx.http.json(postJob()));
+    assertThat(t).isInstanceOfSatisfying(RateLimitedException.class, e -> {
+      assertThat(e.retryAfter()).isEqualTo(Duration.ofSeconds(120));
+      assertThat(e.providerId()).isEqualTo("acme");
+      assertThat(e.getMessage()).contains("slow down");
+    });
+    String date = ZonedDateTime.now(java.time.ZoneOffset.UTC).plusSeconds(90).format(DateTimeFormatter.RFC_1123_DATE_TIME);
+    server.stubFor(post("/jobs").willReturn(aResponse().withStatus(429).withHeader("Retry-After", date)));
+    Throwable t2 = failure(ctx.http.json(postJob()));
+    assertThat(((RateLimitedException) t2).retryAfter()).isBetween(Duration.ofSeconds(85), Duration.ofSeconds(91));
+  }
+
+  @Test
+  void statusCodesMapToTheTaxonomyWithTheProvidersMessage() {
+    server.stubFor(post("/jobs").willReturn(aResponse().withStatus(401).withBody("{\"message\":\"bad key " + KEY + "\"}")));
+    Throwable auth = failure(ctx.http.json(postJob()));
+    assertThat(auth).isInstanceOf(AuthenticationException.class);
+    assertThat(auth.getMessage()).contains("bad key ****").doesNotContain(KEY);
+
+    server.stubFor(post("/jobs").willReturn(aResponse().withStatus(402).withBody("{\"title\":\"Insufficient credit\"}")));
+    assertThat(failure(ctx.http.json(postJob()))).isInstanceOf(InsufficientCreditsException.class)
+        .hasMessageContaining("Insufficient credit");
+
+    server.stubFor(post("/jobs").willReturn(aResponse().withStatus(422)
+        .withBody("{\"detail\":[{\"loc\":[\"body\",\"width\"],\"msg\":\"must be <= 2048\"}]}")));
+    assertThat(failure(ctx.http.json(postJob()))).isInstanceOfSatisfying(InvalidRequestException.class,
+        e -> assertThat(e.getMessage()).contains("body.width: must be <= 2048"));
+
+    server.stubFor(post("/jobs").willReturn(aResponse().withStatus(503).withHeader("Retry-After", "30").withBody("down")));
+    assertThat(failure(ctx.http.json(postJob()))).isInstanceOfSatisfying(ProviderUnavailableException.class, e -> {
+      assertThat(e.retryMayHelp()).isTrue();
+      assertThat(e.retryAfter()).isEqualTo(Duration.ofSeconds(30));
+      assertThat(e.outcomeUnknown()).isFalse();
+    });
+  }
+
+  @Test
+  void aTimeoutAfterAPostLeavesTheOutcomeUnknownButAGetIsSafeToRetry() {
+    server.stubFor(post("/jobs").willReturn(aResponse().withFixedDelay(2000).withBody("{}")));
+    server.stubFor(get("/jobs/1").willReturn(aResponse().withFixedDelay(2000).withBody("{}")));
+    Throwable post = failure(ctx.http.json(postJob()));
+    assertThat(post).isInstanceOfSatisfying(ProviderUnavailableException.class, e -> {
+      assertThat(e.outcomeUnknown()).isTrue();
+      assertThat(e.retryMayHelp()).isFalse();
+      assertThat(e.getMessage()).contains("outcome is unknown");
+    });
+    Throwable get = failure(ctx.http.json(ctx.http.request(uri("/jobs/1")).GET().build()));
+    assertThat(get).isInstanceOfSatisfying(ProviderUnavailableException.class, e -> {
+      assertThat(e.outcomeUnknown()).isFalse();
+      assertThat(e.retryMayHelp()).isTrue();
+    });
+  }
+
+  @Test
+  void connectionResetAfterSendingAPostIsAnUnknownOutcome() {
+    server.stubFor(post("/jobs").willReturn(aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER)));
+    Throwable t = failure(ctx.http.json(postJob()));
+    assertThat(t).isInstanceOfSatisfying(ProviderUnavailableException.class, e -> {
+      assertThat(e.outcomeUnknown()).isTrue();
+      assertThat(e.getMessage()).startsWith("acme: connection failed (POST /jobs)");
+    });
+  }
+
+  @Test
+  void connectionRefusedIsSafeToRetry() throws Exception {
+    int port;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    HttpRequest req = ctx.http.request(URI.create("http://127.0.0.1:" + port + "/jobs")).POST(HttpRequest.BodyPublishers.noBody()).build();
+    assertThat(failure(ctx.http.json(req))).isInstanceOfSatisfying(ProviderUnavailableException.class, e -> {
+      assertThat(e.outcomeUnknown()).isFalse();
+      assertThat(e.retryMayHelp()).isTrue();
+      assertThat(e.getMessage()).contains("could not connect");
+    });
+  }
+
+  @Test
+  void emptyAndMalformedBodiesAreClearErrorsNotJacksonExceptions() {
+    server.stubFor(post("/jobs").willReturn(aResponse().withStatus(200)));
+    assertThat(failure(ctx.http.json(postJob()))).isInstanceOf(ProviderUnavailableException.class)
+        .hasMessageStartingWith("acme: empty answer from /jobs (HTTP 200)");
+    server.stubFor(post("/jobs").willReturn(aResponse().withStatus(200).withBody("{\"id\": ")));
+    Throwable t = failure(ctx.http.json(postJob()));
+    assertThat(t).isInstanceOf(ProviderUnavailableException.class).hasMessageStartingWith("acme: malformed JSON from /jobs");
+    assertThat(t.getCause()).isNull();
+  }
+
+  @Test
+  void downloadsFollowRedirectsAndKeepBytes() {
+    byte[] png = TestImages.png(16, 16);
+    server.stubFor(get("/out.png").willReturn(aResponse().withStatus(302).withHeader("Location", server.baseUrl() + "/cdn/out.png")));
+    server.stubFor(get("/cdn/out.png").willReturn(aResponse().withBody(png).withHeader("Content-Type", "image/png")));
+    GeneratedImage img = ctx.downloader.download(uri("/out.png"), 9L, false).join();
+    assertThat(img.bytes()).isEqualTo(png);
+    assertThat(img.width()).isEqualTo(16);
+    assertThat(img.seed()).isEqualTo(9L);
+  }
+
+  @Test
+  void oversizedDownloadsAreRefused() {
+    server.stubFor(get("/big.png").willReturn(aResponse().withBody(new byte[20_000])));
+    assertThat(failure(ctx.downloader.download(uri("/big.png"), null, false)))
+        .isInstanceOf(ProviderUnavailableException.class).hasMessageContaining("exceeds the limit of 5000 bytes");
+  }
+
+  @Test
+  void expiredResultUrlsAreClearErrorsAndNotImagesAreRefused() {
+    server.stubFor(get("/gone.webp").willReturn(aResponse().withStatus(404)));
+    assertThat(failure(ctx.downloader.download(uri("/gone.webp"), null, false)))
+        .isInstanceOf(ProviderUnavailableException.class).hasMessageContaining("answered HTTP 404 (gone or expired)");
+    server.verify(1, getRequestedFor(urlEqualTo("/gone.webp")));
+    server.stubFor(get("/html").willReturn(aResponse().withBody("<html>error</html>")));
+    assertThat(failure(ctx.downloader.download(uri("/html"), null, false)))
+        .hasMessageContaining("is not a PNG, JPEG or WebP image");
+  }
+
+  @Test
+  void transientDownloadFailuresAreRetried() {
+    byte[] png = TestImages.png(4, 4);
+    server.stubFor(get("/flaky.png").inScenario("f").whenScenarioStateIs(Scenario.STARTED)
+        .willReturn(aResponse().withStatus(503)).willSetStateTo("ok"));
+    server.stubFor(get("/flaky.png").inScenario("f").whenScenarioStateIs("ok").willReturn(aResponse().withBody(png)));
+    assertThat(ctx.downloader.download(uri("/flaky.png"), null, false).join().bytes()).isEqualTo(png);
+    server.verify(2, getRequestedFor(urlEqualTo("/flaky.png")));
+  }
+
+  @Test
+  void aStalledDownloadTimesOut() {
+    server.stubFor(get("/stall.png").willReturn(aResponse().withBody(TestImages.png(4, 4)).withChunkedDribbleDelay(5, 4000)));
+    long t0 = System.nanoTime();
+    assertThat(failure(ctx.downloader.download(uri("/stall.png"), null, false))).isInstanceOf(ImageGenerationException.class);
+    assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(8));
+  }
+
+  @Test
+  void inlineBase64AndDataUrisDecode() {
+    byte[] png = TestImages.png(5, 3);
+    String b64 = Base64.getEncoder().encodeToString(png);
+    assertThat(ctx.downloader.image(b64, null, false).join().bytes()).isEqualTo(png);
+    assertThat(ctx.downloader.image(ImageBytes.dataUri(png, "image/png"), null, false).join().height()).isEqualTo(3);
+    assertThat(failure(ctx.downloader.image("not base64!!", null, false))).hasMessageContaining("not valid base64");
+  }
+}
