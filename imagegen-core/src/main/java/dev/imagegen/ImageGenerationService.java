@@ -140,6 +140,41 @@ public final class ImageGenerationService implements AutoCloseable {
   }
 
   /**
+   * Runs requests with bounded concurrency (default 4 at a time) and returns one item per request,
+   * in input order, each with its response or error; one failure does not sink the batch.
+   *
+   * @param requests the requests
+   */
+  public BatchResult generateBatch(List<ImageGenerationRequest> requests) {
+    return generateBatch(requests, BatchOptions.DEFAULTS);
+  }
+
+  /**
+   * Like {@link #generateBatch(List)}, with concurrency, an overall budget and progress.
+   *
+   * @param requests the requests
+   * @param options how to run them
+   */
+  public BatchResult generateBatch(List<ImageGenerationRequest> requests, BatchOptions options) {
+    return engine.batch(requests, options).join();
+  }
+
+  /**
+   * Like {@link #generateBatch(List, BatchOptions)}, without blocking.
+   *
+   * @param requests the requests
+   * @param options how to run them
+   */
+  public CompletableFuture<BatchResult> generateBatchAsync(List<ImageGenerationRequest> requests, BatchOptions options) {
+    return engine.batch(requests, options);
+  }
+
+  /** The presets requests can name: the built-ins ({@code scatter_flowers}, {@code hero_background}), then configured ones. */
+  public List<Preset> presets() {
+    return engine.presets();
+  }
+
+  /**
    * The provider failover would try first now, if any can serve the request.
    *
    * @param request the request
@@ -378,6 +413,12 @@ public final class ImageGenerationService implements AutoCloseable {
     public Builder httpClient(HttpClient client) { s.httpClient = client; return this; }
     /** @param scheduler the scheduler for polls and delays (default: 2 daemon threads, owned by the service) @return this */
     public Builder scheduler(@Nullable ScheduledExecutorService scheduler) { s.scheduler = scheduler; return this; }
+    /** @param config the response cache (off by default) @return this */
+    public Builder cache(CacheConfig config) { s.cache = config; return this; }
+    /** @param presets presets requests can name, added to (or replacing same-named) built-ins @return this */
+    public Builder presets(List<Preset> presets) { s.presets.addAll(presets); return this; }
+    /** @param file a JSON or properties file of presets (see {@link Preset#load}) @return this */
+    public Builder presets(Path file) { s.presets.addAll(Preset.load(file)); return this; }
     /** @param grace how long close() waits for remote cancels (default 5 s) @return this */
     public Builder shutdownGrace(Duration grace) { s.shutdownGrace = grace; return this; }
 

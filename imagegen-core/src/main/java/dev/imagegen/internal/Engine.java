@@ -66,6 +66,7 @@ public final class Engine implements AutoCloseable {
   private final Set<Generation> inFlight = ConcurrentHashMap.newKeySet();
   private final Set<CompletableFuture<?>> cleanups = ConcurrentHashMap.newKeySet();
   private final Prompts prompts;
+  private final @Nullable ResponseCache cache;
   private volatile boolean closed;
 
   /**
@@ -90,6 +91,12 @@ public final class Engine implements AutoCloseable {
     this.budgets = new Budgets(settings.budget, settings.budgetStore != null ? settings.budgetStore : new InMemoryBudgetStore());
     this.journal = settings.journal != null ? settings.journal : new InMemoryJobJournal();
     this.prompts = new Prompts(settings);
+    this.cache = settings.cache == null ? null : ResponseCache.create(settings.cache, support.json);
+  }
+
+  /** The presets requests can name: built-ins, then the configured ones. */
+  public List<dev.imagegen.Preset> presets() {
+    return prompts.presets();
   }
 
   JobJournal journal() {
@@ -126,6 +133,15 @@ public final class Engine implements AutoCloseable {
     Duration timeout = request.timeout() != null ? request.timeout() : settings.defaultTimeout;
     Generation g = new Generation(this, UUID.randomUUID().toString(), prepared, Instant.now().plus(timeout));
     metrics.started();
+    if (cache != null && settings.cache != null && (prepared.seed() != null || settings.cache.cacheUnseeded())) {
+      g.cacheKey = RequestHash.of(prepared, settings.cache.namespace());
+      g.requestHash(g.cacheKey);
+      ResponseCache.Entry hit = cache.get(g.cacheKey);
+      if (hit != null) {
+        serveFromCache(g, hit);
+        return g;
+      }
+    }
     inFlight.add(g);
     g.result.whenComplete((r, e) -> {
       inFlight.remove(g);
@@ -422,7 +438,7 @@ public final class Engine implements AutoCloseable {
     }
   }
 
-  private ImageGenerationException classify(ProviderSlot slot, Throwable t) {
+  private ImageGenerationException classify(@Nullable ProviderSlot slot, Throwable t) {
     Throwable c = t;
     while ((c instanceof CompletionException || c instanceof java.util.concurrent.ExecutionException) && c.getCause() != null) {
       c = c.getCause();
@@ -430,14 +446,15 @@ public final class Engine implements AutoCloseable {
     if (c instanceof ImageGenerationException ige) {
       return ige;
     }
+    String id = slot == null ? null : slot.id();
     if (c instanceof CancellationException) {
-      return new GenerationCancelledException("cancelled", slot.id(), c);
+      return new GenerationCancelledException("cancelled", id, c);
     }
     if (c instanceof TimeoutException) {
-      return new ProviderUnavailableException("timed out", slot.id(), c);
+      return new ProviderUnavailableException("timed out", id, c);
     }
     String msg = support.redactor.redact(c.getClass().getSimpleName() + (c.getMessage() == null ? "" : ": " + c.getMessage()));
-    return new ProviderUnavailableException("provider fault: " + msg, slot.id(), false, false, null, null);
+    return new ProviderUnavailableException("provider fault: " + msg, id, false, false, null, null);
   }
 
   private Attempt attempt(Generation g, ProviderSlot slot, @Nullable AttemptContext ctx, ImageGenerationException e,
@@ -474,12 +491,28 @@ public final class Engine implements AutoCloseable {
     if (cost.isKnown()) {
       slot.metrics.cost.accumulateAndGet(cost.amountOrZero(), java.math.BigDecimal::add);
     }
+    if (g.cacheKey != null && cache != null && r.images().stream().noneMatch(GeneratedImage::nsfw)) {
+      cache.put(g.cacheKey, new ResponseCache.Entry(slot.id(), r.model(), r.images(), meta));
+    }
     if (g.settle()) {
       metrics.succeeded(total, cost, false);
       g.progress(ProgressEvent.of(slot.id(), ProgressEvent.Stage.DONE));
       g.status(GenerationJob.Status.SUCCEEDED);
       g.result.complete(resp);
     }
+  }
+
+  private void serveFromCache(Generation g, ResponseCache.Entry hit) {
+    Duration t = Duration.ofNanos(System.nanoTime() - g.startNanos);
+    Map<String, String> meta = new LinkedHashMap<>(hit.metadata());
+    meta.put("cache", "hit");
+    ImageGenerationResponse resp = new ImageGenerationResponse(g.id(), ImageGenerationResponse.Status.CACHED, hit.images(),
+        hit.provider(), hit.model(), t, new Timings(Duration.ZERO, Duration.ZERO, Duration.ZERO, t), Cost.cached(), List.of(),
+        meta, List.of());
+    g.settle();
+    metrics.succeeded(t.toNanos(), Cost.cached(), true);
+    g.status(GenerationJob.Status.SUCCEEDED);
+    g.result.complete(resp);
   }
 
   private void fail(Generation g, ImageGenerationException e) {
@@ -552,6 +585,111 @@ public final class Engine implements AutoCloseable {
 
   private static Duration orZero(@Nullable Duration d) {
     return d == null ? Duration.ZERO : d;
+  }
+
+  // ---------------------------------------------------------------- batches
+
+  /**
+   * Runs requests with bounded concurrency; one result or error per item, in input order.
+   *
+   * @param requests the requests
+   * @param options concurrency, budget, progress
+   * @return the result once every item finished
+   */
+  public CompletableFuture<dev.imagegen.BatchResult> batch(List<ImageGenerationRequest> requests, dev.imagegen.BatchOptions options) {
+    int n = requests.size();
+    dev.imagegen.BatchResult.Item[] items = new dev.imagegen.BatchResult.Item[n];
+    java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+    BatchBudget budget = new BatchBudget(options.budget());
+    int[] counts = new int[2];
+    List<CompletableFuture<Void>> lanes = new ArrayList<>();
+    for (int i = 0; i < Math.min(options.concurrency(), n); i++) {
+      lanes.add(batchLane(requests, items, next, budget, counts, options));
+    }
+    return CompletableFuture.allOf(lanes.toArray(new CompletableFuture<?>[0]))
+        .thenApply(v -> new dev.imagegen.BatchResult(java.util.Arrays.asList(items)));
+  }
+
+  private CompletableFuture<Void> batchLane(List<ImageGenerationRequest> requests, dev.imagegen.BatchResult.Item[] items,
+      java.util.concurrent.atomic.AtomicInteger next, BatchBudget budget, int[] counts, dev.imagegen.BatchOptions options) {
+    int i = next.getAndIncrement();
+    if (i >= requests.size()) {
+      return CompletableFuture.completedFuture(null);
+    }
+    ImageGenerationRequest r = requests.get(i);
+    java.math.BigDecimal reserved;
+    CompletableFuture<ImageGenerationResponse> f;
+    try {
+      reserved = budget.reserve(estimateFirst(r));
+      f = submit(r, null).result();
+    } catch (ImageGenerationException e) {
+      reserved = java.math.BigDecimal.ZERO;
+      f = CompletableFuture.failedFuture(e);
+    }
+    java.math.BigDecimal held = reserved;
+    return f.handle((resp, err) -> {
+      ImageGenerationException e = err == null ? null : classify(null, err);
+      budget.settle(held, resp == null ? java.math.BigDecimal.ZERO : resp.cost().amountOrZero());
+      dev.imagegen.BatchOptions.BatchProgress p;
+      synchronized (counts) {
+        items[i] = new dev.imagegen.BatchResult.Item(i, r, resp, e);
+        counts[resp != null ? 0 : 1]++;
+        p = new dev.imagegen.BatchOptions.BatchProgress(items.length, counts[0], counts[1], budget.spent());
+      }
+      if (options.progress() != null) {
+        try {
+          options.progress().accept(p);
+        } catch (RuntimeException ex) {
+          log.debug("batch progress listener failed: {}", ex.toString());
+        }
+      }
+      return null;
+    }).thenCompose(v -> batchLane(requests, items, next, budget, counts, options));
+  }
+
+  private Cost estimateFirst(ImageGenerationRequest r) {
+    String first = selectOptimalProvider(r);
+    if (first == null) {
+      return Cost.unknown();
+    }
+    return slots.get(first).costModel.estimate(prompts.prepare(r));
+  }
+
+  /** A batch's own budget: reserve the estimate before each item, settle with its actual cost. */
+  private static final class BatchBudget {
+    private final java.math.@Nullable BigDecimal limit;
+    private java.math.BigDecimal reserved = java.math.BigDecimal.ZERO;
+    private java.math.BigDecimal spent = java.math.BigDecimal.ZERO;
+
+    BatchBudget(java.math.@Nullable BigDecimal limit) {
+      this.limit = limit;
+    }
+
+    synchronized java.math.BigDecimal reserve(Cost estimate) {
+      if (limit == null) {
+        return java.math.BigDecimal.ZERO;
+      }
+      if (!estimate.isKnown()) {
+        throw new BudgetExceededException("batch budget set and the price is unknown", null);
+      }
+      java.math.BigDecimal a = estimate.amountOrZero();
+      if (spent.add(reserved).add(a).compareTo(limit) > 0) {
+        throw new BudgetExceededException("the batch budget of " + limit.stripTrailingZeros().toPlainString()
+            + " USD would be exceeded (spent " + spent.stripTrailingZeros().toPlainString() + ", in flight "
+            + reserved.stripTrailingZeros().toPlainString() + ")", null);
+      }
+      reserved = reserved.add(a);
+      return a;
+    }
+
+    synchronized void settle(java.math.BigDecimal held, java.math.BigDecimal actual) {
+      reserved = reserved.subtract(held);
+      spent = spent.add(actual);
+    }
+
+    synchronized java.math.BigDecimal spent() {
+      return spent;
+    }
   }
 
   // ---------------------------------------------------------------- queries

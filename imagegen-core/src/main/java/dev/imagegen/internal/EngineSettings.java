@@ -38,4 +38,6 @@ public final class EngineSettings {
   public @Nullable HttpClient httpClient;
   public @Nullable ScheduledExecutorService scheduler;
   public Duration shutdownGrace = Duration.ofSeconds(5);
+  public dev.imagegen.@Nullable CacheConfig cache;
+  public final List<dev.imagegen.Preset> presets = new ArrayList<>();
 }

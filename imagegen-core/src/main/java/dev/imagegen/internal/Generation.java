@@ -34,6 +34,7 @@ final class Generation implements GenerationJob {
   volatile int currentCalls;
   volatile @Nullable CompletableFuture<?> pendingPermit;
   volatile @Nullable ScheduledFuture<?> deadlineTask;
+  @Nullable String cacheKey;
 
   Generation(Engine engine, String id, ImageGenerationRequest request, Instant deadline) {
     this.engine = engine;

@@ -54,8 +54,8 @@ class ProviderHttpTest {
   @BeforeEach
   void reset() {
     server.resetAll();
-    ctx = new TestContext(ProviderConfig.builder("acme").apiKey(KEY).set("timeout", "500ms").set("max-image-bytes", "5000")
-        .set("download-timeout", "1s").build());
+    ctx = new TestContext(ProviderConfig.builder("acme").apiKey(KEY).set("timeout", "2s").set("max-image-bytes", "5000")
+        .set("download-timeout", "1500ms").build());
   }
 
   private URI uri(String path) {
@@ -125,8 +125,8 @@ class ProviderHttpTest {
 
   @Test
   void aTimeoutAfterAPostLeavesTheOutcomeUnknownButAGetIsSafeToRetry() {
-    server.stubFor(post("/jobs").willReturn(aResponse().withFixedDelay(2000).withBody("{}")));
-    server.stubFor(get("/jobs/1").willReturn(aResponse().withFixedDelay(2000).withBody("{}")));
+    server.stubFor(post("/jobs").willReturn(aResponse().withFixedDelay(5000).withBody("{}")));
+    server.stubFor(get("/jobs/1").willReturn(aResponse().withFixedDelay(5000).withBody("{}")));
     Throwable post = failure(ctx.http.json(postJob()));
     assertThat(post).isInstanceOfSatisfying(ProviderUnavailableException.class, e -> {
       assertThat(e.outcomeUnknown()).isTrue();
