@@ -517,15 +517,21 @@ public final class Engine implements AutoCloseable {
 
   private void fail(Generation g, ImageGenerationException e) {
     if (g.settle()) {
-      metrics.failed(e.kind());
-      g.status(e instanceof GenerationCancelledException ? GenerationJob.Status.CANCELLED : GenerationJob.Status.FAILED);
-      log.debug("generation {} failed: {}", g.id(), e.getMessage());
-      g.result.completeExceptionally(e);
+      failSettled(g, e);
     }
   }
 
+  private void failSettled(Generation g, ImageGenerationException e) {
+    metrics.failed(e.kind());
+    g.status(e instanceof GenerationCancelledException ? GenerationJob.Status.CANCELLED : GenerationJob.Status.FAILED);
+    log.debug("generation {} failed: {}", g.id(), e.getMessage());
+    g.result.completeExceptionally(e);
+  }
+
   private void onDeadline(Generation g) {
-    if (g.isDone()) {
+    // claim the generation first: cancelling the attempt completes the provider's future, and the
+    // failover path must then see a finished generation, not a cancellation to report
+    if (!g.settle()) {
       return;
     }
     AttemptContext ctx = g.current;
@@ -543,7 +549,7 @@ public final class Engine implements AutoCloseable {
           Duration.ofNanos(System.nanoTime() - g.currentSlotStart), g.currentCalls, ctx == null ? null : ctx.remoteJobId(),
           remote, false, e));
     }
-    fail(g, e);
+    failSettled(g, e);
   }
 
   private void onCallerCancel(Generation g) {
