@@ -1,0 +1,309 @@
+package dev.imagegen.provider.huggingface;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.get;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.tomakehurst.wiremock.WireMockServer;
+import com.github.tomakehurst.wiremock.client.MappingBuilder;
+import com.github.tomakehurst.wiremock.client.ResponseDefinitionBuilder;
+import com.github.tomakehurst.wiremock.http.Fault;
+import com.github.tomakehurst.wiremock.matching.RequestPatternBuilder;
+import com.github.tomakehurst.wiremock.verification.LoggedRequest;
+import dev.imagegen.ImageGenerationRequest;
+import dev.imagegen.provider.huggingface.HuggingFaceModels.Profile;
+import dev.imagegen.testkit.ProviderStubs;
+import dev.imagegen.testkit.StubImages;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Hugging Face Inference on a WireMock server, answering exactly as the protocol file documents:
+ * {@code POST /hf-inference/models/{model}} answers raw image bytes with {@code x-compute-time},
+ * {@code x-compute-type} and {@code x-compute-images}, or a JSON {@code {"error":...}} body
+ * (with {@code estimated_time} while loading, {@code x-request-id} on errors);
+ * {@code GET /api/whoami-v2} checks the token.
+ */
+final class HuggingFaceStubs implements ProviderStubs {
+  static final String BASE_PATH = "/hf-inference";
+  static final String MODELS = BASE_PATH + "/models/.+";
+  static final String WHOAMI = "/api/whoami-v2";
+
+  static final String INVALID_CREDENTIALS = "{\"error\":\"Invalid credentials in Authorization header\"}";
+  static final String CREDITS_2025 = "{\"error\":\"You have exceeded your monthly included credits for Inference Providers. "
+      + "Subscribe to PRO to get 20x more monthly included credits.\"}";
+  static final String CREDITS_2026 = "{\"error\":\"You have depleted your monthly included credits. Purchase pre-paid credits "
+      + "to continue using Inference Providers with your account. Alternatively, subscribe to PRO to get 20x more included "
+      + "usage.\"}";
+  static final String RATE_LIMIT = "{\"error\":\"Rate limit reached. You reached free usage limit (reset hourly). Please "
+      + "subscribe to a plan at https://huggingface.co/pricing to use the API at this rate\"}";
+  static final String NO_PERMISSION = "{\"error\":\"This authentication method does not have sufficient permissions to call "
+      + "Inference Providers on behalf of user alice\"}";
+  static final String RETIRED = "{\"error\":\"https://api-inference.huggingface.co is no longer supported. Please use "
+      + "https://router.huggingface.co instead.\"}";
+  static final String UNKNOWN_ERROR = "{\"error\":\"unknown error\"}";
+  static final String TOO_BUSY = "{\"error\":\"Model too busy, unable to get response in less than 60 second(s)\"}";
+
+  private static final String STARTED = com.github.tomakehurst.wiremock.stubbing.Scenario.STARTED;
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Set<String> PARAMETERS =
+      Set.of("negative_prompt", "width", "height", "num_inference_steps", "guidance_scale", "scheduler", "seed");
+
+  private final WireMockServer server;
+
+  HuggingFaceStubs(WireMockServer server) {
+    this.server = server;
+  }
+
+  static String loading(String model, double estimatedTime) {
+    return "{\"error\":\"Model " + model + " is currently loading\",\"estimated_time\":" + estimatedTime + "}";
+  }
+
+  static String doesNotExist(String model) {
+    return "{\"error\":\"Model " + model + " does not exist\"}";
+  }
+
+  @Override
+  public Map<Scenario, String> unsupported() {
+    Map<Scenario, String> m = new EnumMap<>(Scenario.class);
+    m.put(Scenario.QUEUED_PROGRESS, "synchronous API: one POST answers the image; no queue position or progress");
+    m.put(Scenario.REMOTE_CANCEL, "synchronous API: no job id and no cancel endpoint; closing the connection is the only abort");
+    m.put(Scenario.CONTENT_POLICY, "the protocol documents no content-policy refusal or NSFW flag for text-to-image");
+    m.put(Scenario.RESULT_URL_NOT_FOUND, "the image comes back as raw bytes in the answer; there is no result URL");
+    return m;
+  }
+
+  @Override
+  public String basePath() {
+    return BASE_PATH;
+  }
+
+  // ----------------------------------------------------------------- answers
+
+  /** An image answer, as HF sends it: raw bytes and the compute headers. */
+  static ResponseDefinitionBuilder image(StubImage image) {
+    return aResponse().withStatus(200)
+        .withHeader("Content-Type", image.mediaType())
+        .withHeader("x-compute-time", "1.5")
+        .withHeader("x-compute-type", "cpu")
+        .withHeader("x-compute-images", "1")
+        .withBody(image.bytes());
+  }
+
+  /** An error answer, as HF sends it: JSON and an {@code x-request-id}. */
+  static ResponseDefinitionBuilder error(int status, String json) {
+    return aResponse().withStatus(status)
+        .withHeader("Content-Type", "application/json")
+        .withHeader("x-request-id", "Root=1-6744a1b2-0123456789abcdef")
+        .withBody(json);
+  }
+
+  private MappingBuilder submit() {
+    return post(urlPathMatching(MODELS));
+  }
+
+  @Override
+  public void success(StubImage image) {
+    server.stubFor(submit().willReturn(image(image)));
+  }
+
+  @Override
+  public void queuedThenRunningThenDone(StubImage image) {
+    // the closest this API comes: the model is loading, then it answers
+    server.stubFor(submit().inScenario("loading").whenScenarioStateIs(STARTED)
+        .willReturn(error(503, loading(HuggingFaceModels.FLUX_SCHNELL, 0.2))).willSetStateTo("loaded"));
+    server.stubFor(submit().inScenario("loading").whenScenarioStateIs("loaded").willReturn(image(image)));
+  }
+
+  @Override
+  public void authenticationRefused() {
+    server.stubFor(submit().willReturn(error(401, INVALID_CREDENTIALS)));
+  }
+
+  @Override
+  public void outOfCredits() {
+    server.stubFor(submit().willReturn(error(402, CREDITS_2025)));
+  }
+
+  @Override
+  public void rateLimited(Duration retryAfter) {
+    server.stubFor(submit().willReturn(error(429, RATE_LIMIT).withHeader("Retry-After", String.valueOf(retryAfter.toSeconds()))));
+  }
+
+  @Override
+  public void serverErrorThenSuccess(StubImage image) {
+    server.stubFor(submit().inScenario("500").whenScenarioStateIs(STARTED)
+        .willReturn(error(500, UNKNOWN_ERROR)).willSetStateTo("recovered"));
+    server.stubFor(submit().inScenario("500").whenScenarioStateIs("recovered").willReturn(image(image)));
+  }
+
+  @Override
+  public void connectionReset() {
+    server.stubFor(submit().willReturn(aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER)));
+  }
+
+  @Override
+  public void emptyResponse() {
+    server.stubFor(submit().willReturn(aResponse().withStatus(200).withHeader("Content-Type", "image/jpeg")
+        .withHeader("x-compute-time", "1.5").withHeader("x-compute-type", "cpu")));
+  }
+
+  @Override
+  public void malformedJson() {
+    server.stubFor(submit().willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json")
+        .withBody("{\"error\":\"Model is curr")));
+  }
+
+  @Override
+  public void neverFinishes() {
+    // synchronous: the POST simply does not answer within any test deadline
+    server.stubFor(submit().willReturn(image(StubImages.png(64, 64, 1)).withFixedDelay(20_000)));
+  }
+
+  @Override
+  public void contentPolicy() {
+    // not part of the documented protocol (see unsupported()); a plain 400 in HF's error shape
+    server.stubFor(submit().willReturn(error(400, "{\"error\":\"Input was rejected\"}")));
+  }
+
+  @Override
+  public void resultUrlNotFound() {
+    // no result URL exists on this API (see unsupported()); the nearest 404 is an unknown model
+    server.stubFor(submit().willReturn(error(404, doesNotExist("acme/no-such-model"))));
+  }
+
+  @Override
+  public void oversizedImage(StubImage image) {
+    server.stubFor(submit().willReturn(image(image)));
+  }
+
+  @Override
+  public void invalidRequest(String providerMessage) {
+    String body;
+    try {
+      body = JSON.writeValueAsString(Map.of("error", providerMessage));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    server.stubFor(submit().willReturn(error(400, body)));
+  }
+
+  @Override
+  public void healthy() {
+    server.stubFor(get(urlPathEqualTo(WHOAMI)).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json")
+        .withBody("{\"type\":\"user\",\"id\":\"6123456789abcdef01234567\",\"name\":\"alice\",\"fullname\":\"Alice\","
+            + "\"auth\":{\"type\":\"access_token\",\"accessToken\":{\"displayName\":\"imagegen\",\"role\":\"fineGrained\"}}}")));
+  }
+
+  @Override
+  public void healthAuthRefused() {
+    server.stubFor(get(urlPathEqualTo(WHOAMI)).willReturn(error(401, INVALID_CREDENTIALS)));
+  }
+
+  // ----------------------------------------------------------------- the wire
+
+  @Override
+  public RequestPatternBuilder submitRequests() {
+    return postRequestedFor(urlPathMatching(MODELS));
+  }
+
+  @Override
+  public @Nullable RequestPatternBuilder cancelRequests() {
+    return null;
+  }
+
+  @Override
+  public void assertSubmitted(ImageGenerationRequest request, LoggedRequest submit, String apiKey) {
+    String model = request.model() == null ? HuggingFaceModels.FLUX_SCHNELL : HuggingFaceModels.repoId(request.model());
+    check(model != null, "model " + request.model() + " is not an alias or a repo id");
+    String path = submit.getUrl().replaceAll("\\?.*", "");
+    check(path.equals(BASE_PATH + "/models/" + model), "POST path " + path + ", expected " + BASE_PATH + "/models/" + model);
+    check(("Bearer " + apiKey).equals(submit.getHeader("Authorization")), "Authorization is not 'Bearer <api-key>'");
+    String ct = submit.getHeader("Content-Type");
+    check(ct != null && ct.startsWith("application/json"), "Content-Type " + ct + ", expected application/json");
+    String accept = submit.getHeader("Accept");
+    check(accept != null && accept.startsWith("image/"), "Accept " + accept + ", expected image/...");
+    JsonNode body;
+    try {
+      body = JSON.readTree(submit.getBody());
+    } catch (IOException e) {
+      throw new AssertionError("body is not JSON: " + submit.getBodyAsString(), e);
+    }
+    check(request.prompt().equals(body.path("inputs").asText(null)), "inputs is not the prompt: " + body);
+    check(!body.has("prompt"), "the prompt goes in 'inputs', not 'prompt': " + body);
+    List<String> top = names(body);
+    top.removeAll(List.of("inputs", "parameters"));
+    check(top.isEmpty(), "unexpected top-level fields " + top + ": " + body);
+    JsonNode p = body.path("parameters");
+    List<String> unknown = names(p);
+    unknown.removeAll(PARAMETERS);
+    check(unknown.isEmpty(), "parameters the pipeline does not take " + unknown + ": " + body);
+    Profile profile = HuggingFaceModels.profile(model);
+    expectInt(p, "width", request.width());
+    expectInt(p, "height", request.height());
+    Integer steps = request.steps();
+    if (steps != null && profile.maxSteps > 0) {
+      steps = Math.min(steps, profile.maxSteps);
+    }
+    expectInt(p, "num_inference_steps", steps);
+    if (profile.guidance && request.guidanceScale() != null) {
+      check(p.path("guidance_scale").isNumber() && p.get("guidance_scale").asDouble() == request.guidanceScale(),
+          "guidance_scale " + p.get("guidance_scale") + ", expected " + request.guidanceScale());
+    } else {
+      check(!p.has("guidance_scale"), "guidance_scale sent for " + model + " although " + (profile.guidance ? "unset" : "unused"));
+    }
+    String negative = profile.negativePrompt ? request.effectiveNegativePrompt() : null;
+    if (negative != null) {
+      check(negative.equals(p.path("negative_prompt").asText(null)), "negative_prompt " + p.get("negative_prompt")
+          + ", expected " + negative);
+    } else {
+      check(!p.has("negative_prompt"), "negative_prompt sent for " + model + ": " + body);
+    }
+    if (request.seed() != null) {
+      JsonNode seed = p.get("seed");
+      check(seed != null && seed.isIntegralNumber(), "seed must be an integer: " + p.get("seed"));
+      long s = seed.asLong();
+      check(s >= request.seed() && s < request.seed() + request.numImages(), "seed " + s + ", expected " + request.seed()
+          + (request.numImages() > 1 ? " + i" : ""));
+    } else if (request.numImages() == 1) {
+      check(!p.has("seed"), "seed sent although none was asked for");
+    }
+  }
+
+  private static void expectInt(JsonNode p, String name, @Nullable Integer expected) {
+    if (expected == null) {
+      check(!p.has(name), name + " sent although unset: " + p);
+    } else {
+      check(p.path(name).isIntegralNumber() && p.get(name).asInt() == expected, name + " " + p.get(name) + ", expected "
+          + expected);
+    }
+  }
+
+  private static List<String> names(JsonNode n) {
+    List<String> out = new ArrayList<>();
+    for (Iterator<String> it = n.fieldNames(); it.hasNext(); ) {
+      out.add(it.next());
+    }
+    return out;
+  }
+
+  private static void check(boolean ok, String message) {
+    if (!ok) {
+      throw new AssertionError("huggingface submit: " + message);
+    }
+  }
+}
