@@ -309,7 +309,8 @@ public final class ImageGenerationService implements AutoCloseable {
      * @return this
      */
     public Builder provider(ImageProviderFactory factory, ProviderConfig config) {
-      return provider(factory.create(config), config);
+      ProviderConfig c = config.withDefaults(factory.defaults());
+      return provider(factory.create(c), c);
     }
 
     /**
@@ -346,7 +347,7 @@ public final class ImageGenerationService implements AutoCloseable {
       List<ImageProviderFactory> fallbacks = new ArrayList<>();
       int before = s.providers.size();
       for (ImageProviderFactory f : ServiceLoader.load(ImageProviderFactory.class)) {
-        ProviderConfig config = ProviderConfig.from(f.id(), env, props, f.customaryEnvironment());
+        ProviderConfig config = ProviderConfig.from(f.id(), env, props, f.customaryEnvironment()).withDefaults(f.defaults());
         if (!config.bool(ProviderConfig.ENABLED, true)) {
           continue;
         }

@@ -72,6 +72,19 @@ public final class ImageDownloader {
   }
 
   /**
+   * Checks image bytes a provider returned as the body itself (size limit, magic bytes).
+   *
+   * @param bytes the body
+   * @param seed the seed the provider reported, or null
+   * @param nsfw whether the provider flagged the image
+   * @return the image
+   * @throws ProviderUnavailableException when the bytes are too large or not an image
+   */
+  public GeneratedImage inline(byte[] bytes, @Nullable Long seed, boolean nsfw) {
+    return check(bytes, null, seed, nsfw);
+  }
+
+  /**
    * Downloads an image.
    *
    * @param url the image URL

@@ -23,6 +23,15 @@ public interface ImageProviderFactory {
   }
 
   /**
+   * Defaults for config keys the operator left unset, e.g. {@code max-concurrent=1} and
+   * {@code timeout=10m} for a self-hosted server that runs one job at a time. Applied by the
+   * service before {@link #isConfigured} and {@link #create}. Default none.
+   */
+  default Map<String, String> defaults() {
+    return Map.of();
+  }
+
+  /**
    * Whether the configuration is complete enough to create a working provider (usually: a key is
    * set). {@code fromEnvironment()} enables only configured providers.
    *

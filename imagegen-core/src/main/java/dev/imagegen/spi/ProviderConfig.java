@@ -107,6 +107,21 @@ public final class ProviderConfig {
     return b.build();
   }
 
+  /**
+   * This configuration with defaults for the keys it does not set.
+   *
+   * @param defaults key to default value
+   * @return the merged configuration
+   */
+  public ProviderConfig withDefaults(Map<String, String> defaults) {
+    if (defaults.isEmpty()) {
+      return this;
+    }
+    Map<String, String> merged = new LinkedHashMap<>(defaults);
+    merged.putAll(values);
+    return new ProviderConfig(providerId, merged);
+  }
+
   /** The provider id this configuration is for. */
   public String providerId() {
     return providerId;
