@@ -51,6 +51,7 @@ public final class ProviderHttp {
   public static final long MAX_API_BODY_BYTES = 64L * 1024 * 1024;
   private static final Duration CLEANUP_TIMEOUT = Duration.ofSeconds(10);
   private static final Set<String> IDEMPOTENT = Set.of("GET", "HEAD", "PUT", "DELETE", "OPTIONS");
+  private static final Set<String> READS = Set.of("GET", "HEAD", "OPTIONS");
 
   private final ProviderContext context;
   private final HttpClient client;
@@ -145,8 +146,8 @@ public final class ProviderHttp {
    * @param maxBodyBytes largest body accepted
    */
   public CompletableFuture<HttpResult> send(HttpRequest request, long maxBodyBytes) {
-    boolean idempotent = IDEMPOTENT.contains(request.method()) && !"DELETE".equals(request.method());
-    if (generation != null && generation.isCancelled() && idempotent) {
+    boolean read = READS.contains(request.method());
+    if (generation != null && generation.isCancelled() && read) {
       return CompletableFuture.failedFuture(new GenerationCancelledException("cancelled before sending", context.providerId()));
     }
     CompletableFuture<HttpResponse<byte[]>> sent;
@@ -155,7 +156,7 @@ public final class ProviderHttp {
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(transportFault(request, e));
     }
-    if (generation != null && idempotent) {
+    if (generation != null && read) {
       // reads are aborted on cancel; a submit is left to finish so that the job it creates is
       // known, and then cancelled, rather than orphaned and billed
       generation.onCancel(() -> sent.cancel(true));

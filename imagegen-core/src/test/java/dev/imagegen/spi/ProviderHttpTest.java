@@ -151,6 +151,49 @@ class ProviderHttpTest {
   }
 
   @Test
+  void afterACancelReadsAreRefusedButACancelCallStillGoesOut() {
+    server.stubFor(com.github.tomakehurst.wiremock.client.WireMock.put("/jobs/1/cancel").willReturn(aResponse().withBody("{}")));
+    server.stubFor(post("/jobs/1/cancel").willReturn(aResponse().withBody("{}")));
+    server.stubFor(get("/jobs/1").willReturn(aResponse().withBody("{}")));
+    CancelledGeneration cancelled = new CancelledGeneration(ctx);
+    ProviderHttp bound = new ProviderHttp(cancelled, HttpClientHolder.CLIENT, "t", cancelled, r -> null);
+    assertThat(bound.json(bound.request(uri("/jobs/1/cancel")).PUT(HttpRequest.BodyPublishers.noBody()).build()).join()).isNotNull();
+    assertThat(bound.json(bound.request(uri("/jobs/1/cancel")).POST(HttpRequest.BodyPublishers.noBody()).build()).join()).isNotNull();
+    assertThat(failure(bound.json(bound.request(uri("/jobs/1")).GET().build())))
+        .isInstanceOf(dev.imagegen.GenerationCancelledException.class);
+    server.verify(0, getRequestedFor(urlEqualTo("/jobs/1")));
+  }
+
+  private static final class HttpClientHolder {
+    static final java.net.http.HttpClient CLIENT = java.net.http.HttpClient.newBuilder()
+        .version(java.net.http.HttpClient.Version.HTTP_1_1).build();
+  }
+
+  /** A generation context that is already cancelled, over a plain provider context. */
+  private static final class CancelledGeneration implements GenerationContext {
+    private final TestContext base;
+
+    CancelledGeneration(TestContext base) {
+      this.base = base;
+    }
+
+    @Override public String providerId() { return base.providerId(); }
+    @Override public ProviderConfig config() { return base.config(); }
+    @Override public com.fasterxml.jackson.databind.ObjectMapper json() { return base.json(); }
+    @Override public java.util.concurrent.ScheduledExecutorService scheduler() { return base.scheduler(); }
+    @Override public org.slf4j.Logger log() { return base.log(); }
+    @Override public Redactor redactor() { return base.redactor(); }
+    @Override public ProviderHttp http() { return base.http(); }
+    @Override public ImageDownloader downloader() { return base.downloader(); }
+    @Override public String generationId() { return "g"; }
+    @Override public java.time.Instant deadline() { return java.time.Instant.now(); }
+    @Override public boolean isCancelled() { return true; }
+    @Override public void onCancel(Runnable action) { action.run(); }
+    @Override public void progress(dev.imagegen.ProgressEvent event) {}
+    @Override public void remoteJobStarted(String id, java.util.function.Supplier<CompletableFuture<?>> cancel) {}
+  }
+
+  @Test
   void connectionRefusedIsSafeToRetry() throws Exception {
     int port;
     try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
