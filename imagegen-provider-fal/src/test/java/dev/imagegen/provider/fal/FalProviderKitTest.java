@@ -1,0 +1,19 @@
+package dev.imagegen.provider.fal;
+
+import com.github.tomakehurst.wiremock.WireMockServer;
+import dev.imagegen.spi.ImageProviderFactory;
+import dev.imagegen.testkit.ProviderKit;
+import dev.imagegen.testkit.ProviderStubs;
+
+/** The imagegen provider contract, run against fal's queue API on WireMock. */
+class FalProviderKitTest extends ProviderKit {
+  @Override
+  protected ImageProviderFactory factory() {
+    return new FalProviderFactory();
+  }
+
+  @Override
+  protected ProviderStubs stubs(WireMockServer server) {
+    return new FalStubs(server);
+  }
+}
