@@ -250,6 +250,9 @@ public final class Engine implements AutoCloseable {
         return; // the deadline or the caller got there first and recorded the attempt
       }
       g.addAttempt(attempt(g, slot, ctx, e, mayBeBilled));
+      if (ctx != null && ctx.remoteJobId() != null && !ctx.remoteCancelSent()) {
+        journal.ended(g.id(), ctx.remoteJobId(), "failed");
+      }
       afterFailure(slot, e);
       if (single || !mayFailOver(e)) {
         fail(g, e);
