@@ -117,7 +117,7 @@ public final class HttpErrors {
     } else if (detail.isArray()) {
       for (JsonNode d : detail) {
         if (d.isObject()) {
-          String loc = d.has("loc") ? locText(d.get("loc")) : "";
+          String loc = fieldPath(d.get("loc"));
           String msg = d.path("msg").asText(d.toString());
           parts.add(loc.isEmpty() ? msg : loc + ": " + msg);
         } else {
@@ -129,12 +129,25 @@ public final class HttpErrors {
     }
   }
 
-  private static String locText(JsonNode loc) {
+  /**
+   * The field path of a FastAPI/pydantic validation entry's {@code loc}: {@code ["body","width"]}
+   * becomes {@code width}, {@code ["body","input","seed"]} becomes {@code input.seed}.
+   *
+   * @param loc the {@code loc} value (array or text), or null
+   * @return the dotted path, empty when there is none
+   */
+  public static String fieldPath(@Nullable JsonNode loc) {
+    if (loc == null || loc.isNull()) {
+      return "";
+    }
     if (!loc.isArray()) {
       return loc.asText();
     }
     List<String> p = new ArrayList<>();
     loc.forEach(x -> p.add(x.asText()));
+    if (p.size() > 1 && p.get(0).equals("body")) {
+      p.remove(0);
+    }
     return String.join(".", p);
   }
 

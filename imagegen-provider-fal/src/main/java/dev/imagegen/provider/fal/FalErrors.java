@@ -147,7 +147,7 @@ final class FalErrors {
     if (detail != null && detail.isArray()) {
       for (JsonNode d : detail) {
         if (d.isObject()) {
-          String loc = location(d.get("loc"));
+          String loc = HttpErrors.fieldPath(d.get("loc"));
           String msg = d.path("msg").isTextual() ? d.path("msg").asText() : d.toString();
           out.add(clip(loc.isEmpty() ? msg : loc + ": " + msg));
         } else if (!d.isNull()) {
@@ -166,22 +166,7 @@ final class FalErrors {
     return out;
   }
 
-  private static String location(@Nullable JsonNode loc) {
-    if (loc == null || loc.isNull()) {
-      return "";
-    }
-    if (!loc.isArray()) {
-      return loc.asText();
-    }
-    List<String> parts = new ArrayList<>();
-    for (JsonNode p : loc) {
-      parts.add(p.asText());
-    }
-    if (parts.size() > 1 && parts.get(0).equals("body")) {
-      parts.remove(0);
-    }
-    return String.join(".", parts);
-  }
+
 
   private static String clip(String s) {
     String t = s.replaceAll("\\s+", " ").strip();

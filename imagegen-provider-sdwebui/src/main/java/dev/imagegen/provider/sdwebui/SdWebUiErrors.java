@@ -6,6 +6,7 @@ import dev.imagegen.AuthenticationException;
 import dev.imagegen.ImageGenerationException;
 import dev.imagegen.InvalidRequestException;
 import dev.imagegen.ProviderUnavailableException;
+import dev.imagegen.spi.HttpErrors;
 import dev.imagegen.spi.HttpResult;
 import java.util.ArrayList;
 import java.util.List;
@@ -112,7 +113,7 @@ final class SdWebUiErrors {
           out.add("the WebUI rejected the request: " + clip(d.asText()));
           continue;
         }
-        String loc = loc(d.get("loc"));
+        String loc = HttpErrors.fieldPath(d.get("loc"));
         String msg = d.path("msg").asText(d.toString());
         JsonNode input = d.get("input");
         String shown = input != null && input.isValueNode() && input.asText().length() <= 60 ? " (input: " + input.asText() + ")" : "";
@@ -126,22 +127,7 @@ final class SdWebUiErrors {
     return out;
   }
 
-  private static String loc(@Nullable JsonNode loc) {
-    if (loc == null) {
-      return "";
-    }
-    if (!loc.isArray()) {
-      return loc.asText();
-    }
-    List<String> parts = new ArrayList<>();
-    for (JsonNode p : loc) {
-      parts.add(p.asText());
-    }
-    if (parts.size() > 1 && parts.get(0).equals("body")) {
-      parts.remove(0);
-    }
-    return String.join(".", parts);
-  }
+
 
   private static String detailText(@Nullable JsonNode detail) {
     if (detail == null || detail.isNull()) {
