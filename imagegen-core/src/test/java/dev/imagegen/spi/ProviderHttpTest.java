@@ -113,7 +113,7 @@ class ProviderHttpTest {
     server.stubFor(post("/jobs").willReturn(aResponse().withStatus(422)
         .withBody("{\"detail\":[{\"loc\":[\"body\",\"width\"],\"msg\":\"must be <= 2048\"}]}")));
     assertThat(failure(ctx.http.json(postJob()))).isInstanceOfSatisfying(InvalidRequestException.class,
-        e -> assertThat(e.getMessage()).contains("body.width: must be <= 2048"));
+        e -> assertThat(e.getMessage()).contains("width: must be <= 2048"));
 
     server.stubFor(post("/jobs").willReturn(aResponse().withStatus(503).withHeader("Retry-After", "30").withBody("down")));
     assertThat(failure(ctx.http.json(postJob()))).isInstanceOfSatisfying(ProviderUnavailableException.class, e -> {
