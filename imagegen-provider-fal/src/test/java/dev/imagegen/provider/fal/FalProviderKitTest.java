@@ -4,6 +4,7 @@ import com.github.tomakehurst.wiremock.WireMockServer;
 import dev.imagegen.spi.ImageProviderFactory;
 import dev.imagegen.testkit.ProviderKit;
 import dev.imagegen.testkit.ProviderStubs;
+import dev.imagegen.testkit.stubs.FalStubs;
 
 /** The imagegen provider contract, run against fal's queue API on WireMock. */
 class FalProviderKitTest extends ProviderKit {

@@ -43,6 +43,7 @@ import dev.imagegen.spi.ProviderConfig;
 import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.testkit.ProviderStubs.StubImage;
 import dev.imagegen.testkit.StubImages;
+import dev.imagegen.testkit.stubs.FalStubs;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;

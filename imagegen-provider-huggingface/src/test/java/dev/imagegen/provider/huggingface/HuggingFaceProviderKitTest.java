@@ -4,6 +4,7 @@ import com.github.tomakehurst.wiremock.WireMockServer;
 import dev.imagegen.spi.ImageProviderFactory;
 import dev.imagegen.testkit.ProviderKit;
 import dev.imagegen.testkit.ProviderStubs;
+import dev.imagegen.testkit.stubs.HuggingFaceStubs;
 
 /** The provider contract suite against Hugging Face Inference's wire protocol. */
 class HuggingFaceProviderKitTest extends ProviderKit {

@@ -39,6 +39,7 @@ import dev.imagegen.spi.ProviderContext;
 import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.testkit.ProviderStubs.StubImage;
 import dev.imagegen.testkit.StubImages;
+import dev.imagegen.testkit.stubs.HuggingFaceStubs;
 import java.math.BigDecimal;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -46,6 +46,7 @@ import dev.imagegen.spi.ProviderContext;
 import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.testkit.ProviderStubs.StubImage;
 import dev.imagegen.testkit.StubImages;
+import dev.imagegen.testkit.stubs.ReplicateStubs;
 import java.math.BigDecimal;
 import java.net.URI;
 import java.time.Duration;

@@ -42,6 +42,7 @@ import dev.imagegen.spi.ProviderContext;
 import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.testkit.ProviderStubs.StubImage;
 import dev.imagegen.testkit.StubImages;
+import dev.imagegen.testkit.stubs.RunPodStubs;
 import java.math.BigDecimal;
 import java.nio.file.Files;
 import java.nio.file.Path;

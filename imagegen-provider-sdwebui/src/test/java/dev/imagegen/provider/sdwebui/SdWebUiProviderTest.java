@@ -45,6 +45,7 @@ import dev.imagegen.spi.ProviderContext;
 import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.testkit.ProviderStubs.StubImage;
 import dev.imagegen.testkit.StubImages;
+import dev.imagegen.testkit.stubs.SdWebUiStubs;
 import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;

@@ -1,4 +1,4 @@
-package dev.imagegen.provider.huggingface;
+package dev.imagegen.testkit.stubs;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.get;
@@ -16,7 +16,6 @@ import com.github.tomakehurst.wiremock.http.Fault;
 import com.github.tomakehurst.wiremock.matching.RequestPatternBuilder;
 import com.github.tomakehurst.wiremock.verification.LoggedRequest;
 import dev.imagegen.ImageGenerationRequest;
-import dev.imagegen.provider.huggingface.HuggingFaceModels.Profile;
 import dev.imagegen.testkit.ProviderStubs;
 import dev.imagegen.testkit.StubImages;
 import java.io.IOException;
@@ -26,53 +25,103 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Hugging Face Inference on a WireMock server, answering exactly as the protocol file documents:
- * {@code POST /hf-inference/models/{model}} answers raw image bytes with {@code x-compute-time},
- * {@code x-compute-type} and {@code x-compute-images}, or a JSON {@code {"error":...}} body
- * (with {@code estimated_time} while loading, {@code x-request-id} on errors);
- * {@code GET /api/whoami-v2} checks the token.
+ * Hugging Face Inference (the {@code hf-inference} route of the router) on a WireMock server,
+ * answering exactly as the protocol document {@code ../shared/protocols/huggingface.md} describes
+ * it: {@code POST /hf-inference/models/{model}} answers raw image bytes with
+ * {@code x-compute-time}, {@code x-compute-type} and {@code x-compute-images}, or a JSON
+ * {@code {"error":...}} body (with {@code estimated_time} while loading, {@code x-request-id} on
+ * errors); {@code GET /api/whoami-v2} checks the token.
+ *
+ * <p>The API is synchronous (no job id, no polling, no cancel). Not thread-safe: set up stubs from
+ * one thread.
  */
-final class HuggingFaceStubs implements ProviderStubs {
-  static final String BASE_PATH = "/hf-inference";
-  static final String MODELS = BASE_PATH + "/models/.+";
-  static final String WHOAMI = "/api/whoami-v2";
+public final class HuggingFaceStubs implements ProviderStubs {
+  /** The path of the hf-inference route on the server. */
+  public static final String BASE_PATH = "/hf-inference";
+  /** A regular expression matching every model's path. */
+  public static final String MODELS = BASE_PATH + "/models/.+";
+  /** The token check's path. */
+  public static final String WHOAMI = "/api/whoami-v2";
 
-  static final String INVALID_CREDENTIALS = "{\"error\":\"Invalid credentials in Authorization header\"}";
-  static final String CREDITS_2025 = "{\"error\":\"You have exceeded your monthly included credits for Inference Providers. "
+  /** The 401 body. */
+  public static final String INVALID_CREDENTIALS = "{\"error\":\"Invalid credentials in Authorization header\"}";
+  /** The 402 body of 2025. */
+  public static final String CREDITS_2025 = "{\"error\":\"You have exceeded your monthly included credits for Inference Providers. "
       + "Subscribe to PRO to get 20x more monthly included credits.\"}";
-  static final String CREDITS_2026 = "{\"error\":\"You have depleted your monthly included credits. Purchase pre-paid credits "
+  /** The 402 body of 2026. */
+  public static final String CREDITS_2026 = "{\"error\":\"You have depleted your monthly included credits. Purchase pre-paid credits "
       + "to continue using Inference Providers with your account. Alternatively, subscribe to PRO to get 20x more included "
       + "usage.\"}";
-  static final String RATE_LIMIT = "{\"error\":\"Rate limit reached. You reached free usage limit (reset hourly). Please "
+  /** The 429 body (classic era). */
+  public static final String RATE_LIMIT = "{\"error\":\"Rate limit reached. You reached free usage limit (reset hourly). Please "
       + "subscribe to a plan at https://huggingface.co/pricing to use the API at this rate\"}";
-  static final String NO_PERMISSION = "{\"error\":\"This authentication method does not have sufficient permissions to call "
+  /** The 403 body of a token without the Inference Providers permission. */
+  public static final String NO_PERMISSION = "{\"error\":\"This authentication method does not have sufficient permissions to call "
       + "Inference Providers on behalf of user alice\"}";
-  static final String RETIRED = "{\"error\":\"https://api-inference.huggingface.co is no longer supported. Please use "
+  /** The 410 body of the retired classic host. */
+  public static final String RETIRED = "{\"error\":\"https://api-inference.huggingface.co is no longer supported. Please use "
       + "https://router.huggingface.co instead.\"}";
-  static final String UNKNOWN_ERROR = "{\"error\":\"unknown error\"}";
-  static final String TOO_BUSY = "{\"error\":\"Model too busy, unable to get response in less than 60 second(s)\"}";
+  /** The 500 body. */
+  public static final String UNKNOWN_ERROR = "{\"error\":\"unknown error\"}";
+  /** The 503 body of a busy model. */
+  public static final String TOO_BUSY = "{\"error\":\"Model too busy, unable to get response in less than 60 second(s)\"}";
+
+  /** The protocol document's FLUX.1-schnell repo id. */
+  private static final String FLUX_SCHNELL = "black-forest-labs/FLUX.1-schnell";
+  /*
+   * imagegen's model aliases for the three models the protocol document's table lists (the provider's
+   * README); anything else must be a repo id, owner/name. No model means flux-schnell, the default.
+   */
+  private static final Map<String, String> ALIASES = Map.of(
+      "flux-schnell", FLUX_SCHNELL,
+      "flux-dev", "black-forest-labs/FLUX.1-dev",
+      "sdxl", "stabilityai/stable-diffusion-xl-base-1.0");
+  private static final Pattern REPO_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*");
+  /** FLUX.1-schnell's step range ends at 4 (the protocol document's table). */
+  private static final int FLUX_SCHNELL_MAX_STEPS = 4;
 
   private static final String STARTED = com.github.tomakehurst.wiremock.stubbing.Scenario.STARTED;
   private static final ObjectMapper JSON = new ObjectMapper();
+  /** The parameters the document's request table lists (an unknown one makes the pipeline raise: 400). */
   private static final Set<String> PARAMETERS =
       Set.of("negative_prompt", "width", "height", "num_inference_steps", "guidance_scale", "scheduler", "seed");
 
   private final WireMockServer server;
 
-  HuggingFaceStubs(WireMockServer server) {
+  /**
+   * Stubs on this server.
+   *
+   * @param server the WireMock server the stubs are registered on
+   */
+  public HuggingFaceStubs(WireMockServer server) {
     this.server = server;
   }
 
-  static String loading(String model, double estimatedTime) {
+  /**
+   * The 503 body of a loading model.
+   *
+   * @param model the repo id
+   * @param estimatedTime {@code estimated_time} in seconds
+   * @return the JSON body
+   */
+  public static String loading(String model, double estimatedTime) {
     return "{\"error\":\"Model " + model + " is currently loading\",\"estimated_time\":" + estimatedTime + "}";
   }
 
-  static String doesNotExist(String model) {
+  /**
+   * The 404 body of an unknown model.
+   *
+   * @param model the repo id
+   * @return the JSON body
+   */
+  public static String doesNotExist(String model) {
     return "{\"error\":\"Model " + model + " does not exist\"}";
   }
 
@@ -93,8 +142,13 @@ final class HuggingFaceStubs implements ProviderStubs {
 
   // ----------------------------------------------------------------- answers
 
-  /** An image answer, as HF sends it: raw bytes and the compute headers. */
-  static ResponseDefinitionBuilder image(StubImage image) {
+  /**
+   * An image answer, as HF sends it: raw bytes and the compute headers.
+   *
+   * @param image the image
+   * @return the answer
+   */
+  public static ResponseDefinitionBuilder image(StubImage image) {
     return aResponse().withStatus(200)
         .withHeader("Content-Type", image.mediaType())
         .withHeader("x-compute-time", "1.5")
@@ -103,8 +157,14 @@ final class HuggingFaceStubs implements ProviderStubs {
         .withBody(image.bytes());
   }
 
-  /** An error answer, as HF sends it: JSON and an {@code x-request-id}. */
-  static ResponseDefinitionBuilder error(int status, String json) {
+  /**
+   * An error answer, as HF sends it: JSON and an {@code x-request-id}.
+   *
+   * @param status the HTTP status
+   * @param json the JSON body
+   * @return the answer
+   */
+  public static ResponseDefinitionBuilder error(int status, String json) {
     return aResponse().withStatus(status)
         .withHeader("Content-Type", "application/json")
         .withHeader("x-request-id", "Root=1-6744a1b2-0123456789abcdef")
@@ -124,7 +184,7 @@ final class HuggingFaceStubs implements ProviderStubs {
   public void queuedThenRunningThenDone(StubImage image) {
     // the closest this API comes: the model is loading, then it answers
     server.stubFor(submit().inScenario("loading").whenScenarioStateIs(STARTED)
-        .willReturn(error(503, loading(HuggingFaceModels.FLUX_SCHNELL, 0.2))).willSetStateTo("loaded"));
+        .willReturn(error(503, loading(FLUX_SCHNELL, 0.2))).willSetStateTo("loaded"));
     server.stubFor(submit().inScenario("loading").whenScenarioStateIs("loaded").willReturn(image(image)));
   }
 
@@ -167,21 +227,21 @@ final class HuggingFaceStubs implements ProviderStubs {
         .withBody("{\"error\":\"Model is curr")));
   }
 
+  /** Synchronous: the POST simply does not answer within any test deadline (20 s). */
   @Override
   public void neverFinishes() {
-    // synchronous: the POST simply does not answer within any test deadline
     server.stubFor(submit().willReturn(image(StubImages.png(64, 64, 1)).withFixedDelay(20_000)));
   }
 
+  /** Not part of the documented protocol (see {@link #unsupported()}): a plain 400 in HF's error shape. */
   @Override
   public void contentPolicy() {
-    // not part of the documented protocol (see unsupported()); a plain 400 in HF's error shape
     server.stubFor(submit().willReturn(error(400, "{\"error\":\"Input was rejected\"}")));
   }
 
+  /** No result URL exists on this API (see {@link #unsupported()}): the nearest 404 is an unknown model. */
   @Override
   public void resultUrlNotFound() {
-    // no result URL exists on this API (see unsupported()); the nearest 404 is an unknown model
     server.stubFor(submit().willReturn(error(404, doesNotExist("acme/no-such-model"))));
   }
 
@@ -221,15 +281,32 @@ final class HuggingFaceStubs implements ProviderStubs {
     return postRequestedFor(urlPathMatching(MODELS));
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>None: the API has no cancel.
+   */
   @Override
   public @Nullable RequestPatternBuilder cancelRequests() {
     return null;
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Checked against {@code huggingface.md}, not the provider's mapping: the POST goes to
+   * {@code /hf-inference/models/{repo id}} with {@code Authorization: Bearer}, a JSON body and an
+   * image {@code Accept}; the prompt is {@code inputs}, everything else under {@code parameters},
+   * only parameters the document lists, {@code seed} an int (one image per call: a batch sends
+   * seed, seed + 1, ...). What the document's model table says about each model: FLUX.1-schnell
+   * takes 1 to 4 steps and no guidance ("not used"); FLUX models get no negative prompt (FLUX
+   * ignores it and an unknown parameter makes the pipeline raise); other models take all of them.
+   */
   @Override
   public void assertSubmitted(ImageGenerationRequest request, LoggedRequest submit, String apiKey) {
-    String model = request.model() == null ? HuggingFaceModels.FLUX_SCHNELL : HuggingFaceModels.repoId(request.model());
-    check(model != null, "model " + request.model() + " is not an alias or a repo id");
+    String requested = request.model();
+    String model = requested == null ? FLUX_SCHNELL : repoId(requested);
+    check(model != null, "model " + requested + " is not an alias or a repo id");
     String path = submit.getUrl().replaceAll("\\?.*", "");
     check(path.equals(BASE_PATH + "/models/" + model), "POST path " + path + ", expected " + BASE_PATH + "/models/" + model);
     check(("Bearer " + apiKey).equals(submit.getHeader("Authorization")), "Authorization is not 'Bearer <api-key>'");
@@ -252,21 +329,25 @@ final class HuggingFaceStubs implements ProviderStubs {
     List<String> unknown = names(p);
     unknown.removeAll(PARAMETERS);
     check(unknown.isEmpty(), "parameters the pipeline does not take " + unknown + ": " + body);
-    Profile profile = HuggingFaceModels.profile(model);
+    String id = model == null ? "" : model.toLowerCase(Locale.ROOT);
+    boolean schnell = id.contains("flux.1-schnell");
+    boolean flux = id.contains("flux");
+    boolean takesGuidance = !schnell;
+    boolean takesNegative = !flux;
     expectInt(p, "width", request.width());
     expectInt(p, "height", request.height());
     Integer steps = request.steps();
-    if (steps != null && profile.maxSteps > 0) {
-      steps = Math.min(steps, profile.maxSteps);
+    if (steps != null && schnell) {
+      steps = Math.min(steps, FLUX_SCHNELL_MAX_STEPS);
     }
     expectInt(p, "num_inference_steps", steps);
-    if (profile.guidance && request.guidanceScale() != null) {
+    if (takesGuidance && request.guidanceScale() != null) {
       check(p.path("guidance_scale").isNumber() && p.get("guidance_scale").asDouble() == request.guidanceScale(),
           "guidance_scale " + p.get("guidance_scale") + ", expected " + request.guidanceScale());
     } else {
-      check(!p.has("guidance_scale"), "guidance_scale sent for " + model + " although " + (profile.guidance ? "unset" : "unused"));
+      check(!p.has("guidance_scale"), "guidance_scale sent for " + model + " although " + (takesGuidance ? "unset" : "unused"));
     }
-    String negative = profile.negativePrompt ? request.effectiveNegativePrompt() : null;
+    String negative = takesNegative ? request.effectiveNegativePrompt() : null;
     if (negative != null) {
       check(negative.equals(p.path("negative_prompt").asText(null)), "negative_prompt " + p.get("negative_prompt")
           + ", expected " + negative);
@@ -276,12 +357,21 @@ final class HuggingFaceStubs implements ProviderStubs {
     if (request.seed() != null) {
       JsonNode seed = p.get("seed");
       check(seed != null && seed.isIntegralNumber(), "seed must be an integer: " + p.get("seed"));
-      long s = seed.asLong();
+      long s = seed == null ? 0 : seed.asLong();
       check(s >= request.seed() && s < request.seed() + request.numImages(), "seed " + s + ", expected " + request.seed()
           + (request.numImages() > 1 ? " + i" : ""));
     } else if (request.numImages() == 1) {
       check(!p.has("seed"), "seed sent although none was asked for");
     }
+  }
+
+  /** The repo id of an alias or a repo id, or null when the name is neither. */
+  private static @Nullable String repoId(String model) {
+    String alias = ALIASES.get(model.toLowerCase(Locale.ROOT));
+    if (alias != null) {
+      return alias;
+    }
+    return REPO_ID.matcher(model).matches() ? model : null;
   }
 
   private static void expectInt(JsonNode p, String name, @Nullable Integer expected) {

@@ -1,4 +1,4 @@
-package dev.imagegen.provider.replicate;
+package dev.imagegen.testkit.stubs;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.get;
@@ -14,6 +14,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.client.MappingBuilder;
+import com.github.tomakehurst.wiremock.client.ResponseDefinitionBuilder;
 import com.github.tomakehurst.wiremock.http.Fault;
 import com.github.tomakehurst.wiremock.matching.RequestPatternBuilder;
 import com.github.tomakehurst.wiremock.verification.LoggedRequest;
@@ -22,32 +23,64 @@ import dev.imagegen.testkit.ProviderStubs;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Replicate's API on a WireMock server, answering with bodies shaped exactly like
- * {@code shared/protocols/replicate.md}: predictions at {@code /v1}, output files under a
- * {@code replicate.delivery}-like path on the same server, problem-JSON errors.
+ * Replicate's HTTP API on a WireMock server, answering with bodies shaped exactly like the protocol
+ * document {@code ../shared/protocols/replicate.md}: predictions under {@code /v1} (official-model
+ * creates at {@code /models/{owner}/{name}/predictions}, versioned creates at {@code /predictions},
+ * polls at {@code /predictions/{id}}, cancels at {@code /predictions/{id}/cancel}), output files under
+ * a {@code replicate.delivery}-like path on the same server, {@code GET /account} for the key check,
+ * and problem-JSON errors ({@code title}, {@code detail}, {@code status}).
+ *
+ * <p>Not thread-safe: set up stubs from one thread.
  */
-final class ReplicateStubs implements ProviderStubs {
-  static final String BASE_PATH = "/v1";
-  static final String FLUX_CREATE = BASE_PATH + "/models/black-forest-labs/flux-schnell/predictions";
-  static final String VERSION_CREATE = BASE_PATH + "/predictions";
-  static final String NSFW_FLUX = "All generated images contained NSFW content. Try running it again with a different prompt.";
-  static final String NSFW_SDXL = "NSFW content detected. Try running it again, or try a different prompt.";
-  static final String UNAUTHENTICATED =
+public final class ReplicateStubs implements ProviderStubs {
+  /** The path of the API on the server, as on {@code https://api.replicate.com/v1}. */
+  public static final String BASE_PATH = "/v1";
+  /** The create path of the official {@code black-forest-labs/flux-schnell} model. */
+  public static final String FLUX_CREATE = BASE_PATH + "/models/black-forest-labs/flux-schnell/predictions";
+  /** The create path of a prediction by version ({@code POST /predictions}). */
+  public static final String VERSION_CREATE = BASE_PATH + "/predictions";
+  /** flux-schnell's safety-filter {@code error} of a failed prediction. */
+  public static final String NSFW_FLUX = "All generated images contained NSFW content. Try running it again with a different prompt.";
+  /** SDXL's safety-filter {@code error} of a failed prediction. */
+  public static final String NSFW_SDXL = "NSFW content detected. Try running it again, or try a different prompt.";
+  /** The 401 body. */
+  public static final String UNAUTHENTICATED =
       "{\"title\":\"Unauthenticated\",\"detail\":\"You did not pass a valid authentication token\",\"status\":401}";
-  static final String INSUFFICIENT_CREDIT = "{\"title\":\"Insufficient credit\",\"detail\":\"You have insufficient credit to run "
+  /** The 402 body. */
+  public static final String INSUFFICIENT_CREDIT = "{\"title\":\"Insufficient credit\",\"detail\":\"You have insufficient credit to run "
       + "this model. Go to https://replicate.com/account/billing#billing to purchase credit. Once you purchase credit, please "
       + "wait a few minutes before trying again.\",\"status\":402}";
-  static final String STEPS_422 = "{\"detail\":\"- input.num_inference_steps: Must be less than or equal to 4\\n\",\"status\":422,"
+  /** The 422 body of an input validation failure (too many steps for flux-schnell). */
+  public static final String STEPS_422 = "{\"detail\":\"- input.num_inference_steps: Must be less than or equal to 4\\n\",\"status\":422,"
       + "\"title\":\"Input validation failed\",\"invalid_fields\":[{\"type\":\"number_lte\",\"field\":\"input.num_inference_steps\","
       + "\"description\":\"Must be less than or equal to 4\"}]}";
-  static final String VERSION_422 = "{\"title\":\"Invalid version or not permitted\",\"detail\":\"The specified version does not "
+  /** The 422 body of an unknown or forbidden version. */
+  public static final String VERSION_422 = "{\"title\":\"Invalid version or not permitted\",\"detail\":\"The specified version does not "
       + "exist (or perhaps you don't have permission to use it?)\",\"status\":422}";
-  static final String NOT_FOUND_404 = "{\"detail\":\"The requested resource could not be found.\",\"status\":404}";
+  /** The 404 body (no {@code title}). */
+  public static final String NOT_FOUND_404 = "{\"detail\":\"The requested resource could not be found.\",\"status\":404}";
+  /** The version id of the community model {@code stability-ai/sdxl} (the protocol document's). */
+  public static final String SDXL_VERSION = "7762fd07cf82c948538e41f63f77d685e02b063e37e496e96eefd46c929f9bdc";
+
+  /** Terminal statuses, from the protocol document's lifecycle ({@code aborted} included). */
+  private static final List<String> TERMINAL = List.of("succeeded", "failed", "canceled", "aborted");
+  /** flux-schnell's {@code aspect_ratio} values, from the protocol document. */
+  private static final List<String> FLUX_ASPECT_RATIOS =
+      List.of("1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21");
+  private static final Pattern OWNER_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*");
+  private static final Pattern VERSION_ID = Pattern.compile("[0-9a-fA-F]{64}");
+  /*
+   * The config key of the imagegen Replicate provider's opt-in to retrying a create after a 5xx; a
+   * literal here: the testkit depends on no provider module.
+   */
+  private static final String RETRY_CREATE_ON_SERVER_ERROR = "retry-create-on-server-error";
 
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String STARTED = com.github.tomakehurst.wiremock.stubbing.Scenario.STARTED;
@@ -55,7 +88,12 @@ final class ReplicateStubs implements ProviderStubs {
 
   private final WireMockServer server;
 
-  ReplicateStubs(WireMockServer server) {
+  /**
+   * Stubs on this server.
+   *
+   * @param server the WireMock server the stubs are registered on
+   */
+  public ReplicateStubs(WireMockServer server) {
     this.server = server;
   }
 
@@ -68,11 +106,12 @@ final class ReplicateStubs implements ProviderStubs {
   /**
    * The kit's scenario 6 expects a 5xx answer to a submit to be retried. Replicate's protocol says
    * a POST may be retried only where a duplicate paid prediction is acceptable, so the provider
-   * fails over by default; the kit runs with the opt-in that allows the retry.
+   * fails over by default; the kit runs with the opt-in ({@code retry-create-on-server-error=true})
+   * that allows the retry.
    */
   @Override
   public Map<String, String> extraConfig() {
-    return Map.of(ReplicateProvider.RETRY_CREATE_ON_SERVER_ERROR, "true");
+    return Map.of(RETRY_CREATE_ON_SERVER_ERROR, "true");
   }
 
   @Override
@@ -88,28 +127,43 @@ final class ReplicateStubs implements ProviderStubs {
 
   // ------------------------------------------------------------------ bodies
 
-  /** A fresh prediction id in Replicate's style (26 lower-case letters and digits). */
-  static String newId() {
+  /**
+   * A fresh prediction id in Replicate's style (26 lower-case letters and digits).
+   *
+   * @return the id, different on each call
+   */
+  public static String newId() {
     String n = Integer.toString(IDS.incrementAndGet(), 36);
     return ("s14dfnzq35rma0cqtjw9m48hmw".substring(0, 26 - n.length()) + n);
   }
 
   /**
-   * A prediction object as Replicate returns it.
+   * A prediction object as Replicate returns it, its URLs on this server.
    *
    * @param id its id
    * @param status its status
+   * @return a builder of the body
    */
-  Prediction prediction(String id, String status) {
+  public Prediction prediction(String id, String status) {
     return new Prediction(server.baseUrl(), id, status);
   }
 
-  /** Builds a prediction body. */
-  static final class Prediction {
+  /**
+   * Builds a prediction body: by default flux-schnell's, {@code output} null, {@code started_at}
+   * after {@code starting} and {@code completed_at} once terminal, as the protocol document shows.
+   */
+  public static final class Prediction {
     private final ObjectNode node = JSON.createObjectNode();
     private final String baseUrl;
 
-    Prediction(String baseUrl, String id, String status) {
+    /**
+     * A prediction.
+     *
+     * @param baseUrl the server's URL, for {@code urls} and relative output paths
+     * @param id its id
+     * @param status its status
+     */
+    public Prediction(String baseUrl, String id, String status) {
       this.baseUrl = baseUrl;
       node.put("id", id);
       node.put("model", "black-forest-labs/flux-schnell");
@@ -129,19 +183,31 @@ final class ReplicateStubs implements ProviderStubs {
       if (!status.equals("starting")) {
         node.put("started_at", "2025-07-04T09:16:21.400Z");
       }
-      if (ReplicateWire.TERMINAL.contains(status)) {
+      if (TERMINAL.contains(status)) {
         node.put("completed_at", "2025-07-04T09:16:22.355Z");
       }
     }
 
-    Prediction model(String model, String version) {
+    /**
+     * Sets {@code model} and {@code version}.
+     *
+     * @param model {@code owner/name}
+     * @param version the version id ({@code hidden} for official models)
+     * @return this
+     */
+    public Prediction model(String model, String version) {
       node.put("model", model);
       node.put("version", version);
       return this;
     }
 
-    /** Output as an array of URLs (flux-schnell, sdxl). */
-    Prediction output(String... paths) {
+    /**
+     * Output as an array of URLs (flux-schnell, sdxl).
+     *
+     * @param paths absolute URLs, or paths on the server
+     * @return this
+     */
+    public Prediction output(String... paths) {
       ArrayNode a = node.putArray("output");
       for (String p : paths) {
         a.add(p.startsWith("http") ? p : baseUrl + p);
@@ -149,13 +215,25 @@ final class ReplicateStubs implements ProviderStubs {
       return this;
     }
 
-    /** Output as one URL string (e.g. flux-1.1-pro). */
-    Prediction singleOutput(String path) {
+    /**
+     * Output as one URL string (e.g. flux-1.1-pro).
+     *
+     * @param path an absolute URL, or a path on the server
+     * @return this
+     */
+    public Prediction singleOutput(String path) {
       node.put("output", path.startsWith("http") ? path : baseUrl + path);
       return this;
     }
 
-    Prediction metrics(int images, double predictTime) {
+    /**
+     * Sets {@code metrics} with {@code image_count}.
+     *
+     * @param images the image count
+     * @param predictTime {@code predict_time} in seconds
+     * @return this
+     */
+    public Prediction metrics(int images, double predictTime) {
       ObjectNode m = node.putObject("metrics");
       m.put("image_count", images);
       m.put("predict_time", predictTime);
@@ -163,43 +241,85 @@ final class ReplicateStubs implements ProviderStubs {
       return this;
     }
 
-    Prediction predictTime(double predictTime) {
+    /**
+     * Sets {@code metrics} without {@code image_count} (GPU-time billed models).
+     *
+     * @param predictTime {@code predict_time} in seconds
+     * @return this
+     */
+    public Prediction predictTime(double predictTime) {
       ObjectNode m = node.putObject("metrics");
       m.put("predict_time", predictTime);
       m.put("total_time", predictTime + 0.65);
       return this;
     }
 
-    Prediction error(String error) {
+    /**
+     * Sets {@code error}.
+     *
+     * @param error the error text
+     * @return this
+     */
+    public Prediction error(String error) {
       node.put("error", error);
       return this;
     }
 
-    Prediction logs(String logs) {
+    /**
+     * Sets {@code logs}.
+     *
+     * @param logs the logs
+     * @return this
+     */
+    public Prediction logs(String logs) {
       node.put("logs", logs);
       return this;
     }
 
-    Prediction urls(@Nullable String getUrl, @Nullable String cancelUrl) {
+    /**
+     * Sets {@code urls.get} and {@code urls.cancel}.
+     *
+     * @param getUrl the poll URL, or null
+     * @param cancelUrl the cancel URL, or null
+     * @return this
+     */
+    public Prediction urls(@Nullable String getUrl, @Nullable String cancelUrl) {
       ObjectNode urls = (ObjectNode) node.get("urls");
       urls.put("get", getUrl);
       urls.put("cancel", cancelUrl);
       return this;
     }
 
-    Prediction dataRemoved() {
+    /**
+     * Marks the prediction's data removed (after an hour): {@code data_removed} true, {@code output} null.
+     *
+     * @return this
+     */
+    public Prediction dataRemoved() {
       node.put("data_removed", true);
       node.putNull("output");
       return this;
     }
 
-    String json() {
+    /**
+     * The body.
+     *
+     * @return the JSON text
+     */
+    public String json() {
       return node.toString();
     }
   }
 
-  /** Serves an image at a replicate.delivery-like path; returns the path. */
-  String serveImage(String id, int index, StubImage image) {
+  /**
+   * Serves an image at a replicate.delivery-like path on this server.
+   *
+   * @param id the prediction id
+   * @param index the output index
+   * @param image the image
+   * @return the path
+   */
+  public String serveImage(String id, int index, StubImage image) {
     String ext = image.mediaType().equals("image/png") ? "png" : image.mediaType().equals("image/jpeg") ? "jpg" : "webp";
     String path = "/replicate.delivery/xezq/RoEhEdyl8PoIG" + id + "/out-" + index + "." + ext;
     server.stubFor(get(urlPathEqualTo(path)).willReturn(aResponse().withStatus(200)
@@ -207,33 +327,70 @@ final class ReplicateStubs implements ProviderStubs {
     return path;
   }
 
-  /** Every create path: official models and {@code POST /predictions}. */
-  static MappingBuilder anyCreate() {
+  /**
+   * Every create path: official models and {@code POST /predictions}.
+   *
+   * @return a mapping to complete with an answer
+   */
+  public static MappingBuilder anyCreate() {
     return post(urlPathMatching(BASE_PATH + "(/models/[^/]+/[^/]+)?/predictions"));
   }
 
-  static MappingBuilder anyPoll() {
+  /**
+   * Every poll ({@code GET /predictions/{id}}).
+   *
+   * @return a mapping to complete with an answer
+   */
+  public static MappingBuilder anyPoll() {
     return get(urlPathMatching(BASE_PATH + "/predictions/[^/]+"));
   }
 
-  static MappingBuilder anyCancel() {
+  /**
+   * Every cancel ({@code POST /predictions/{id}/cancel}).
+   *
+   * @return a mapping to complete with an answer
+   */
+  public static MappingBuilder anyCancel() {
     return post(urlPathMatching(BASE_PATH + "/predictions/[^/]+/cancel"));
   }
 
-  void created(String body) {
+  /**
+   * Every create answers 201 with this prediction.
+   *
+   * @param body the prediction body
+   */
+  public void created(String body) {
     server.stubFor(anyCreate().willReturn(json(201, body)));
   }
 
-  static com.github.tomakehurst.wiremock.client.ResponseDefinitionBuilder json(int status, String body) {
+  /**
+   * A JSON answer.
+   *
+   * @param status the HTTP status
+   * @param body the body
+   * @return the answer
+   */
+  public static ResponseDefinitionBuilder json(int status, String body) {
     return aResponse().withStatus(status).withHeader("Content-Type", "application/json").withBody(body);
   }
 
-  static com.github.tomakehurst.wiremock.client.ResponseDefinitionBuilder problem(int status, String body) {
+  /**
+   * A problem-JSON answer ({@code application/problem+json}).
+   *
+   * @param status the HTTP status
+   * @param body the body
+   * @return the answer
+   */
+  public static ResponseDefinitionBuilder problem(int status, String body) {
     return aResponse().withStatus(status).withHeader("Content-Type", "application/problem+json").withBody(body);
   }
 
-  /** A cancel endpoint answering 200 with the prediction, now {@code canceled}. */
-  void cancelAnswers(String id) {
+  /**
+   * A cancel endpoint answering 200 with the prediction, now {@code canceled}.
+   *
+   * @param id the prediction id
+   */
+  public void cancelAnswers(String id) {
     server.stubFor(anyCancel().willReturn(json(200, prediction(id, "canceled").json())));
   }
 
@@ -386,6 +543,68 @@ final class ReplicateStubs implements ProviderStubs {
     return getRequestedFor(urlPathMatching(BASE_PATH + "/predictions/[^/]+"));
   }
 
+  // ------------------------------------------------------------------ the wire, from replicate.md
+
+  /** Which input names a model takes, as far as the protocol document tells. */
+  private enum Family {
+    /** black-forest-labs/flux-schnell: aspect_ratio, no negative prompt, guidance or size. */
+    FLUX_SCHNELL,
+    /** stability-ai/sdxl: width/height, negative_prompt, guidance_scale. */
+    SDXL,
+    /** Any other model: its own schema; the common Cog names are expected. */
+    OTHER
+  }
+
+  /**
+   * Where and how a create for a model goes.
+   *
+   * @param path the create path
+   * @param version the version id for {@code POST /predictions}, or null for an official create
+   * @param family the model's input names
+   */
+  private record Expected(String path, @Nullable String version, Family family) {}
+
+  /**
+   * The create a model name calls for, from the protocol document: flux-schnell is official (its
+   * own create path, no {@code version}); stability-ai/sdxl is a community model created at
+   * {@code POST /predictions} with its version; a 64-hex id or {@code owner/name:version} is a
+   * version; a bare {@code owner/name} is an official model. {@code flux-schnell} and {@code sdxl}
+   * are imagegen's aliases for the two models; no model means flux-schnell, the default.
+   */
+  private static Expected expected(@Nullable String requested) {
+    String m = requested == null || requested.isBlank() ? "flux-schnell" : requested.strip();
+    String lower = m.toLowerCase(Locale.ROOT);
+    if (lower.equals("flux-schnell") || lower.equals("black-forest-labs/flux-schnell")) {
+      return new Expected(FLUX_CREATE, null, Family.FLUX_SCHNELL);
+    }
+    if (lower.equals("sdxl") || lower.equals("stability-ai/sdxl")) {
+      return new Expected(VERSION_CREATE, SDXL_VERSION, Family.SDXL);
+    }
+    if (VERSION_ID.matcher(lower).matches()) {
+      return new Expected(VERSION_CREATE, lower, lower.equals(SDXL_VERSION) ? Family.SDXL : Family.OTHER);
+    }
+    int colon = m.indexOf(':');
+    if (colon > 0) {
+      String owner = m.substring(0, colon).strip();
+      String version = m.substring(colon + 1).strip().toLowerCase(Locale.ROOT);
+      check(OWNER_NAME.matcher(owner).matches() && VERSION_ID.matcher(version).matches(),
+          "a model the protocol document can name, was " + m);
+      return new Expected(VERSION_CREATE, version, owner.equalsIgnoreCase("stability-ai/sdxl") ? Family.SDXL : Family.OTHER);
+    }
+    check(OWNER_NAME.matcher(m).matches(), "a model the protocol document can name, was " + m);
+    return new Expected(BASE_PATH + "/models/" + m + "/predictions", null, Family.OTHER);
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Checked against {@code replicate.md}, not the provider's mapping: {@code Authorization: Bearer},
+   * JSON, {@code Prefer: wait=N} with N in 1..60 if present; the create path and {@code version}
+   * the model calls for; {@code input.prompt}, {@code seed}, {@code num_inference_steps},
+   * {@code num_outputs}; for flux-schnell an {@code aspect_ratio} from its documented list, the one
+   * closest to the requested width:height, and none of {@code negative_prompt},
+   * {@code guidance_scale}, {@code width}, {@code height}; for other models those four fields.
+   */
   @Override
   public void assertSubmitted(ImageGenerationRequest request, LoggedRequest submit, String apiKey) {
     check(("Bearer " + apiKey).equals(submit.getHeader("Authorization")), "Authorization: Bearer <api-key>, was "
@@ -402,14 +621,18 @@ final class ReplicateStubs implements ProviderStubs {
     JsonNode in = body.path("input");
     check(in.isObject(), "body has an input object");
     check(request.prompt().equals(in.path("prompt").asText()), "input.prompt is the request's prompt");
-    ReplicateModels.Target t = ReplicateModels.resolve(request.model(), "flux-schnell");
+    Expected t = expected(request.model());
     String path = submit.getUrl().replaceAll("\\?.*", "");
-    if (t.official()) {
-      check(path.equals(BASE_PATH + "/models/" + t.model() + "/predictions"), "official create path, was " + path);
+    String version = t.version();
+    if (version == null) {
+      check(path.equals(t.path()), "official create path " + t.path() + ", was " + path);
       check(!body.has("version"), "no version on an official create");
     } else {
       check(path.equals(VERSION_CREATE), "POST /predictions, was " + path);
-      check(t.version().equals(body.path("version").asText()), "version " + t.version());
+      // the document allows the bare 64-hex id or owner/name:id
+      String sent = body.path("version").asText().toLowerCase(Locale.ROOT);
+      check(sent.equals(version) || sent.endsWith(":" + version) && OWNER_NAME.matcher(sent.substring(0, sent.indexOf(':'))).matches(),
+          "version " + version);
     }
     if (request.seed() != null) {
       check(in.path("seed").asLong() == request.seed(), "input.seed");
@@ -417,11 +640,21 @@ final class ReplicateStubs implements ProviderStubs {
     if (request.steps() != null) {
       check(in.path("num_inference_steps").asInt() == request.steps(), "input.num_inference_steps");
     }
-    check(in.path("num_outputs").asInt() == request.numImages(), "input.num_outputs");
-    if (t.family() == ReplicateModels.Family.FLUX_SCHNELL) {
-      if (request.width() != null) {
-        check(ReplicateModels.nearestAspectRatio(request.width(), request.height()).equals(in.path("aspect_ratio").asText()),
-            "input.aspect_ratio from width/height");
+    if (t.family() == Family.OTHER && !in.has("num_outputs")) {
+      // a model's own schema: the document promises num_outputs only for flux-schnell and sdxl
+      check(request.numImages() == 1, "input.num_outputs");
+    } else {
+      check(in.path("num_outputs").asInt() == request.numImages(), "input.num_outputs");
+    }
+    if (t.family() == Family.FLUX_SCHNELL) {
+      if (request.width() != null && request.height() != null) {
+        String ratio = in.path("aspect_ratio").asText();
+        check(FLUX_ASPECT_RATIOS.contains(ratio), "input.aspect_ratio one of " + FLUX_ASPECT_RATIOS + ", was " + ratio);
+        double sent = distance(ratio, request.width(), request.height());
+        for (String other : FLUX_ASPECT_RATIOS) {
+          check(distance(other, request.width(), request.height()) >= sent - 1e-12, "input.aspect_ratio closest to "
+              + request.width() + "x" + request.height() + ": " + other + " is closer than " + ratio);
+        }
       }
       for (String absent : List.of("negative_prompt", "guidance_scale", "width", "height")) {
         check(!in.has(absent), "flux-schnell takes no " + absent);
@@ -438,6 +671,12 @@ final class ReplicateStubs implements ProviderStubs {
         check(in.path("guidance_scale").asDouble() == request.guidanceScale(), "input.guidance_scale");
       }
     }
+  }
+
+  /** How far an aspect ratio {@code a:b} is from a size, on a log scale. */
+  private static double distance(String ratio, int width, int height) {
+    String[] p = ratio.split(":");
+    return Math.abs(Math.log(Double.parseDouble(p[0]) / Double.parseDouble(p[1])) - Math.log((double) width / height));
   }
 
   private static void check(boolean ok, String what) {

@@ -1,4 +1,4 @@
-package dev.imagegen.provider.runpod;
+package dev.imagegen.testkit.stubs;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.get;
@@ -30,37 +30,62 @@ import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
- * RunPod's serverless queue API on WireMock, answering exactly as /work/shared/protocols/runpod.md
- * describes it: {@code POST /v2/{endpoint}/run} → {@code {"id","status":"IN_QUEUE"}},
+ * RunPod's serverless queue API on WireMock, answering exactly as the protocol document
+ * {@code ../shared/protocols/runpod.md} describes it, with the worker-sdxl handler behind it:
+ * {@code POST /v2/{endpoint}/run} → {@code {"id","status":"IN_QUEUE"}},
  * {@code GET /v2/{endpoint}/status/{id}} → the job object (worker-sdxl's output on success),
  * {@code POST /v2/{endpoint}/cancel/{id}} → {@code {"id","status":"CANCELLED"}},
  * {@code GET /v2/{endpoint}/health} → job and worker counts; 401 with an empty body for a refused key.
+ *
+ * <p>{@link #extraConfig()} sets the provider's {@code endpoint} key to the endpoint id served.
+ * Not thread-safe: set up stubs from one thread.
  */
-final class RunPodStubs implements ProviderStubs {
-  /** The endpoint id the stubs serve (the protocol file's example). */
-  static final String ENDPOINT = "vsrx8zdokf21gz";
+public final class RunPodStubs implements ProviderStubs {
+  /** The endpoint id the stubs serve by default (the protocol file's example). */
+  public static final String ENDPOINT = "vsrx8zdokf21gz";
   /** The job id every submit answers with. */
-  static final String JOB_ID = "5e0ae067-4a83-49b5-8368-8961f7067018-u1";
-  static final String WORKER_ID = "462u6mrq9s28h6";
-  static final long DELAY_MS = 11449;
-  static final long EXECUTION_MS = 6120;
+  public static final String JOB_ID = "5e0ae067-4a83-49b5-8368-8961f7067018-u1";
+  /** The worker id jobs report. */
+  public static final String WORKER_ID = "462u6mrq9s28h6";
+  /** The {@code delayTime} (ms in queue) a completed job reports. */
+  public static final long DELAY_MS = 11449;
+  /** The {@code executionTime} (ms running) a completed job reports. */
+  public static final long EXECUTION_MS = 6120;
   /** The protocol file's FAILED example: the handler raised, {@code error} is a JSON string. */
-  static final String KEY_ERROR = "{\"error_type\": \"<class 'KeyError'>\", \"error_message\": \"'K_DPM'\","
+  public static final String KEY_ERROR = "{\"error_type\": \"<class 'KeyError'>\", \"error_message\": \"'K_DPM'\","
       + " \"error_traceback\": \"Traceback ...\", \"hostname\": \"462u6mrq9s28h6-64411c3e\", \"worker_id\": \"462u6mrq9s28h6\","
       + " \"runpod_version\": \"1.7.9\"}";
   /** The protocol file's health example. */
-  static final String HEALTHY = "{\"jobs\":{\"completed\":72,\"failed\":1,\"inProgress\":6,\"inQueue\":0,\"retried\":1},"
+  public static final String HEALTHY = "{\"jobs\":{\"completed\":72,\"failed\":1,\"inProgress\":6,\"inQueue\":0,\"retried\":1},"
       + "\"workers\":{\"idle\":4,\"initializing\":0,\"ready\":4,\"running\":1,\"throttled\":0}}";
+
+  /*
+   * The poll floor the imagegen RunPod provider enforces (200 ms; the protocol document gives no
+   * floor, only per-endpoint rate limits on /status). A literal here: the testkit depends on no
+   * provider module.
+   */
+  private static final Duration POLL_FLOOR = Duration.ofMillis(200);
 
   private static final ObjectMapper JSON = new ObjectMapper();
   private final WireMockServer server;
   private final String endpoint;
 
-  RunPodStubs(WireMockServer server) {
+  /**
+   * Stubs for the endpoint {@link #ENDPOINT} on this server.
+   *
+   * @param server the WireMock server the stubs are registered on
+   */
+  public RunPodStubs(WireMockServer server) {
     this(server, ENDPOINT);
   }
 
-  RunPodStubs(WireMockServer server, String endpoint) {
+  /**
+   * Stubs for an endpoint on this server.
+   *
+   * @param server the WireMock server the stubs are registered on
+   * @param endpoint the endpoint id
+   */
+  public RunPodStubs(WireMockServer server, String endpoint) {
     this.server = server;
     this.endpoint = endpoint;
   }
@@ -74,6 +99,11 @@ final class RunPodStubs implements ProviderStubs {
         Scenario.CONTENT_POLICY, "RunPod runs the operator's own worker: no content filter or censored-output flag in the API");
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>{@code endpoint}: the endpoint id served.
+   */
   @Override
   public Map<String, String> extraConfig() {
     return Map.of("endpoint", endpoint);
@@ -86,31 +116,60 @@ final class RunPodStubs implements ProviderStubs {
 
   @Override
   public Duration minPollInterval() {
-    return RunPodProvider.POLL_FLOOR;
+    return POLL_FLOOR;
   }
 
   // --------------------------------------------------------------- paths
 
-  String path(String rest) {
+  /**
+   * A path under the endpoint.
+   *
+   * @param rest the rest of the path, e.g. {@code /run}
+   * @return {@code /v2/{endpoint}} plus it
+   */
+  public String path(String rest) {
     return "/v2/" + endpoint + rest;
   }
 
   // --------------------------------------------------------------- bodies
 
-  static String submitted() {
+  /**
+   * The submit answer: the job {@link #JOB_ID}, {@code IN_QUEUE}.
+   *
+   * @return the JSON body
+   */
+  public static String submitted() {
     return "{\"id\":\"" + JOB_ID + "\",\"status\":\"IN_QUEUE\"}";
   }
 
-  static String status(String status) {
+  /**
+   * A job object with only id and status.
+   *
+   * @param status e.g. {@code IN_QUEUE}, {@code IN_PROGRESS}, {@code CANCELLED}
+   * @return the JSON body
+   */
+  public static String status(String status) {
     return "{\"id\":\"" + JOB_ID + "\",\"status\":\"" + status + "\"}";
   }
 
-  static String dataUri(StubImage image) {
+  /**
+   * An image as a data URI, as worker-sdxl returns it.
+   *
+   * @param image the image
+   * @return {@code data:<type>;base64,...}
+   */
+  public static String dataUri(StubImage image) {
     return "data:" + image.mediaType() + ";base64," + Base64.getEncoder().encodeToString(image.bytes());
   }
 
-  /** worker-sdxl's COMPLETED job: {@code images} (and {@code image_url}, the first of them) plus {@code seed}. */
-  static String completed(List<String> images, long seed) {
+  /**
+   * worker-sdxl's COMPLETED job: {@code images} (and {@code image_url}, the first of them) plus {@code seed}.
+   *
+   * @param images data URIs or URLs
+   * @param seed the seed
+   * @return the JSON body
+   */
+  public static String completed(List<String> images, long seed) {
     ObjectNode job = JSON.createObjectNode();
     job.put("delayTime", DELAY_MS);
     job.put("executionTime", EXECUTION_MS);
@@ -125,8 +184,13 @@ final class RunPodStubs implements ProviderStubs {
     return job.toString();
   }
 
-  /** A COMPLETED job with any output. */
-  static String completedWith(JsonNode output) {
+  /**
+   * A COMPLETED job with any output (other workers' shapes).
+   *
+   * @param output the {@code output} value
+   * @return the JSON body
+   */
+  public static String completedWith(JsonNode output) {
     ObjectNode job = JSON.createObjectNode();
     job.put("delayTime", DELAY_MS);
     job.put("executionTime", EXECUTION_MS);
@@ -137,8 +201,13 @@ final class RunPodStubs implements ProviderStubs {
     return job.toString();
   }
 
-  /** A FAILED job whose {@code error} is the given JSON value (a string holding JSON, or a list). */
-  static String failed(JsonNode error) {
+  /**
+   * A FAILED job.
+   *
+   * @param error the {@code error} value (a string holding JSON, or a list)
+   * @return the JSON body
+   */
+  public static String failed(JsonNode error) {
     ObjectNode job = JSON.createObjectNode();
     job.put("delayTime", 980);
     job.put("executionTime", 41);
@@ -149,30 +218,44 @@ final class RunPodStubs implements ProviderStubs {
     return job.toString();
   }
 
-  // --------------------------------------------------------------- building blocks for tests
+  // --------------------------------------------------------------- building blocks
 
   /** {@code /run} accepts the job. */
-  void acceptsSubmit() {
+  public void acceptsSubmit() {
     server.stubFor(post(urlPathEqualTo(path("/run"))).willReturn(okJson(submitted())));
   }
 
-  /** {@code /status} answers this body every time. */
-  void statusAnswers(String body) {
+  /**
+   * {@code /status} answers this body every time.
+   *
+   * @param body the job object
+   */
+  public void statusAnswers(String body) {
     server.stubFor(get(urlPathEqualTo(path("/status/" + JOB_ID))).willReturn(okJson(body)));
   }
 
   /** {@code /cancel} acknowledges. */
-  void acceptsCancel() {
+  public void acceptsCancel() {
     server.stubFor(post(urlPathEqualTo(path("/cancel/" + JOB_ID))).willReturn(okJson(status("CANCELLED"))));
   }
 
-  /** {@code /health} answers this body. */
-  void healthAnswers(String body) {
+  /**
+   * {@code /health} answers this body.
+   *
+   * @param body the health body
+   */
+  public void healthAnswers(String body) {
     server.stubFor(get(urlPathEqualTo(path("/health"))).willReturn(okJson(body)));
   }
 
-  /** A presigned S3 URL (worker-sdxl with BUCKET_ENDPOINT_URL) on the stub server serving the image. */
-  String bucketUrl(StubImage image, String name) {
+  /**
+   * A presigned S3 URL (worker-sdxl with BUCKET_ENDPOINT_URL) on the stub server serving the image.
+   *
+   * @param image the image
+   * @param name the object's base name
+   * @return the absolute URL
+   */
+  public String bucketUrl(StubImage image, String name) {
     String p = "/bucket/" + JOB_ID + "/" + name + ".png";
     server.stubFor(get(urlPathEqualTo(p)).willReturn(aResponse().withStatus(200)
         .withHeader("Content-Type", image.mediaType()).withBody(image.bytes())));
@@ -212,6 +295,7 @@ final class RunPodStubs implements ProviderStubs {
     server.stubFor(get(urlPathMatching("/v2/" + endpoint + "/.*")).willReturn(aResponse().withStatus(401)));
   }
 
+  /** Registers nothing: RunPod documents no out-of-credit answer ({@link #unsupported()}). */
   @Override
   public void outOfCredits() {
     // unsupported(): RunPod documents no such answer
@@ -262,6 +346,7 @@ final class RunPodStubs implements ProviderStubs {
     statusAnswers(status("IN_QUEUE"));
   }
 
+  /** Registers nothing: RunPod's API has no content filter ({@link #unsupported()}). */
   @Override
   public void contentPolicy() {
     // unsupported(): no content filter in RunPod's API
@@ -285,9 +370,9 @@ final class RunPodStubs implements ProviderStubs {
     statusAnswers(completed(List.of(dataUri(image)), image.seed()));
   }
 
+  /** worker-sdxl's validation: the handler returns {@code {"error": [...]}}, and the job is FAILED with that list. */
   @Override
   public void invalidRequest(String providerMessage) {
-    // worker-sdxl's validation: the handler returns {"error": [...]}, and the job is FAILED with that list
     acceptsSubmit();
     acceptsCancel();
     statusAnswers(failed(JSON.createArrayNode().add(providerMessage)));
@@ -320,6 +405,15 @@ final class RunPodStubs implements ProviderStubs {
     return getRequestedFor(urlPathMatching("/v2/[^/]+/status/.+"));
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>RunPod's and worker-sdxl's names: {@code Authorization: Bearer <key>}, the body's
+   * {@code input} with {@code prompt}, {@code negative_prompt}, {@code width}, {@code height},
+   * {@code seed}, {@code num_inference_steps}, {@code guidance_scale} and {@code num_images}, and
+   * none of the names worker-sdxl rejects ({@code num_outputs}, {@code cfg}, {@code steps},
+   * {@code guidance}).
+   */
   @Override
   public void assertSubmitted(ImageGenerationRequest request, LoggedRequest submit, String apiKey) {
     check(("Bearer " + apiKey).equals(submit.getHeader("Authorization")),
@@ -368,8 +462,13 @@ final class RunPodStubs implements ProviderStubs {
     }
   }
 
-  /** The JSON of a logged request's body. */
-  static JsonNode body(LoggedRequest r) {
+  /**
+   * The JSON of a logged request's body.
+   *
+   * @param r the request as WireMock logged it
+   * @return its parsed body
+   */
+  public static JsonNode body(LoggedRequest r) {
     try {
       return Objects.requireNonNull(JSON.readTree(r.getBodyAsString()));
     } catch (IOException e) {
