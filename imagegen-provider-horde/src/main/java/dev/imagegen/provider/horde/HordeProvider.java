@@ -2,8 +2,6 @@ package dev.imagegen.provider.horde;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.imagegen.AuthenticationException;
-import dev.imagegen.GenerationCancelledException;
-import dev.imagegen.GenerationTimeoutException;
 import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.ModelInfo;
@@ -23,7 +21,6 @@ import dev.imagegen.spi.Secret;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Comparator;
@@ -175,31 +172,10 @@ final class HordeProvider implements ImageProvider {
             new ProviderUnavailableException("no available worker can serve model '" + prepared.model() + "' (NoAvailableWorker: "
                 + noWorker + "); request " + id + " was deleted", ctx.providerId(), false, false, null, null)));
       }
-      return timeoutOnDeadline(ctx.await(job, pollPolicy), ctx, id);
+      return ctx.await(job, pollPolicy);
     });
   }
 
-  /**
-   * Reports a wait ended by the deadline as a {@link GenerationTimeoutException}. Core's
-   * {@code JobPoller} fails the wait with {@link GenerationCancelledException} as soon as the
-   * attempt is cancelled, and the engine's deadline handler cancels the attempt before it records
-   * the timeout, so without this the caller would see "cancelled" for a deadline. Harmless once
-   * the engine records the timeout first.
-   */
-  private static CompletableFuture<ProviderResult> timeoutOnDeadline(CompletableFuture<ProviderResult> wait,
-      GenerationContext ctx, String id) {
-    return wait.handle((r, e) -> {
-      if (e == null) {
-        return CompletableFuture.completedFuture(r);
-      }
-      Throwable c = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
-      if (c instanceof GenerationCancelledException && !Instant.now().isBefore(ctx.deadline().minusMillis(50))) {
-        c = new GenerationTimeoutException("no image within the deadline; request " + id + " is being deleted",
-            ctx.providerId(), true, c);
-      }
-      return CompletableFuture.<ProviderResult>failedFuture(c);
-    }).thenCompose(f -> f);
-  }
 
   private static @Nullable String noAvailableWorker(HordeWire.Submitted s) {
     if (s.warnings() == null) {

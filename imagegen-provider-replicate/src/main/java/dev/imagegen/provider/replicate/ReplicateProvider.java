@@ -2,7 +2,6 @@ package dev.imagegen.provider.replicate;
 
 import dev.imagegen.GeneratedImage;
 import dev.imagegen.GenerationCancelledException;
-import dev.imagegen.GenerationTimeoutException;
 import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.InvalidRequestException;
@@ -73,7 +72,6 @@ final class ReplicateProvider implements ImageProvider {
 
   private static final Pattern SEED_IN_LOGS = Pattern.compile("(?i)using seed:?\\s*(\\d{1,19})");
   private static final Pattern PERCENT_IN_LOGS = Pattern.compile("(\\d{1,3})%\\|");
-  private static final Duration DEADLINE_TOLERANCE = Duration.ofMillis(250);
   private static final Pattern SAFE_ID = Pattern.compile("[A-Za-z0-9_-]+");
 
   private final URI base;
@@ -205,7 +203,7 @@ final class ReplicateProvider implements ImageProvider {
       if (e == null) {
         return r;
       }
-      throw new CompletionException(run.deadlineOrElse(unwrap(e)));
+      throw new CompletionException(unwrap(e));
     });
   }
 
@@ -377,21 +375,6 @@ final class ReplicateProvider implements ImageProvider {
       ctx.progress(progress(p));
       waitingOn = id;
       return ctx.await(job, POLL.withConfig(ctx.config()));
-    }
-
-    /**
-     * The failure to report. When the deadline cancels the attempt, the poller's and the
-     * downloads' cancellation surfaces as a {@link GenerationCancelledException} before the
-     * service records the timeout; it is reported as the {@link GenerationTimeoutException} it is.
-     */
-    ImageGenerationException deadlineOrElse(ImageGenerationException e) {
-      if (e instanceof GenerationCancelledException && ctx.isCancelled()
-          && ctx.remaining().compareTo(DEADLINE_TOLERANCE) <= 0) {
-        String job = waitingOn;
-        return new GenerationTimeoutException("no image within the deadline"
-            + (job == null ? "" : "; prediction " + job + " is cancelled"), ID, job != null, e);
-      }
-      return e;
     }
 
     /** The result of a prediction that reached a terminal status. */

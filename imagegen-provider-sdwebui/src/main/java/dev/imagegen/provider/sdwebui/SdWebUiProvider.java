@@ -44,8 +44,6 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -70,7 +68,6 @@ final class SdWebUiProvider implements ImageProvider {
   static final PollPolicy PROGRESS_POLICY = PollPolicy.every(Duration.ofSeconds(1), Duration.ofMillis(200));
   private static final Duration SMALL_CALL_TIMEOUT = Duration.ofSeconds(10);
   private static final Duration DEADLINE_MARGIN = Duration.ofSeconds(1);
-  private static final Duration CANCEL_SETTLE = Duration.ofMillis(200);
 
   private final String id;
   private final SdWebUiSettings settings;
@@ -188,37 +185,14 @@ final class SdWebUiProvider implements ImageProvider {
     String model = request.model() != null ? request.model() : settings.defaultModel;
     boolean wantSamplers = request.sampler() != null || options.scheduler() != null || settings.defaultSampler != null
         || settings.defaultScheduler != null;
-    return afterCancel(ctx, catalog.load(ctx, model != null, wantSamplers, !request.loras().isEmpty())
+    return catalog.load(ctx, model != null, wantSamplers, !request.loras().isEmpty())
         .thenCompose(known -> {
           String taskId = "imagegen-" + UUID.randomUUID();
           SdWebUiMapping.Plan plan = SdWebUiMapping.plan(request, settings, options, known, id, taskId);
           return inputs(request, ctx).thenCompose(inputs -> queue(request, ctx, plan, inputs, known, taskId));
-        }));
+        });
   }
 
-  /**
-   * Passes the outcome on, but a failure that follows a cancellation only after a moment. The
-   * service cancels an attempt whose deadline passed before it records the timeout, and cancel
-   * hooks (the poller's, aborted reads) fail this attempt's future at once, on the same thread:
-   * without the pause the caller would get "cancelled" instead of {@code GenerationTimeoutException}.
-   */
-  private <T> CompletableFuture<T> afterCancel(GenerationContext ctx, CompletableFuture<T> f) {
-    CompletableFuture<T> out = new CompletableFuture<>();
-    f.whenComplete((v, e) -> {
-      if (e == null) {
-        out.complete(v);
-      } else if (!ctx.isCancelled()) {
-        out.completeExceptionally(unwrap(e));
-      } else {
-        try {
-          ctx.scheduler().schedule(() -> out.completeExceptionally(unwrap(e)), CANCEL_SETTLE.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (RejectedExecutionException x) {
-          out.completeExceptionally(unwrap(e));
-        }
-      }
-    });
-    return out;
-  }
 
   /** The init image and mask as bare base64 (URLs fetched here: a self-hosted WebUI may have no internet). */
   private CompletableFuture<List<@Nullable String>> inputs(ImageGenerationRequest request, GenerationContext ctx) {
