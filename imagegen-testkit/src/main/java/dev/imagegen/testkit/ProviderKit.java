@@ -1347,12 +1347,12 @@ public abstract class ProviderKit {
     }
   }
 
+  /** The test thread's pause between two looks at the journal (test code; no generation waits here). */
   private static void sleep(Duration d) {
-    try {
-      Thread.sleep(d.toMillis());
-    } catch (InterruptedException e) {
+    java.util.concurrent.locks.LockSupport.parkNanos(d.toNanos());
+    if (Thread.interrupted()) {
       Thread.currentThread().interrupt();
-      throw new AssertionError("interrupted", e);
+      throw new AssertionError("interrupted");
     }
   }
 
