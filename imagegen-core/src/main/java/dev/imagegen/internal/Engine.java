@@ -295,6 +295,9 @@ public final class Engine implements AutoCloseable {
     return permits(g, slot).thenCompose(v -> {
       AttemptContext ctx = new AttemptContext(slot.context, g);
       g.current = ctx;
+      if (g.status() == GenerationJob.Status.PENDING) {
+        g.status(GenerationJob.Status.RUNNING);
+      }
       g.currentCalls++;
       slot.metrics.call();
       long t0 = System.nanoTime();
