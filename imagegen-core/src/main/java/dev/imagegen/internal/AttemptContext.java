@@ -32,8 +32,8 @@ final class AttemptContext implements GenerationContext {
   AttemptContext(BaseContext base, Generation generation) {
     this.base = base;
     this.generation = generation;
-    this.http = new ProviderHttp(this, base.support.http, Support.USER_AGENT, this, r -> base.provider.mapError(r, this));
-    this.downloader = new ImageDownloader(this, http);
+    this.http = base.http().bind(this);
+    this.downloader = base.downloader().bind(this, http);
   }
 
   @Override public String providerId() { return base.providerId(); }

@@ -131,7 +131,7 @@ public final class Engine implements AutoCloseable {
     }
     ImageGenerationRequest prepared = prompts.prepare(request);
     Duration timeout = request.timeout() != null ? request.timeout() : settings.defaultTimeout;
-    Generation g = new Generation(this, UUID.randomUUID().toString(), prepared, Instant.now().plus(timeout));
+    Generation g = new Generation(this, newId(), prepared, Instant.now().plus(timeout));
     metrics.started();
     if (cache != null && settings.cache != null && (prepared.seed() != null || settings.cache.cacheUnseeded())) {
       g.cacheKey = RequestHash.of(prepared, settings.cache.namespace());
@@ -156,6 +156,14 @@ public final class Engine implements AutoCloseable {
     g.deadlineTask = support.scheduler.schedule(() -> onDeadline(g), timeout.toMillis(), TimeUnit.MILLISECONDS);
     start(g, onlyProvider);
     return g;
+  }
+
+  /** A random version-4 UUID; ids need to be unique, not unpredictable, so no SecureRandom. */
+  private static String newId() {
+    ThreadLocalRandom r = ThreadLocalRandom.current();
+    long hi = (r.nextLong() & ~0xF000L) | 0x4000L;
+    long lo = (r.nextLong() & 0x3FFFFFFFFFFFFFFFL) | 0x8000000000000000L;
+    return new UUID(hi, lo).toString();
   }
 
   private void start(Generation g, @Nullable String onlyProvider) {

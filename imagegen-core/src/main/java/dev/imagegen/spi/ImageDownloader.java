@@ -44,6 +44,25 @@ public final class ImageDownloader {
     this.timeout = context.config().duration("download-timeout", Duration.ofSeconds(60));
   }
 
+  private ImageDownloader(ImageDownloader from, ProviderContext context, ProviderHttp http) {
+    this.context = context;
+    this.http = http;
+    this.maxBytes = from.maxBytes;
+    this.timeout = from.timeout;
+  }
+
+  /**
+   * This downloader working through another exchange (an attempt's), with the same limits.
+   * Called by the service for each attempt.
+   *
+   * @param context the attempt's context
+   * @param http the attempt's exchange
+   * @return the bound downloader
+   */
+  public ImageDownloader bind(ProviderContext context, ProviderHttp http) {
+    return new ImageDownloader(this, context, http);
+  }
+
   /** The largest image accepted, in bytes. */
   public long maxBytes() {
     return maxBytes;

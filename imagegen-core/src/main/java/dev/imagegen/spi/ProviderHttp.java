@@ -79,6 +79,26 @@ public final class ProviderHttp {
     this.timeout = context.config().duration(ProviderConfig.TIMEOUT, Duration.ofSeconds(60));
   }
 
+  private ProviderHttp(ProviderHttp from, ProviderContext context, GenerationContext generation) {
+    this.context = context;
+    this.client = from.client;
+    this.userAgent = from.userAgent;
+    this.generation = generation;
+    this.providerMapper = from.providerMapper;
+    this.timeout = from.timeout;
+  }
+
+  /**
+   * This exchange bound to one attempt (its deadline and cancellation), sharing everything else.
+   * Called by the service for each attempt.
+   *
+   * @param generation the attempt
+   * @return the bound exchange
+   */
+  public ProviderHttp bind(GenerationContext generation) {
+    return new ProviderHttp(this, generation, generation);
+  }
+
   /**
    * Joins a base URL and a path.
    *

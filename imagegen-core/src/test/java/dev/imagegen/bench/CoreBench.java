@@ -42,7 +42,7 @@ import java.util.function.Supplier;
  * generation. Run: see imagegen-core/README.md.
  */
 public final class CoreBench {
-  private static final int IN_FLIGHT = 64;
+  private static int inFlight = 64;
 
   public static void main(String[] args) throws Exception {
     int calls = args.length > 0 ? Integer.parseInt(args[0]) : 20_000;
@@ -51,6 +51,9 @@ public final class CoreBench {
     System.setProperty("sun.net.httpserver.nodelay", "true"); // without TCP_NODELAY every call waits ~40 ms
     System.out.printf("java %s, %d cores, max heap %d MB%n", System.getProperty("java.version"),
         Runtime.getRuntime().availableProcessors(), Runtime.getRuntime().maxMemory() >> 20);
+    inFlight = 1;
+    overhead(calls / 4, rounds);
+    inFlight = 64;
     overhead(calls, rounds);
     scale(pending);
     System.exit(0);
@@ -95,11 +98,17 @@ public final class CoreBench {
     long[] b = merge(bareRuns);
     long[] s = merge(sdkRuns);
     System.out.printf("%noverhead: %d calls x %d rounds, %d in flight, loopback JDK HTTP server with TCP_NODELAY%n", calls,
-        rounds, IN_FLIGHT);
+        rounds, inFlight);
     System.out.printf("  bare HttpClient POST      p50 %7.1f us   p99 %7.1f us%n", pct(b, 0.50), pct(b, 0.99));
     System.out.printf("  generateImageWithFailover p50 %7.1f us   p99 %7.1f us%n", pct(s, 0.50), pct(s, 0.99));
     System.out.printf("  imagegen adds             p50 %7.1f us   p99 %7.1f us   (ratio p50 %.2f, p99 %.2f)%n",
         pct(s, 0.50) - pct(b, 0.50), pct(s, 0.99) - pct(b, 0.99), pct(s, 0.50) / pct(b, 0.50), pct(s, 0.99) / pct(b, 0.99));
+    if (inFlight > 1) {
+      // with every lane busy the 2 cores are saturated: a call waits behind the others, so the
+      // added latency is about in-flight x the extra CPU time each call costs
+      System.out.printf("  saturated: extra CPU per call ~ %.1f us (p50 difference / %d in flight)%n",
+          (pct(s, 0.50) - pct(b, 0.50)) / inFlight, inFlight);
+    }
     service.close();
     server.stop(0);
   }
@@ -107,8 +116,8 @@ public final class CoreBench {
   private static long[] run(Supplier<CompletableFuture<?>> call, int calls) throws Exception {
     long[] lat = new long[calls];
     AtomicInteger next = new AtomicInteger();
-    CompletableFuture<?>[] lanes = new CompletableFuture<?>[IN_FLIGHT];
-    for (int i = 0; i < IN_FLIGHT; i++) {
+    CompletableFuture<?>[] lanes = new CompletableFuture<?>[inFlight];
+    for (int i = 0; i < inFlight; i++) {
       lanes[i] = lane(call, next, lat);
     }
     CompletableFuture.allOf(lanes).get();
