@@ -70,8 +70,8 @@ public final class Console {
       line(String.format("  %-12s %-9s %6d ms  %s", a.provider(), a.outcome(), a.duration().toMillis(),
           a.message() == null ? "" : a.message()));
     }
-    line(String.format("served by %s (model %s) in %d ms: queue %d ms, run %d ms, download %d ms", r.provider(), r.model(),
-        r.generationTime().toMillis(), r.timings().queue().toMillis(), r.timings().run().toMillis(),
+    line(String.format("served by %s (model %s) in %d ms; the provider reports queue %d ms, run %d ms; download %d ms",
+        r.provider(), r.model(), r.generationTime().toMillis(), r.timings().queue().toMillis(), r.timings().run().toMillis(),
         r.timings().download().toMillis()));
     line("cost: " + r.cost());
     line(String.format("image: %s %dx%d, seed %s", r.image().mediaType(), r.image().width(), r.image().height(),
