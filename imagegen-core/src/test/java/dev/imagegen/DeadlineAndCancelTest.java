@@ -89,6 +89,25 @@ class DeadlineAndCancelTest {
   }
 
   @Test
+  void aRemoteCancelLostOnTheWayIsSentAgain() throws Exception {
+    ScriptedProvider a = new ScriptedProvider("a");
+    java.util.concurrent.atomic.AtomicInteger cancelCalls = new java.util.concurrent.atomic.AtomicInteger();
+    a.then((r, ctx) -> {
+      ctx.remoteJobStarted("flaky-cancel-job", () -> cancelCalls.incrementAndGet() <= 2
+          ? CompletableFuture.failedFuture(new ProviderUnavailableException("connection reset", "a", null))
+          : CompletableFuture.completedFuture(null));
+      return new CompletableFuture<>();
+    });
+    try (ImageGenerationService s = ImageGenerationService.builder().provider(a, ProviderConfig.builder("a").build())
+        .jobJournal(new dev.imagegen.internal.InMemoryJobJournal()).build()) {
+      CompletableFuture<ImageGenerationResponse> f = s.generateAsync(ImageGenerationRequest.of("x"));
+      eventually(() -> assertThat(a.calls).hasValue(1));
+      f.cancel(true);
+      eventually(() -> assertThat(cancelCalls).hasValue(3));
+    }
+  }
+
+  @Test
   void closeCancelsEverythingInFlightAndSaysHowMany() throws Exception {
     ScriptedProvider a = new ScriptedProvider("a");
     a.then(a.hang(), a.hang(), a.hang());

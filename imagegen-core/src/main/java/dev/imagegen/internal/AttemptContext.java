@@ -23,6 +23,7 @@ final class AttemptContext implements GenerationContext {
   private final Generation generation;
   private final ProviderHttp http;
   private final ImageDownloader downloader;
+  private static final int CANCEL_RETRIES = 3;
   private final List<Runnable> hooks = new ArrayList<>();
   private final AtomicBoolean remoteCancelSent = new AtomicBoolean();
   private volatile boolean cancelled;
@@ -106,20 +107,41 @@ final class AttemptContext implements GenerationContext {
     if (c == null || id == null || !remoteCancelSent.compareAndSet(false, true)) {
       return;
     }
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    generation.engine().trackCleanup(done);
+    cancelAttempt(c, id, 0, done);
+  }
+
+  /**
+   * Sends the remote cancel, retrying a failed one (a reset, a 5xx, a timeout) a few times with
+   * backoff: a cancel lost on the way would leave a job running, and billing, for nobody.
+   */
+  private void cancelAttempt(Supplier<CompletableFuture<?>> c, String id, int attempt, CompletableFuture<Void> done) {
     CompletableFuture<?> f;
     try {
       f = c.get();
     } catch (RuntimeException e) {
       f = CompletableFuture.failedFuture(e);
     }
-    generation.engine().trackCleanup(f.whenComplete((v, e) -> {
-      if (e != null) {
-        log().warn("cancel of remote job {} failed: {}", id, e.getMessage());
-      } else {
+    f.whenComplete((v, e) -> {
+      if (e == null) {
         log().debug("cancelled remote job {}", id);
+        generation.engine().journal().ended(generation.id(), id, "cancelled");
+        done.complete(null);
+      } else if (attempt < CANCEL_RETRIES) {
+        long delay = 200L << (2 * attempt);
+        log().debug("cancel of remote job {} failed ({}); trying again in {} ms", id, e.getMessage(), delay);
+        try {
+          scheduler().schedule(() -> cancelAttempt(c, id, attempt + 1, done), delay, java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException closed) {
+          done.complete(null);
+        }
+      } else {
+        log().warn("cancel of remote job {} failed {} times, last: {}; it may run on and be billed", id, attempt + 1,
+            e.getMessage());
+        done.complete(null);
       }
-      generation.engine().journal().ended(generation.id(), id, "cancelled");
-    }));
+    });
   }
 
   private void runQuietly(Runnable r) {
