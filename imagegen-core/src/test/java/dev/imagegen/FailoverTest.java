@@ -182,6 +182,21 @@ class FailoverTest {
   }
 
   @Test
+  void anOpenCircuitLetsATrialCallThroughOnceItsDelayHasPassed() throws Exception {
+    a.then(ScriptedProvider.fail(new ProviderUnavailableException("HTTP 500", "a", null)),
+        ScriptedProvider.fail(new ProviderUnavailableException("HTTP 500", "a", null)), ScriptedProvider.ok());
+    ImageGenerationService s = service(ImageGenerationService.builder().maxRetries(0).circuitBreaker(2, Duration.ofMillis(200)));
+    s.generateImageWithFailover(request());
+    s.generateImageWithFailover(request());
+    assertThat(s.generateImageWithFailover(request()).attempts().get(0).message()).contains("circuit open");
+    Thread.sleep(300);
+    ImageGenerationResponse r = s.generateImageWithFailover(request());
+    assertThat(r.provider()).isEqualTo("a");
+    assertThat(a.calls).hasValue(3);
+    assertThat(s.generateImageWithFailover(request()).provider()).isEqualTo("a"); // closed again
+  }
+
+  @Test
   void providersThatCannotHonourAnInputAreSkippedNeverSentWithoutIt() {
     ScriptedProvider inpainter = new ScriptedProvider("inpainter",
         ProviderCapabilities.builder().img2img(true).mask(true).build(), CostModel.free());

@@ -238,6 +238,15 @@ public final class Engine implements AutoCloseable {
       tryNext(g, it, e, single);
       return;
     }
+    if (!slot.admitCall()) {
+      budgets.release(reservation);
+      String why = "circuit open after repeated failures";
+      ImageGenerationException e = new ProviderUnavailableException(why, slot.id(), false, false, null, null);
+      g.addAttempt(new Attempt(slot.id(), Attempt.Outcome.SKIPPED, ErrorKind.UNAVAILABLE, why, Duration.ZERO, 0, null,
+          false, false, e));
+      tryNext(g, it, e, single);
+      return;
+    }
     g.currentSlot = slot;
     g.currentSlotStart = System.nanoTime();
     g.currentCalls = 0;
@@ -512,7 +521,11 @@ public final class Engine implements AutoCloseable {
       metrics.succeeded(total, cost, false);
       g.progress(ProgressEvent.of(slot.id(), ProgressEvent.Stage.DONE));
       g.status(GenerationJob.Status.SUCCEEDED);
-      g.result.complete(resp);
+      if (!g.result.complete(resp)) {
+        // the caller cancelled in the same instant: count what the caller saw
+        metrics.successBecameCancelled(cost);
+        g.status(GenerationJob.Status.CANCELLED);
+      }
     }
   }
 
@@ -539,7 +552,11 @@ public final class Engine implements AutoCloseable {
     metrics.failed(e.kind());
     g.status(e instanceof GenerationCancelledException ? GenerationJob.Status.CANCELLED : GenerationJob.Status.FAILED);
     log.debug("generation {} failed: {}", g.id(), e.getMessage());
-    g.result.completeExceptionally(e);
+    if (!g.result.completeExceptionally(e) && e.kind() != ErrorKind.CANCELLED) {
+      // the caller cancelled in the same instant: count what the caller saw
+      metrics.failureBecameCancelled(e.kind());
+      g.status(GenerationJob.Status.CANCELLED);
+    }
   }
 
   private void onDeadline(Generation g) {

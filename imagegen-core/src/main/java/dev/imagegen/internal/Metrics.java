@@ -56,6 +56,23 @@ final class Metrics {
     failuresByKind.get(kind).increment();
   }
 
+  /** A success counted just before the caller's cancel won: count it as a cancellation. */
+  void successBecameCancelled(Cost cost) {
+    successes.decrement();
+    failed(ErrorKind.CANCELLED);
+    if (cost.isKnown()) {
+      totalCost.accumulateAndGet(cost.amountOrZero(), BigDecimal::subtract);
+    } else {
+      unknownCost.decrement();
+    }
+  }
+
+  /** A failure counted just before the caller's cancel won: count it as a cancellation. */
+  void failureBecameCancelled(ErrorKind kind) {
+    failuresByKind.get(kind).decrement();
+    failuresByKind.get(ErrorKind.CANCELLED).increment();
+  }
+
   MetricsSnapshot snapshot() {
     Map<String, MetricsSnapshot.ProviderStats> p = new TreeMap<>();
     providers.forEach((id, m) -> p.put(id, m.snapshot()));

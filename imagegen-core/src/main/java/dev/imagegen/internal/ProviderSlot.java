@@ -53,10 +53,19 @@ final class ProviderSlot {
     if (until != 0 && System.currentTimeMillis() < until) {
       return "cooling down until " + Instant.ofEpochMilli(until) + " (" + cooldownReason + ")";
     }
-    if (breaker.isOpen()) {
+    if (breaker.isOpen() && breaker.getRemainingDelay().compareTo(Duration.ZERO) > 0) {
       return "circuit open after repeated failures";
     }
     return null;
+  }
+
+  /**
+   * Asks the circuit breaker for a call: always granted while closed; once the open delay has
+   * passed, the breaker goes half-open and grants a trial call, whose result closes or reopens it.
+   * Call right before calling the provider, and record the call's result.
+   */
+  boolean admitCall() {
+    return breaker.tryAcquirePermit();
   }
 
   /** Skips the provider for a while: a long Retry-After, a model loading, a quota exhausted. */
