@@ -77,8 +77,9 @@ public final class Engine implements AutoCloseable {
   public Engine(EngineSettings settings) {
     this.settings = settings;
     boolean ownScheduler = settings.scheduler == null;
-    this.support = new Support(settings.httpClient != null ? settings.httpClient : Support.defaultHttpClient(),
-        ownScheduler ? Support.defaultScheduler() : settings.scheduler, ownScheduler);
+    java.util.concurrent.ExecutorService httpExecutor = settings.httpClient == null ? Support.defaultHttpExecutor() : null;
+    this.support = new Support(httpExecutor != null ? Support.defaultHttpClient(httpExecutor) : settings.httpClient,
+        httpExecutor, ownScheduler ? Support.defaultScheduler() : settings.scheduler, ownScheduler);
     this.log = new dev.imagegen.spi.RedactingLogger(LOG, support.redactor);
     int order = 0;
     for (EngineSettings.Entry e : settings.providers) {

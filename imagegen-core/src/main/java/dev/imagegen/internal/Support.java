@@ -28,8 +28,12 @@ public final class Support {
   final Redactor redactor = new Redactor();
   private final boolean ownsScheduler;
 
-  Support(HttpClient http, ScheduledExecutorService scheduler, boolean ownsScheduler) {
+  private final java.util.concurrent.@org.jspecify.annotations.Nullable ExecutorService ownedHttpExecutor;
+
+  Support(HttpClient http, java.util.concurrent.@org.jspecify.annotations.Nullable ExecutorService ownedHttpExecutor,
+      ScheduledExecutorService scheduler, boolean ownsScheduler) {
     this.http = http;
+    this.ownedHttpExecutor = ownedHttpExecutor;
     this.scheduler = scheduler;
     this.ownsScheduler = ownsScheduler;
     this.json = mapper();
@@ -43,14 +47,29 @@ public final class Support {
         .build();
   }
 
-  static HttpClient defaultHttpClient() {
+  static HttpClient defaultHttpClient(java.util.concurrent.ExecutorService executor) {
     // HTTP/1.1: the JDK's HTTP/2 client fails, rather than queues, past a server's stream limit;
     // per-provider concurrency limits queue calls instead.
     return HttpClient.newBuilder()
         .version(HttpClient.Version.HTTP_1_1)
         .followRedirects(HttpClient.Redirect.NORMAL)
         .connectTimeout(Duration.ofSeconds(10))
+        .executor(executor)
         .build();
+  }
+
+  /**
+   * The HTTP client's executor: a small fixed pool (the JDK's default is an unbounded cached pool,
+   * which grows a thread per concurrent exchange under load). Its tasks never block.
+   */
+  static java.util.concurrent.ExecutorService defaultHttpExecutor() {
+    AtomicInteger n = new AtomicInteger();
+    int size = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
+    return java.util.concurrent.Executors.newFixedThreadPool(size, r -> {
+      Thread t = new Thread(r, "imagegen-http-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
   }
 
   static ScheduledExecutorService defaultScheduler() {
@@ -68,6 +87,9 @@ public final class Support {
   void close() {
     if (ownsScheduler) {
       scheduler.shutdownNow();
+    }
+    if (ownedHttpExecutor != null) {
+      ownedHttpExecutor.shutdown();
     }
   }
 
