@@ -55,6 +55,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class Engine implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
+  private static final java.util.concurrent.atomic.AtomicBoolean SMALL_HOST_WARNED = new java.util.concurrent.atomic.AtomicBoolean();
 
   private final EngineSettings settings;
   private final Support support;
@@ -92,6 +93,10 @@ public final class Engine implements AutoCloseable {
     this.budgets = new Budgets(settings.budget, settings.budgetStore != null ? settings.budgetStore : new InMemoryBudgetStore());
     this.journal = settings.journal != null ? settings.journal : new InMemoryJobJournal();
     this.prompts = new Prompts(settings);
+    if (java.util.concurrent.ForkJoinPool.getCommonPoolParallelism() < 2 && SMALL_HOST_WARNED.compareAndSet(false, true)) {
+      log.warn("the common ForkJoinPool has fewer than 2 workers on this host, so the JDK HTTP client starts a new thread "
+          + "for every answer; run with -Djava.util.concurrent.ForkJoinPool.common.parallelism=2 to bound threads");
+    }
     this.cache = settings.cache == null ? null : ResponseCache.create(settings.cache, support.json);
   }
 
@@ -259,7 +264,10 @@ public final class Engine implements AutoCloseable {
       ImageGenerationException e = classify(slot, err);
       AttemptContext ctx = g.current;
       boolean mayBeBilled = e instanceof ProviderUnavailableException pu && pu.outcomeUnknown();
-      if (mayBeBilled) {
+      // a remote job that was created and not cancelled may be billed even though no image came
+      // back (its result URL 404ed, its image was corrupt): keep its reservation spent
+      boolean jobRan = ctx != null && ctx.remoteJobId() != null && !ctx.remoteCancelSent();
+      if (mayBeBilled || jobRan) {
         budgets.settle(reservation, Cost.unknown());
       } else {
         budgets.release(reservation);

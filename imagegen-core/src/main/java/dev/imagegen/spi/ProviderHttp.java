@@ -59,6 +59,7 @@ public final class ProviderHttp {
   private final @Nullable GenerationContext generation;
   private final Function<HttpResult, @Nullable ImageGenerationException> providerMapper;
   private final Duration timeout;
+  private final java.util.concurrent.Executor continuations;
 
   /**
    * Created by the service; providers get theirs from {@link ProviderContext#http()}.
@@ -77,6 +78,7 @@ public final class ProviderHttp {
     this.generation = generation;
     this.providerMapper = providerMapper;
     this.timeout = context.config().duration(ProviderConfig.TIMEOUT, Duration.ofSeconds(60));
+    this.continuations = client.executor().orElse(Runnable::run);
   }
 
   private ProviderHttp(ProviderHttp from, ProviderContext context, GenerationContext generation) {
@@ -86,6 +88,7 @@ public final class ProviderHttp {
     this.generation = generation;
     this.providerMapper = from.providerMapper;
     this.timeout = from.timeout;
+    this.continuations = from.continuations;
   }
 
   /**
@@ -182,13 +185,15 @@ public final class ProviderHttp {
       generation.onCancel(() -> sent.cancel(true));
     }
     CompletableFuture<HttpResult> out = new CompletableFuture<>();
-    sent.whenComplete((r, e) -> {
+    // leave the thread the JDK completes sendAsync on at once: on hosts whose common pool has a
+    // single worker it is a new thread per answer, which would otherwise run all that follows
+    sent.whenCompleteAsync((r, e) -> {
       if (e != null) {
         out.completeExceptionally(transportFault(request, e));
       } else {
         out.complete(new HttpResult(request.method(), request.uri(), r.statusCode(), r.headers(), r.body()));
       }
-    });
+    }, continuations);
     return out;
   }
 
