@@ -1,0 +1,63 @@
+package dev.imagegen.soak;
+
+import dev.imagegen.GenerationJob;
+import dev.imagegen.ImageGenerationResponse;
+import dev.imagegen.ProgressEvent;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
+
+/** One generation of the soak: how it is made, and what the caller saw. */
+final class Gen {
+  /** Which API the generation goes through. */
+  enum Mode { BLOCKING, ASYNC, SUBMIT }
+
+  final int n;
+  final Mode mode;
+  final Duration deadline;
+  /** When the caller cancels, after the start, or null for never. */
+  final @Nullable Duration cancelAfter;
+  final int service;
+  volatile long startNanos;
+  volatile long endNanos;
+  volatile long cancelNanos;
+  final AtomicInteger completions = new AtomicInteger();
+  volatile @Nullable ImageGenerationResponse response;
+  volatile @Nullable Throwable error;
+  volatile @Nullable GenerationJob job;
+  final List<ProgressEvent> progress = new CopyOnWriteArrayList<>();
+  /** How the caller cancels it (set when it starts). */
+  volatile @Nullable Runnable cancel;
+  /** Whether the soak cancelled it while its provider was down. */
+  volatile boolean cancelledDuringOutage;
+  /** The caller thread of a blocking generation while it runs (guarded by this). */
+  @Nullable Thread caller;
+
+  Gen(int n, Mode mode, Duration deadline, @Nullable Duration cancelAfter, int service) {
+    this.n = n;
+    this.mode = mode;
+    this.deadline = deadline;
+    this.cancelAfter = cancelAfter;
+    this.service = service;
+  }
+
+  String prompt() {
+    return String.format("soak-%06d a lighthouse at dusk", n);
+  }
+
+  boolean ended() {
+    return completions.get() > 0;
+  }
+
+  Duration elapsed() {
+    return Duration.ofNanos(endNanos - startNanos);
+  }
+
+  @Override
+  public String toString() {
+    return "gen " + n + " (" + mode + ", deadline " + deadline.toMillis() + " ms"
+        + (cancelAfter == null ? "" : ", cancelled after " + cancelAfter.toMillis() + " ms") + ", service " + service + ")";
+  }
+}

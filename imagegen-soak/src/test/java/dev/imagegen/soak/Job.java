@@ -1,0 +1,67 @@
+package dev.imagegen.soak;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One remote job a soak server created for a submit: its ids, its fate (how it will end if nobody
+ * cancels it), and what the server observed of it. Written by the server's threads, read after the
+ * run.
+ */
+final class Job {
+  /** How a job ends on the provider's side if nobody cancels it. */
+  enum Fate { DONE, FAILED, CANCELLED_REMOTELY, NEVER }
+
+  /** What the client was last told about the job's end. */
+  enum End { COMPLETED, FAILED, CANCELLED_REMOTELY }
+
+  final String provider;
+  final int gen;
+  /** The prefix that replaces the first eight characters of every job constant. */
+  final String prefix;
+  /** The job id the client sees. */
+  final String id;
+  /** The serve event of the submit that created it. */
+  final String submitEvent;
+  final Fate fate;
+  final int pendingPolls;
+  /** Deterministic seed of its image. */
+  final long imageSeed;
+  /** Whether the submit's answer went out intact (whether the client read it, the server cannot tell). */
+  volatile boolean acknowledged;
+  /** Whether the client named the job in a later request. */
+  volatile boolean referenced;
+  final AtomicInteger deliveredPending = new AtomicInteger();
+  volatile @Nullable End end;
+  volatile boolean cancelReceived;
+  /** Whether the job's image went out intact (inline or as a download). */
+  volatile boolean imageServed;
+  private volatile byte @Nullable [] image;
+
+  Job(String provider, int gen, String prefix, String id, String submitEvent, Fate fate, int pendingPolls, long imageSeed) {
+    this.provider = provider;
+    this.gen = gen;
+    this.prefix = prefix;
+    this.id = id;
+    this.submitEvent = submitEvent;
+    this.fate = fate;
+    this.pendingPolls = pendingPolls;
+    this.imageSeed = imageSeed;
+  }
+
+  byte[] image() {
+    byte[] b = image;
+    if (b == null) {
+      b = Images.png(imageSeed);
+      image = b;
+    }
+    return b;
+  }
+
+  @Override
+  public String toString() {
+    return provider + " job " + id + " (gen " + gen + ", fate " + fate + ", " + pendingPolls + " pending polls, end " + end
+        + ", cancel " + (cancelReceived ? "received" : "none") + ", submit answered intact " + acknowledged
+        + ", named by the client later " + referenced + ")";
+  }
+}

@@ -1,0 +1,66 @@
+package dev.imagegen.soak;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import dev.imagegen.spi.ImageProvider;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The soak catches breakage: the same soak, smaller (400 generations, no outage), run with every
+ * provider wrapped in a deliberately broken build, must fail the invariant that build breaks; run
+ * unbroken (the control), it must not. Each run prints its summary and the failure the soak
+ * reports, and writes its table to {@code target/soak-breakage-<name>.txt}.
+ */
+class SoakCatchesBreakageTest {
+  private static final int GENERATIONS = 400;
+  private static final long SEED = 20261123L;
+
+  private static Verdict soak(String name, UnaryOperator<ImageProvider> wrap) throws Exception {
+    SoakRun.Options o = SoakRun.Options.standard(GENERATIONS, SEED).small(200)
+        .withWrap("breakage test: " + name, (id, p) -> wrap.apply(p));
+    SoakRun run = SoakRun.run(o);
+    run.assertSoakSound();
+    Verdict v = new Verdict(run);
+    String table = v.table();
+    System.out.println(table);
+    String dir = System.getProperty("soak.report");
+    if (dir != null) {
+      java.nio.file.Path p = java.nio.file.Path.of(dir).resolveSibling("soak-breakage-" + name.replace(' ', '-') + ".txt");
+      java.nio.file.Files.writeString(p, table);
+    }
+    return v;
+  }
+
+  private static String caught(Verdict v, int invariant) {
+    AssertionError e = catchThrowableOfType(AssertionError.class, () -> v.check(invariant));
+    assertThat(e).as("the soak must report invariant " + invariant + " broken").isNotNull();
+    String first = String.join("\n", e.getMessage().lines().limit(3).toList());
+    System.out.println("caught: " + first);
+    return e.getMessage();
+  }
+
+  @Test
+  @DisplayName("control: unbroken providers keep invariants 2 and 3")
+  void control() throws Exception {
+    Verdict v = soak("control", p -> p);
+    v.check(2);
+    v.check(3);
+  }
+
+  @Test
+  @DisplayName("a provider that resubmits blindly after an unknown outcome breaks invariant 2")
+  void blindResubmitIsCaught() throws Exception {
+    Verdict v = soak("blind resubmit", Wrappers::blindResubmit);
+    assertThat(caught(v, 2)).contains("outcome unknown").contains("more submit(s) followed");
+  }
+
+  @Test
+  @DisplayName("a provider whose cancel skips the remote call breaks invariant 3")
+  void skippedRemoteCancelIsCaught() throws Exception {
+    Verdict v = soak("skipped remote cancel", Wrappers::skipRemoteCancel);
+    assertThat(caught(v, 3)).contains("left running for nobody");
+  }
+}

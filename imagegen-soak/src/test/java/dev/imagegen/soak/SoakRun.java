@@ -1,0 +1,575 @@
+package dev.imagegen.soak;
+
+import dev.imagegen.BudgetPolicy;
+import dev.imagegen.GenerationJob;
+import dev.imagegen.ImageGenerationRequest;
+import dev.imagegen.ImageGenerationResponse;
+import dev.imagegen.ImageGenerationService;
+import dev.imagegen.MetricsSnapshot;
+import dev.imagegen.spi.ImageProvider;
+import dev.imagegen.spi.ImageProviderFactory;
+import dev.imagegen.spi.ProviderConfig;
+import dev.imagegen.testkit.KitLogs;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryMXBean;
+import java.lang.management.ThreadInfo;
+import java.lang.management.ThreadMXBean;
+import java.math.BigDecimal;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiFunction;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Runs the soak: starts a fault-injecting server per provider, builds the services, makes the
+ * generations through the three APIs with deadlines and cancels, watches threads, heap and logs
+ * meanwhile, and keeps everything the invariants are checked against. {@link Verdict} reads it.
+ */
+final class SoakRun {
+  /** Everything that shapes a run. */
+  record Options(
+      int generations,
+      long seed,
+      int maxInFlight,
+      double faultScale,
+      List<String> providers,
+      int services,
+      boolean outage,
+      int blockingThreads,
+      BiFunction<String, ImageProvider, ImageProvider> wrap,
+      String label) {
+
+    /** The soak as the normal test run and the benchmark run it. */
+    static Options standard(int generations, long seed) {
+      return new Options(generations, seed, Math.min(1500, Math.max(50, generations / 2)), 1.0,
+          List.of("replicate", "fal", "runpod", "horde", "huggingface", "sdwebui"), 3, true, 24, (id, p) -> p,
+          "imagegen fault soak");
+    }
+
+    /** With every provider wrapped (a broken build). */
+    Options withWrap(String label, BiFunction<String, ImageProvider, ImageProvider> wrap) {
+      return new Options(generations, seed, maxInFlight, faultScale, providers, services, outage, blockingThreads,
+          wrap, label);
+    }
+
+    /** Smaller: at most this many in flight, no outage (the breakage tests). */
+    Options small(int inFlight) {
+      return new Options(generations, seed, inFlight, faultScale, providers, services, false, blockingThreads, wrap,
+          label);
+    }
+  }
+
+  /** Prices per image, per provider (so that budgets apply to all of them). */
+  static final Map<String, BigDecimal> PRICES = Map.of(
+      "horde", new BigDecimal("0.0010"), "replicate", new BigDecimal("0.0030"), "fal", new BigDecimal("0.0025"),
+      "runpod", new BigDecimal("0.0020"), "huggingface", new BigDecimal("0.0015"), "sdwebui", new BigDecimal("0.0005"));
+  /** The longest deadline a generation gets. */
+  static final Duration MAX_DEADLINE = Duration.ofMillis(10_000);
+  /** How late past its deadline a generation may end. */
+  static final Duration SLACK = Duration.ofMillis(2000);
+  /**
+   * Callers arrive at most this fast, so that generations failing at once (every provider skipped)
+   * cannot burn through the rest of the run in a moment.
+   */
+  static final long LAUNCHES_PER_SECOND = 300;
+  /** Callers that give up while the provider is down. */
+  static final int OUTAGE_CANCELS = 20;
+  static final long RETRY_AFTER_SHORT_S = 1;
+  static final long RETRY_AFTER_LONG_S = 5;
+
+  final Options options;
+  final Map<String, SoakServer> servers = new LinkedHashMap<>();
+  final Map<String, String> keys = new LinkedHashMap<>();
+  final List<Gen> gens = new ArrayList<>();
+  final List<ImageGenerationService> services = new ArrayList<>();
+  final List<List<String>> routing = new ArrayList<>();
+  final List<MetricsSnapshot> metrics = new ArrayList<>();
+  final WatchedBudgetStore budget = new WatchedBudgetStore();
+  /** The SDK's own record of the remote jobs it learned of, shared by the services. */
+  final RecordingJournal journal = new RecordingJournal();
+  final BudgetPolicy policy;
+  final List<String> logLeaks = new CopyOnWriteArrayList<>();
+  volatile long logLinesScanned;
+  volatile long logLinesLost;
+  volatile boolean logCapturing;
+  volatile long wallNanos;
+  volatile int peakThreads;
+  volatile int peakSdkThreads;
+  volatile int threadsAtStart;
+  volatile int peakInFlight;
+  volatile long peakHeap;
+  volatile long outageNanos;
+  volatile @Nullable String outageProvider;
+  volatile long outageAtNanos;
+  volatile int outageCancels;
+  volatile long launchNanos;
+  volatile long startNanos;
+  volatile long firstWaveNanos;
+  volatile long slotWaits;
+  volatile int journalRequests;
+  final List<String> sdkThreadNames = new CopyOnWriteArrayList<>();
+  volatile int peakSampledThreads;
+  volatile Map<String, Integer> threadGroupsAtPeak = Map.of();
+  volatile Map<String, Integer> threadPatternsAtPeak = Map.of();
+  private final AtomicInteger inFlight = new AtomicInteger();
+  private final AtomicInteger ended = new AtomicInteger();
+  final List<Throwable> monitorErrors = new CopyOnWriteArrayList<>();
+  private final CompletableFuture<Void> thirtyPercent = new CompletableFuture<>();
+  private final AtomicLong logMark = new AtomicLong();
+
+  private SoakRun(Options options) {
+    this.options = options;
+    BigDecimal total = new BigDecimal("0.0015").multiply(BigDecimal.valueOf(options.generations()));
+    this.policy = BudgetPolicy.builder()
+        .total(total)
+        .perProvider("fal", new BigDecimal("0.0004").multiply(BigDecimal.valueOf(options.generations())))
+        .build();
+  }
+
+  /** Fails when the soak's own servers broke (then the invariants say nothing). */
+  void assertSoakSound() {
+    if (!monitorErrors.isEmpty()) {
+      throw new AssertionError("the soak's monitor failed " + monitorErrors.size() + " time(s)", monitorErrors.get(0));
+    }
+    for (SoakServer s : servers.values()) {
+      if (!s.ledger.errors.isEmpty()) {
+        AssertionError e = new AssertionError("the soak's " + s.provider + " server failed " + s.ledger.errors.size()
+            + " time(s); the run proves nothing", s.ledger.errors.get(0));
+        throw e;
+      }
+    }
+  }
+
+  /** Runs a soak to the end and returns it for checking. */
+  static SoakRun run(Options options) throws Exception {
+    SoakRun run = new SoakRun(options);
+    try {
+      run.execute();
+    } finally {
+      for (SoakServer s : run.servers.values()) {
+        s.close();
+      }
+    }
+    return run;
+  }
+
+  private void execute() throws Exception {
+    FaultPlan plan = new FaultPlan(options.seed(), options.faultScale());
+    Duration delay = MAX_DEADLINE.plus(Duration.ofSeconds(3));
+    for (String id : options.providers()) {
+      servers.put(id, new SoakServer(id, plan, delay, RETRY_AFTER_SHORT_S, RETRY_AFTER_LONG_S));
+      keys.put(id, "SOAK-SECRET-" + id + "-" + Long.toHexString(new SplittableRandom(options.seed() ^ id.hashCode()).nextLong()));
+    }
+    Map<String, ImageProviderFactory> factories = new LinkedHashMap<>();
+    for (ImageProviderFactory f : ServiceLoader.load(ImageProviderFactory.class)) {
+      factories.put(f.id(), f);
+    }
+    for (int s = 0; s < options.services(); s++) {
+      List<String> order = new ArrayList<>();
+      int k = options.providers().size();
+      for (int i = 0; i < k; i++) {
+        order.add(options.providers().get((i + s * 2) % k));
+      }
+      routing.add(order);
+      services.add(buildService(order, factories));
+    }
+    SplittableRandom rnd = new SplittableRandom(options.seed());
+    for (int n = 0; n < options.generations(); n++) {
+      double u = rnd.nextDouble();
+      Gen.Mode mode = u < 0.25 ? Gen.Mode.BLOCKING : u < 0.625 ? Gen.Mode.ASYNC : Gen.Mode.SUBMIT;
+      Duration deadline = rnd.nextDouble() < 0.2 ? Duration.ofMillis(400 + rnd.nextInt(1100))
+          : Duration.ofMillis(4000 + rnd.nextInt((int) MAX_DEADLINE.toMillis() - 4000));
+      Duration cancel = rnd.nextDouble() < 0.08 ? Duration.ofMillis(50 + rnd.nextInt((int) Math.min(3000, deadline.toMillis())))
+          : null;
+      gens.add(new Gen(n, mode, deadline, cancel, n % options.services()));
+    }
+    drive();
+  }
+
+  private ImageGenerationService buildService(List<String> order, Map<String, ImageProviderFactory> factories) {
+    ImageGenerationService.Builder b = ImageGenerationService.builder()
+        .retryBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
+        .maxRetries(2)
+        .maxRetryAfter(Duration.ofSeconds(2))
+        .circuitBreaker(8, Duration.ofSeconds(1))
+        .defaultTimeout(MAX_DEADLINE)
+        .defaultMaxConcurrent(256)
+        .budget(policy)
+        .budgetStore(budget)
+        .shutdownGrace(Duration.ofSeconds(3))
+        .jobJournal(journal);
+    for (int i = 0; i < order.size(); i++) {
+      String id = order.get(i);
+      ImageProviderFactory f = factories.get(id);
+      if (f == null) {
+        throw new IllegalStateException("provider " + id + " is not on the class path");
+      }
+      SoakServer server = servers.get(id);
+      ProviderConfig.Builder c = ProviderConfig.builder(id)
+          .baseUrl(server.baseUrl() + server.protocol.stubs.basePath())
+          .apiKey(keys.get(id))
+          .set("poll-interval", Math.max(100, server.protocol.stubs.minPollInterval().toMillis()) + "ms")
+          .set("price-per-image", PRICES.get(id).toPlainString())
+          .set("priority", Integer.toString(10 * (i + 1)))
+          .set("max-concurrent", "256")
+          .set("max-image-bytes", Integer.toString(Images.MAX_IMAGE_BYTES))
+          .set("timeout", "12s")
+          .set("download-timeout", "5s");
+      // the providers' production defaults, except what the stubs need to be reached
+      server.protocol.stubs.extraConfig().forEach((k, v) -> {
+        if (!k.equals("retry-create-on-server-error")) {
+          c.set(k, v);
+        }
+      });
+      ProviderConfig config = c.build().withDefaults(f.defaults());
+      b.provider(options.wrap().apply(id, f.create(config)), config);
+    }
+    return b.build();
+  }
+
+  // ------------------------------------------------------------------------------ driving
+
+  private void drive() throws Exception {
+    Semaphore slots = new Semaphore(options.maxInFlight());
+    CountDownLatch done = new CountDownLatch(gens.size());
+    AtomicInteger callers = new AtomicInteger();
+    ExecutorService blocking = Executors.newFixedThreadPool(options.blockingThreads(), r -> {
+      Thread t = new Thread(r, "soak-caller-" + callers.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
+    ScheduledExecutorService cancels = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "soak-canceller");
+      t.setDaemon(true);
+      return t;
+    });
+    AtomicInteger timers = new AtomicInteger();
+    ScheduledExecutorService timer = Executors.newScheduledThreadPool(2, r -> {
+      Thread t = new Thread(r, "soak-timer-" + timers.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
+    logCapturing = KitLogs.capturing();
+    logMark.set(KitLogs.mark());
+    Monitor monitor = new Monitor();
+    threadsAtStart = ManagementFactory.getThreadMXBean().getThreadCount();
+    long t0 = System.nanoTime();
+    startNanos = t0;
+    java.util.concurrent.ScheduledFuture<?> sampling = timer.scheduleAtFixedRate(monitor, 0, 25, TimeUnit.MILLISECONDS);
+    CompletableFuture<Void> outage = CompletableFuture.completedFuture(null);
+    if (options.outage()) {
+      // mid-run: once 30% of the generations have ended, the provider with the most jobs running goes down for 3 s
+      outage = thirtyPercent.thenCompose(v -> {
+        SoakServer down = busiest();
+        outageProvider = down.provider;
+        long o0 = System.nanoTime();
+        outageAtNanos = o0;
+        return down.outage(timer, Duration.ofMillis(300), Duration.ofSeconds(3), () -> cancelWhileDown(down))
+            .whenComplete((x, e) -> outageNanos = System.nanoTime() - o0);
+      });
+    }
+    try {
+      long gap = TimeUnit.SECONDS.toNanos(1) / LAUNCHES_PER_SECOND;
+      long next = System.nanoTime();
+      for (Gen g : gens) {
+        long wait = next - System.nanoTime();
+        if (wait > 0) {
+          java.util.concurrent.locks.LockSupport.parkNanos(wait); // the callers arrive at a bounded rate
+        }
+        // the first wave arrives at once (a batch), the rest at a bounded rate
+        next = g.n < options.maxInFlight() ? System.nanoTime() : Math.max(next + gap, System.nanoTime() - 50 * gap);
+        if (!slots.tryAcquire()) {
+          slotWaits++;
+          slots.acquire();
+        }
+        inFlight.incrementAndGet();
+        start(g, slots, done, blocking, cancels);
+        if (g.n == Math.min(gens.size(), options.maxInFlight()) - 1) {
+          firstWaveNanos = System.nanoTime() - t0;
+        }
+      }
+      launchNanos = System.nanoTime() - t0;
+      done.await(MAX_DEADLINE.plus(SLACK).toMillis() + 120_000, TimeUnit.MILLISECONDS);
+      outage.get(30, TimeUnit.SECONDS);
+      wallNanos = System.nanoTime() - t0;
+      settleJournals();
+    } finally {
+      sampling.cancel(false);
+      monitor.scanLogs();
+      for (ImageGenerationService s : services) {
+        metrics.add(s.getMetrics());
+      }
+      for (ImageGenerationService s : services) {
+        s.close();
+      }
+      blocking.shutdownNow();
+      cancels.shutdownNow();
+      timer.shutdownNow();
+      monitor.scanLogs();
+      long left = KitLogs.mark() - logMark.get();
+      if (left > 0) {
+        logLinesLost += left;
+      }
+    }
+  }
+
+  /**
+   * Some callers give up while the provider is down: up to {@value #OUTAGE_CANCELS} generations
+   * with a job running there are cancelled, so their remote cancels meet a closed port.
+   */
+  private void cancelWhileDown(SoakServer down) {
+    // jobs the SDK knows of (in its job journal) that are still running
+    List<Job> open = down.ledger.jobs().stream()
+        .filter(j -> j.end == null && !j.cancelReceived && journal.knows(down.provider, j.id))
+        .sorted(java.util.Comparator.comparingInt(j -> j.gen)).toList();
+    int n = 0;
+    for (Job j : open) {
+      Gen g = gens.get(j.gen);
+      Runnable c = g.cancel;
+      if (n >= OUTAGE_CANCELS || g.ended() || c == null || g.cancelledDuringOutage) {
+        continue;
+      }
+      g.cancelledDuringOutage = true;
+      c.run();
+      n++;
+    }
+    outageCancels = n;
+  }
+
+  /** The server with the most jobs neither ended nor cancelled (the outage hurts most there). */
+  private SoakServer busiest() {
+    SoakServer best = null;
+    long most = -1;
+    for (SoakServer s : servers.values()) {
+      long open = s.ledger.jobs().stream().filter(j -> j.end == null && !j.cancelReceived && journal.knows(s.provider, j.id))
+          .count();
+      if (open > most) {
+        most = open;
+        best = s;
+      }
+    }
+    return best;
+  }
+
+  /** Waits for the remote cancels still on their way (async clean-up after the callers were answered). */
+  private void settleJournals() throws InterruptedException {
+    int last = -1;
+    long stableSince = System.nanoTime();
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
+    while (System.nanoTime() < until) {
+      int n = 0;
+      for (SoakServer s : servers.values()) {
+        n += s.requestCount();
+      }
+      if (n != last) {
+        last = n;
+        stableSince = System.nanoTime();
+      } else if (System.nanoTime() - stableSince > TimeUnit.MILLISECONDS.toNanos(1000)) {
+        break;
+      }
+      Thread.sleep(100);
+    }
+    journalRequests = last;
+  }
+
+  private void start(Gen g, Semaphore slots, CountDownLatch done, ExecutorService blocking, ScheduledExecutorService cancels) {
+    ImageGenerationService svc = services.get(g.service);
+    ImageGenerationRequest req = ImageGenerationRequest.builder().prompt(g.prompt()).timeout(g.deadline).build();
+    switch (g.mode) {
+      case BLOCKING -> blocking.execute(() -> {
+        synchronized (g) {
+          g.caller = Thread.currentThread();
+        }
+        g.startNanos = System.nanoTime();
+        g.cancel = () -> {
+          synchronized (g) {
+            if (g.caller != null) {
+              g.cancelNanos = System.nanoTime();
+              g.caller.interrupt();
+            }
+          }
+        };
+        scheduleCancel(g, cancels, g.cancel);
+        try {
+          ImageGenerationResponse r = svc.generateImageWithFailover(req);
+          synchronized (g) {
+            g.caller = null;
+          }
+          complete(g, r, null, slots, done);
+        } catch (Throwable t) {
+          synchronized (g) {
+            g.caller = null;
+          }
+          complete(g, null, t, slots, done);
+        } finally {
+          Thread.interrupted(); // a cancel that came after the answer must not reach the next caller
+        }
+      });
+      case ASYNC -> {
+        g.startNanos = System.nanoTime();
+        CompletableFuture<ImageGenerationResponse> f;
+        try {
+          f = svc.generateAsync(req);
+        } catch (RuntimeException e) {
+          complete(g, null, e, slots, done);
+          return;
+        }
+        f.whenComplete((r, e) -> complete(g, r, e, slots, done));
+        g.cancel = () -> {
+          g.cancelNanos = System.nanoTime();
+          f.cancel(true);
+        };
+        scheduleCancel(g, cancels, g.cancel);
+      }
+      case SUBMIT -> {
+        g.startNanos = System.nanoTime();
+        GenerationJob job;
+        try {
+          job = svc.submit(req);
+        } catch (RuntimeException e) {
+          complete(g, null, e, slots, done);
+          return;
+        }
+        g.job = job;
+        job.onProgress(g.progress::add);
+        job.result().whenComplete((r, e) -> complete(g, r, e, slots, done));
+        g.cancel = () -> {
+          g.cancelNanos = System.nanoTime();
+          job.cancel();
+        };
+        scheduleCancel(g, cancels, g.cancel);
+      }
+    }
+  }
+
+  private static void scheduleCancel(Gen g, ScheduledExecutorService cancels, Runnable cancel) {
+    if (g.cancelAfter != null) {
+      cancels.schedule(cancel, g.cancelAfter.toMillis(), TimeUnit.MILLISECONDS);
+    }
+  }
+
+  private void complete(Gen g, @Nullable ImageGenerationResponse r, @Nullable Throwable e, Semaphore slots,
+      CountDownLatch done) {
+    long now = System.nanoTime();
+    if (g.completions.incrementAndGet() == 1) {
+      g.endNanos = now;
+      g.response = r;
+      g.error = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+      inFlight.decrementAndGet();
+      if (ended.incrementAndGet() >= gens.size() * 3 / 10) {
+        thirtyPercent.complete(null);
+      }
+      slots.release();
+      done.countDown();
+    }
+  }
+
+  // ------------------------------------------------------------------------------ watching
+
+  /** Samples threads, heap and in-flight count, and scans captured log lines for the keys. */
+  private final class Monitor implements Runnable {
+    private final ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+    private final MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
+
+    private int i;
+
+    @Override
+    public void run() {
+      try {
+        sample();
+      } catch (RuntimeException | Error e) {
+        monitorErrors.add(e); // a periodic task that throws is never run again: keep it alive
+      }
+    }
+
+    private void sample() {
+      int t = threads.getThreadCount();
+      if (t > peakThreads) {
+        peakThreads = t;
+      }
+      int f = inFlight.get();
+      if (f > peakInFlight) {
+        peakInFlight = f;
+      }
+      long heap = memory.getHeapMemoryUsage().getUsed();
+      if (heap > peakHeap) {
+        peakHeap = heap;
+      }
+      if (i % 4 == 0) {
+        sdkThreads();
+        scanLogs();
+      }
+      i++;
+    }
+
+    private void sdkThreads() {
+      List<String> names = new ArrayList<>();
+      Map<String, Integer> groups = new java.util.TreeMap<>();
+      Map<String, Integer> patterns = new java.util.TreeMap<>();
+      for (ThreadInfo info : threads.getThreadInfo(threads.getAllThreadIds(), 0)) {
+        if (info == null) {
+          continue;
+        }
+        String name = info.getThreadName();
+        String group;
+        if (name.startsWith("imagegen-") || name.startsWith("HttpClient-") || name.matches("Thread-\\d+")) {
+          // Thread-N: the JDK's HttpClient.sendAsync completes each answer on CompletableFuture's default
+          // executor, one new unnamed thread per task where the common pool has fewer than 2 workers
+          names.add(name);
+          group = "sdk";
+        } else if (name.startsWith("qtp") || name.startsWith("Scheduler-") || name.startsWith("Connector-Scheduler-")
+            || name.startsWith("pool-")) {
+          group = "stub servers";
+        } else if (name.startsWith("soak-")) {
+          group = "soak callers";
+        } else {
+          group = "jvm and other";
+        }
+        groups.merge(group, 1, Integer::sum);
+        patterns.merge(group + ": " + name.replaceAll("[0-9]+", "#"), 1, Integer::sum);
+      }
+      int total = groups.values().stream().mapToInt(Integer::intValue).sum();
+      if (total > peakSampledThreads) {
+        peakSampledThreads = total;
+        threadGroupsAtPeak = groups;
+        threadPatternsAtPeak = patterns;
+      }
+      if (names.size() > peakSdkThreads) {
+        peakSdkThreads = names.size();
+        sdkThreadNames.clear();
+        sdkThreadNames.addAll(names);
+      }
+    }
+
+    synchronized void scanLogs() {
+      long mark = logMark.get();
+      List<String> lines = KitLogs.since(mark);
+      for (String line : lines) {
+        for (Map.Entry<String, String> k : keys.entrySet()) {
+          String secret = k.getValue();
+          String core = secret.substring(secret.lastIndexOf('-') + 1);
+          if (line.contains(secret) || line.contains(core)) {
+            logLeaks.add(k.getKey() + " key in: " + (line.length() > 400 ? line.substring(0, 400) + "..." : line));
+          }
+        }
+      }
+      logLinesScanned += lines.size();
+      logMark.set(mark + lines.size());
+    }
+  }
+}

@@ -1,0 +1,129 @@
+package dev.imagegen.soak;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.imagegen.ImageGenerationException;
+import dev.imagegen.ImageGenerationRequest;
+import dev.imagegen.ProgressEvent;
+import dev.imagegen.ProviderHealth;
+import dev.imagegen.ProviderUnavailableException;
+import dev.imagegen.spi.CostModel;
+import dev.imagegen.spi.GenerationContext;
+import dev.imagegen.spi.HttpResult;
+import dev.imagegen.spi.ImageDownloader;
+import dev.imagegen.spi.ImageProvider;
+import dev.imagegen.spi.ProviderCapabilities;
+import dev.imagegen.spi.ProviderConfig;
+import dev.imagegen.spi.ProviderContext;
+import dev.imagegen.spi.ProviderHttp;
+import dev.imagegen.spi.ProviderResult;
+import dev.imagegen.spi.Reconciliation;
+import dev.imagegen.spi.Redactor;
+import java.time.Instant;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+
+/**
+ * Provider wrappers for the soak's own tests: deliberately broken builds that the soak must catch.
+ */
+final class Wrappers {
+  private Wrappers() {}
+
+  /**
+   * Broken: after a submit whose outcome is unknown (reset after the request, empty or malformed
+   * answer, timeout), submits the same request again at once instead of reporting it. Invariant 2
+   * must fail.
+   */
+  static ImageProvider blindResubmit(ImageProvider p) {
+    return new Delegating(p) {
+      @Override
+      public CompletableFuture<ProviderResult> generate(ImageGenerationRequest request, GenerationContext ctx) {
+        return p.generate(request, ctx).exceptionallyCompose(e -> {
+          Throwable c = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+          if (c instanceof ProviderUnavailableException pu && pu.outcomeUnknown() && !ctx.isCancelled()) {
+            return p.generate(request, ctx);
+          }
+          return CompletableFuture.failedFuture(c);
+        });
+      }
+    };
+  }
+
+  /**
+   * Broken: tells the service a job exists but hands it a cancel that never calls the provider.
+   * Invariant 3 must fail.
+   */
+  static ImageProvider skipRemoteCancel(ImageProvider p) {
+    return new Delegating(p) {
+      @Override
+      public CompletableFuture<ProviderResult> generate(ImageGenerationRequest request, GenerationContext ctx) {
+        return p.generate(request, new Context(ctx, cancel -> () -> CompletableFuture.completedFuture(null)));
+      }
+    };
+  }
+
+  /** An attempt's context that changes the cancel handed to {@link GenerationContext#remoteJobStarted}. */
+  private static final class Context implements GenerationContext {
+    private final GenerationContext ctx;
+    private final Function<Supplier<CompletableFuture<?>>, Supplier<CompletableFuture<?>>> cancels;
+
+    Context(GenerationContext ctx, Function<Supplier<CompletableFuture<?>>, Supplier<CompletableFuture<?>>> cancels) {
+      this.ctx = ctx;
+      this.cancels = cancels;
+    }
+
+    @Override public String providerId() { return ctx.providerId(); }
+    @Override public ProviderConfig config() { return ctx.config(); }
+    @Override public ObjectMapper json() { return ctx.json(); }
+    @Override public ScheduledExecutorService scheduler() { return ctx.scheduler(); }
+    @Override public Logger log() { return ctx.log(); }
+    @Override public Redactor redactor() { return ctx.redactor(); }
+    @Override public ProviderHttp http() { return ctx.http(); }
+    @Override public ImageDownloader downloader() { return ctx.downloader(); }
+    @Override public String generationId() { return ctx.generationId(); }
+    @Override public Instant deadline() { return ctx.deadline(); }
+    @Override public boolean isCancelled() { return ctx.isCancelled(); }
+    @Override public void onCancel(Runnable action) { ctx.onCancel(action); }
+    @Override public void progress(ProgressEvent event) { ctx.progress(event); }
+
+    @Override
+    public void remoteJobStarted(String remoteJobId, Supplier<CompletableFuture<?>> cancel) {
+      ctx.remoteJobStarted(remoteJobId, cancels.apply(cancel));
+    }
+  }
+
+  /** Delegates everything to a provider. */
+  private static class Delegating implements ImageProvider {
+    private final ImageProvider p;
+
+    Delegating(ImageProvider p) {
+      this.p = p;
+    }
+
+    @Override public String id() { return p.id(); }
+    @Override public ProviderCapabilities capabilities() { return p.capabilities(); }
+    @Override public CompletableFuture<ProviderHealth> health(ProviderContext context) { return p.health(context); }
+    @Override public CostModel costModel() { return p.costModel(); }
+    @Override public java.util.List<dev.imagegen.ModelInfo> models() { return p.models(); }
+    @Override public void close() { p.close(); }
+
+    @Override
+    public CompletableFuture<ProviderResult> generate(ImageGenerationRequest request, GenerationContext context) {
+      return p.generate(request, context);
+    }
+
+    @Override
+    public CompletableFuture<Reconciliation> reconcile(ImageGenerationRequest request, GenerationContext context) {
+      return p.reconcile(request, context);
+    }
+
+    @Override
+    public @Nullable ImageGenerationException mapError(HttpResult response, ProviderContext context) {
+      return p.mapError(response, context);
+    }
+  }
+}
