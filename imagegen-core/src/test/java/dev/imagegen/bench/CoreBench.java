@@ -75,7 +75,14 @@ public final class CoreBench {
     });
     server.start();
     URI uri = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/generate");
-    HttpClient bare = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    // like for like: the same HTTP/1.1 client on the same kind of small fixed executor the service uses,
+    // so the difference is imagegen's own code, not the JDK's default (unbounded) executor
+    HttpClient bare = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+        .executor(Executors.newFixedThreadPool(Math.max(4, 2 * Runtime.getRuntime().availableProcessors()), r -> {
+          Thread t = new Thread(r, "bench-bare-http");
+          t.setDaemon(true);
+          return t;
+        })).build();
     byte[] req = "{\"prompt\":\"a red fox\"}".getBytes(StandardCharsets.UTF_8);
     Supplier<CompletableFuture<?>> bareCall = () -> bare.sendAsync(HttpRequest.newBuilder(uri)
         .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofByteArray(req)).build(),
