@@ -7,8 +7,9 @@ import dev.imagegen.testkit.StubImages;
 import java.nio.file.Path;
 
 /**
- * img2img: an init image plus a prompt and a denoising strength; only providers that take an init
- * image are tried (the others are listed as skipped in the attempts). Pass an image path as the
+ * img2img: an init image plus a prompt and a denoising strength, with the SDXL model; providers that
+ * cannot take an init image are skipped, and one that does not offer the model fails over (both are
+ * listed in the attempts). Pass an image path as the
  * argument; without one a generated placeholder is used.
  */
 public final class Img2Img {

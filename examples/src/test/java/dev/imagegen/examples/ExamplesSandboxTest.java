@@ -66,9 +66,10 @@ class ExamplesSandboxTest {
   }
 
   @Test
-  void img2imgSkipsProvidersWithoutInitImages() throws Exception {
+  void img2imgIsServedByAnImg2imgModel() throws Exception {
     String all = String.join("\n", run(c -> Img2Img.run(new String[] {"--sandbox"}, c), 0));
-    assertThat(all).contains("served by");
+    assertThat(all).contains("fal          FAILED").contains("model 'sdxl'")
+        .contains("served by replicate (model stability-ai/sdxl:");
   }
 
   @Test

@@ -12,6 +12,7 @@ import dev.imagegen.spi.ProviderConfig;
 import dev.imagegen.spi.ProviderContext;
 import dev.imagegen.spi.ProviderHttp;
 import dev.imagegen.spi.ProviderResult;
+import dev.imagegen.spi.Secret;
 import java.math.BigDecimal;
 import java.net.URI;
 import java.time.Duration;
@@ -36,12 +37,12 @@ public final class PixelForgeProviderFactory implements ImageProviderFactory {
 
   private static final class PixelForge implements ImageProvider {
     private final URI base;
-    private final String key;
+    private final Secret key; // a Secret: never printed, revealed only for the header
     private final CostModel cost;
 
     PixelForge(ProviderConfig config) {
       this.base = config.baseUrl("https://api.pixelforge.example");
-      this.key = config.apiKey().orElseThrow().reveal();
+      this.key = config.apiKey().orElseThrow();
       this.cost = CostModel.fromConfig(config, CostModel.perImage(new BigDecimal("0.002")));
     }
 
@@ -60,7 +61,7 @@ public final class PixelForgeProviderFactory implements ImageProviderFactory {
       body.put("height", r.height());
       body.put("seed", r.seed());
       ProviderHttp http = ctx.http();
-      return http.json(http.request(ProviderHttp.join(base, "/v1/render")).header("Authorization", "Bearer " + key)
+      return http.json(http.request(ProviderHttp.join(base, "/v1/render")).header("Authorization", "Bearer " + key.reveal())
               .header("Content-Type", "application/json").POST(http.jsonBody(body)).build())
           .thenCompose((JsonNode n) -> ctx.downloader().image(n.path("image_base64").asText(), n.path("seed").asLong(), false))
           .thenApply(img -> ProviderResult.builder("pixelforge-v1").image(img).build());
@@ -69,7 +70,7 @@ public final class PixelForgeProviderFactory implements ImageProviderFactory {
     @Override
     public CompletableFuture<ProviderHealth> health(ProviderContext ctx) {
       long t0 = System.nanoTime();
-      return ctx.http().send(ctx.http().request(ProviderHttp.join(base, "/v1/me")).header("Authorization", "Bearer " + key)
+      return ctx.http().send(ctx.http().request(ProviderHttp.join(base, "/v1/me")).header("Authorization", "Bearer " + key.reveal())
           .GET().build(), 65_536).handle((res, e) -> new ProviderHealth("pixelforge",
           e != null ? ProviderHealth.State.DOWN : res.isSuccess() ? ProviderHealth.State.UP
               : res.status() == 401 || res.status() == 403 ? ProviderHealth.State.AUTH_FAILED : ProviderHealth.State.DOWN,
