@@ -26,5 +26,7 @@ public enum ErrorKind {
   /** No configured provider can serve the request. */
   NO_CAPABLE_PROVIDER,
   /** Every provider tried failed. */
-  ALL_FAILED
+  ALL_FAILED,
+  /** The service's limit on pending generations was reached; nothing was sent. */
+  REJECTED
 }

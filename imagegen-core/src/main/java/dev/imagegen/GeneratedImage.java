@@ -24,10 +24,31 @@ import org.jspecify.annotations.Nullable;
 public record GeneratedImage(
     byte[] bytes, String mediaType, int width, int height, @Nullable Long seed, @Nullable String sourceUrl, boolean nsfw) {
 
-  /** Checks the fields. */
+  /** Checks the fields and keeps a copy of the bytes: the image cannot be changed from outside. */
   public GeneratedImage {
-    Objects.requireNonNull(bytes, "bytes");
+    bytes = Objects.requireNonNull(bytes, "bytes").clone();
     Objects.requireNonNull(mediaType, "mediaType");
+  }
+
+  /** A copy of the encoded image; use {@link #size()}, {@link #asByteBuffer()} or {@link #saveTo} to avoid copying. */
+  @Override
+  public byte[] bytes() {
+    return bytes.clone();
+  }
+
+  /** The size of the encoded image in bytes. */
+  public int size() {
+    return bytes.length;
+  }
+
+  /** A read-only view of the encoded image, without a copy. */
+  public java.nio.ByteBuffer asByteBuffer() {
+    return java.nio.ByteBuffer.wrap(bytes).asReadOnlyBuffer();
+  }
+
+  /** The encoded image as a stream, without a copy. */
+  public java.io.InputStream openStream() {
+    return new java.io.ByteArrayInputStream(bytes);
   }
 
   /**

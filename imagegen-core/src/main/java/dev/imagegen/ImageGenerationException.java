@@ -56,6 +56,14 @@ public class ImageGenerationException extends RuntimeException {
     return retryMayHelp;
   }
 
+  /**
+   * How long the provider asked the caller to wait before calling again ({@code Retry-After}, a
+   * model's loading time), or null when it said nothing.
+   */
+  public java.time.@Nullable Duration retryAfter() {
+    return null;
+  }
+
   /** Whether another provider may succeed where this one failed. */
   public boolean failoverMayHelp() {
     return failoverMayHelp;

@@ -92,7 +92,7 @@ public final class ImageGenerationService implements AutoCloseable {
    * @throws IllegalArgumentException for an unknown provider id
    */
   public ImageGenerationResponse generateImage(ImageGenerationRequest request, String providerId) {
-    return await(generateAsync(request, providerId));
+    return engine.generate(request, providerId);
   }
 
   /**
@@ -107,12 +107,14 @@ public final class ImageGenerationService implements AutoCloseable {
    *     as their Javadoc says
    */
   public ImageGenerationResponse generateImageWithFailover(ImageGenerationRequest request) {
-    return await(generateAsync(request));
+    return engine.generate(request, null);
   }
 
   /**
-   * Like {@link #generateImageWithFailover}, without blocking. Cancelling the future cancels the
-   * remote job.
+   * Like {@link #generateImageWithFailover}, without blocking. The future is the caller's own:
+   * completing it from outside (cancel, {@code orTimeout}, {@code completeExceptionally}) cancels
+   * the generation and its remote job. Stages chained on it run on imagegen's callback threads,
+   * never on its HTTP threads.
    *
    * @param request the request
    */
@@ -263,24 +265,6 @@ public final class ImageGenerationService implements AutoCloseable {
     engine.close();
   }
 
-  private static ImageGenerationResponse await(CompletableFuture<ImageGenerationResponse> f) {
-    try {
-      return f.get();
-    } catch (InterruptedException e) {
-      f.cancel(false);
-      Thread.currentThread().interrupt();
-      throw new GenerationCancelledException("interrupted while waiting", null, e);
-    } catch (CancellationException e) {
-      throw new GenerationCancelledException("cancelled", null, e);
-    } catch (ExecutionException e) {
-      if (e.getCause() instanceof ImageGenerationException ige) {
-        throw ige;
-      }
-      throw new ImageGenerationException("unexpected failure: " + e.getCause(), null, ErrorKind.UNAVAILABLE, false, false,
-          e.getCause());
-    }
-  }
-
   /**
    * Builds an {@link ImageGenerationService}. Not thread-safe.
    */
@@ -337,6 +321,8 @@ public final class ImageGenerationService implements AutoCloseable {
       serviceSetting(env, props, "routing").ifPresent(v -> routing(RoutingStrategy.valueOf(v.toUpperCase(Locale.ROOT))));
       serviceSetting(env, props, "timeout").ifPresent(v -> defaultTimeout(duration(v)));
       serviceSetting(env, props, "max-retries").ifPresent(v -> maxRetries(Integer.parseInt(v)));
+      serviceSetting(env, props, "max-pending").ifPresent(v -> maxPendingGenerations(Integer.parseInt(v)));
+      serviceSetting(env, props, "failover-on-unknown-outcome").ifPresent(v -> failoverOnUnknownOutcome(Boolean.parseBoolean(v)));
       Optional<String> total = serviceSetting(env, props, "budget.total");
       if (total.isPresent()) {
         BudgetPolicy.Builder b = BudgetPolicy.builder().total(new BigDecimal(total.get()));
@@ -381,6 +367,42 @@ public final class ImageGenerationService implements AutoCloseable {
       }
       return d;
     }
+
+    /**
+     * Whether a generation fails over to another provider after a submit whose outcome is unknown
+     * and could not be reconciled (the first job may exist and be billed, so paying a second
+     * provider may mean paying twice). Default false: the generation stops with a
+     * {@link ProviderUnavailableException} whose {@code outcomeUnknown()} is true.
+     *
+     * @param v true to fail over anyway
+     * @return this
+     */
+    public Builder failoverOnUnknownOutcome(boolean v) { s.failoverOnUnknownOutcome = v; return this; }
+
+    /**
+     * The most generations accepted and not yet finished (default 10,000); beyond it
+     * {@code submit}, {@code generateAsync} and the blocking calls throw
+     * {@link GenerationRejectedException} at once, counted in {@link MetricsSnapshot#rejected()}.
+     *
+     * @param max the limit, at least 1
+     * @return this
+     */
+    public Builder maxPendingGenerations(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("maxPendingGenerations must be at least 1, was " + max);
+      }
+      s.maxPending = max;
+      return this;
+    }
+
+    /**
+     * The clock circuit breakers and cool-downs read (default the system clock); tests pass one
+     * they can move instead of sleeping through a breaker's delay.
+     *
+     * @param clock the clock
+     * @return this
+     */
+    public Builder clock(java.time.Clock clock) { s.clock = java.util.Objects.requireNonNull(clock, "clock"); return this; }
 
     /** @param strategy how providers are ordered (default priority) @return this */
     public Builder routing(RoutingStrategy strategy) { s.routing = strategy; return this; }

@@ -16,9 +16,12 @@ import java.util.Map;
  * @param totalCost the sum of known costs
  * @param unknownCostCount successful generations whose cost is unknown
  * @param providers per-provider usage
+ * @param pending generations accepted and not yet finished
+ * @param rejected generations refused at once because the pending limit was reached
  */
 public record MetricsSnapshot(long requests, long successes, long failures, Map<ErrorKind, Long> failuresByKind,
-    long cacheHits, Latency latency, BigDecimal totalCost, long unknownCostCount, Map<String, ProviderStats> providers) {
+    long cacheHits, Latency latency, BigDecimal totalCost, long unknownCostCount, Map<String, ProviderStats> providers,
+    long pending, long rejected) {
 
   /** Copies the maps. */
   public MetricsSnapshot {

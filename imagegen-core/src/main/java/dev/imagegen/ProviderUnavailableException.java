@@ -30,7 +30,12 @@ public class ProviderUnavailableException extends ImageGenerationException {
    */
   public ProviderUnavailableException(String message, @Nullable String providerId, boolean retryMayHelp,
       boolean outcomeUnknown, @Nullable Duration retryAfter, @Nullable Throwable cause) {
-    super(message, providerId, ErrorKind.UNAVAILABLE, retryMayHelp && !outcomeUnknown, true, cause);
+    this(message, providerId, retryMayHelp, outcomeUnknown, true, retryAfter, cause);
+  }
+
+  private ProviderUnavailableException(String message, @Nullable String providerId, boolean retryMayHelp,
+      boolean outcomeUnknown, boolean failoverMayHelp, @Nullable Duration retryAfter, @Nullable Throwable cause) {
+    super(message, providerId, ErrorKind.UNAVAILABLE, retryMayHelp && !outcomeUnknown, failoverMayHelp, cause);
     this.outcomeUnknown = outcomeUnknown;
     this.retryAfter = retryAfter;
   }
@@ -46,12 +51,83 @@ public class ProviderUnavailableException extends ImageGenerationException {
     this(message, providerId, true, false, null, cause);
   }
 
+  /**
+   * A transient failure (connection refused, a 5xx to a read, a malformed answer): a retry on the
+   * same provider may help, then failover.
+   *
+   * @param message what happened
+   * @param providerId the provider involved
+   * @param cause the underlying cause, or null
+   * @return the exception
+   */
+  public static ProviderUnavailableException transientFailure(String message, @Nullable String providerId,
+      @Nullable Throwable cause) {
+    return new ProviderUnavailableException(message, providerId, true, false, null, cause);
+  }
+
+  /**
+   * A failure a retry on the same provider will not fix (a job that failed remotely, a circuit
+   * open, an empty result); another provider may succeed.
+   *
+   * @param message what happened
+   * @param providerId the provider involved
+   * @param cause the underlying cause, or null
+   * @return the exception
+   */
+  public static ProviderUnavailableException failOver(String message, @Nullable String providerId, @Nullable Throwable cause) {
+    return new ProviderUnavailableException(message, providerId, false, false, null, cause);
+  }
+
+  /**
+   * The provider said it is unavailable for a while (maintenance, a model loading).
+   *
+   * @param message what happened
+   * @param providerId the provider involved
+   * @param retryAfter how long it stays unavailable
+   * @return the exception
+   */
+  public static ProviderUnavailableException unavailableFor(String message, @Nullable String providerId, Duration retryAfter) {
+    return new ProviderUnavailableException(message, providerId, true, false, retryAfter, null);
+  }
+
+  /**
+   * A submit reached the wire and its answer was lost or did not prove that nothing was created
+   * (a reset or timeout after sending, a 5xx to a POST): a paid job may exist. Never retried
+   * blindly; the provider is asked to reconcile.
+   *
+   * @param message what happened
+   * @param providerId the provider involved
+   * @param cause the underlying cause, or null
+   * @return the exception
+   */
+  public static ProviderUnavailableException outcomeUnknown(String message, @Nullable String providerId,
+      @Nullable Throwable cause) {
+    return new ProviderUnavailableException(message, providerId, false, true, null, cause);
+  }
+
+  /**
+   * A submit whose outcome is unknown and that the provider could not reconcile: the job may exist
+   * and be billed. Whether another provider may be tried is the operator's choice
+   * ({@code failoverOnUnknownOutcome}), since that may mean paying twice.
+   *
+   * @param message what happened, saying the job may be billed
+   * @param providerId the provider involved
+   * @param failoverAllowed whether failing over is allowed
+   * @param cause the lost submit's failure
+   * @return the exception
+   */
+  public static ProviderUnavailableException mayBeBilled(String message, @Nullable String providerId, boolean failoverAllowed,
+      @Nullable Throwable cause) {
+    return new ProviderUnavailableException(message, providerId, false, true, failoverAllowed, null, cause);
+  }
+
   /** Whether a submit may have created a remote (possibly billed) job whose answer was lost. */
   public boolean outcomeUnknown() {
     return outcomeUnknown;
   }
 
   /** How long the provider said it stays unavailable (a model loading, maintenance), or null. */
+  @Override
   public @Nullable Duration retryAfter() {
     return retryAfter;
   }

@@ -30,6 +30,7 @@ public class RateLimitedException extends ImageGenerationException {
   }
 
   /** The delay the provider asked for, or null when it gave none. */
+  @Override
   public @Nullable Duration retryAfter() {
     return retryAfter;
   }

@@ -59,8 +59,8 @@ class FailoverTest {
             (Supplier<ImageGenerationException>) () -> new InsufficientCreditsException("HTTP 402", "a"), 1, "b"),
         Arguments.of("429 with a long Retry-After: no wait, failover",
             (Supplier<ImageGenerationException>) () -> new RateLimitedException("429", "a", Duration.ofSeconds(120), null), 1, "b"),
-        Arguments.of("outcome unknown after submit: no resubmit, failover",
-            (Supplier<ImageGenerationException>) () -> new ProviderUnavailableException("reset", "a", true, true, null, null), 1, "b"),
+        Arguments.of("outcome unknown after submit, provider cannot look it up: no resubmit, stop",
+            (Supplier<ImageGenerationException>) () -> new ProviderUnavailableException("reset", "a", true, true, null, null), 1, null),
         Arguments.of("invalid request: stop",
             (Supplier<ImageGenerationException>) () -> new InvalidRequestException("HTTP 422: bad width", "a"), 1, null),
         Arguments.of("content policy: stop",
@@ -99,9 +99,24 @@ class FailoverTest {
   }
 
   @Test
-  void unknownOutcomeIsReportedAsMayBeBilled() {
+  void unknownOutcomeStopsWithAnExceptionSayingTheJobMayBeBilled() {
     a.then(ScriptedProvider.fail(new ProviderUnavailableException("reset after send", "a", true, true, null, null)));
-    ImageGenerationResponse r = service().generateImageWithFailover(request());
+    assertThatThrownBy(() -> service().generateImageWithFailover(request()))
+        .isInstanceOfSatisfying(ProviderUnavailableException.class, e -> {
+          assertThat(e.outcomeUnknown()).isTrue();
+          assertThat(e.getMessage()).contains("may be billed").contains("failoverOnUnknownOutcome");
+        });
+    assertThat(a.calls).hasValue(1);
+    assertThat(b.calls).hasValue(0);
+  }
+
+  @Test
+  void unknownOutcomeFailsOverWhenTheOperatorOptsInAndIsReportedAsMayBeBilled() {
+    a.then(ScriptedProvider.fail(new ProviderUnavailableException("reset after send", "a", true, true, null, null)));
+    ImageGenerationResponse r = service(ImageGenerationService.builder().failoverOnUnknownOutcome(true))
+        .generateImageWithFailover(request());
+    assertThat(r.provider()).isEqualTo("b");
+    assertThat(a.calls).hasValue(1);
     assertThat(r.attempts().get(0).mayBeBilled()).isTrue();
     assertThat(r.attempts().get(0).summary()).contains("[may be billed]");
   }

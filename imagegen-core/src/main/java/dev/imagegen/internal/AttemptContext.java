@@ -21,6 +21,7 @@ import org.slf4j.Logger;
 final class AttemptContext implements GenerationContext {
   private final BaseContext base;
   private final Generation generation;
+  private final Engine engine;
   private final ProviderHttp http;
   private final ImageDownloader downloader;
   private static final int CANCEL_RETRIES = 3;
@@ -29,10 +30,16 @@ final class AttemptContext implements GenerationContext {
   private volatile boolean cancelled;
   private volatile @Nullable String remoteJobId;
   private volatile @Nullable Supplier<CompletableFuture<?>> canceller;
+  /**
+   * Completes once close no longer needs to wait for this call: the provider's call finished, or
+   * its remote job's cancel was handed to the tracked cleanups.
+   */
+  final CompletableFuture<Void> settledForClose = new CompletableFuture<>();
 
-  AttemptContext(BaseContext base, Generation generation) {
+  AttemptContext(BaseContext base, ProviderAttempt attempt) {
     this.base = base;
-    this.generation = generation;
+    this.generation = attempt.generation;
+    this.engine = generation.engine();
     this.http = base.http().bind(this);
     this.downloader = base.downloader().bind(this, http);
   }
@@ -71,11 +78,16 @@ final class AttemptContext implements GenerationContext {
   public void remoteJobStarted(String id, Supplier<CompletableFuture<?>> cancel) {
     this.remoteJobId = id;
     this.canceller = cancel;
-    generation.engine().journal().started(new dev.imagegen.JobJournal.Entry(generation.id(), providerId(), id,
-        generation.requestHash(), Instant.now()));
-    if (cancelled) {
+    engine.settlement.jobStarted(generation, providerId(), id);
+    if (cancelled || engine.isClosed()) {
+      cancel();
       sendRemoteCancel();
     }
+  }
+
+  @Override
+  public void cancelRemoteJob() {
+    sendRemoteCancel();
   }
 
   @Nullable String remoteJobId() {
@@ -108,7 +120,8 @@ final class AttemptContext implements GenerationContext {
       return;
     }
     CompletableFuture<Void> done = new CompletableFuture<>();
-    generation.engine().trackCleanup(done);
+    engine.trackCleanup(done);
+    settledForClose.complete(null);
     cancelAttempt(c, id, 0, done);
   }
 
@@ -126,7 +139,7 @@ final class AttemptContext implements GenerationContext {
     f.whenComplete((v, e) -> {
       if (e == null) {
         log().debug("cancelled remote job {}", id);
-        generation.engine().journal().ended(generation.id(), id, "cancelled");
+        engine.settlement.jobEnded(generation, id, "cancelled");
         done.complete(null);
       } else if (attempt < CANCEL_RETRIES) {
         long delay = 200L << (2 * attempt);
@@ -134,11 +147,13 @@ final class AttemptContext implements GenerationContext {
         try {
           scheduler().schedule(() -> cancelAttempt(c, id, attempt + 1, done), delay, java.util.concurrent.TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.RejectedExecutionException closed) {
+          engine.settlement.jobEnded(generation, id, "cancel-failed");
           done.complete(null);
         }
       } else {
         log().warn("cancel of remote job {} failed {} times, last: {}; it may run on and be billed", id, attempt + 1,
             e.getMessage());
+        engine.settlement.jobEnded(generation, id, "cancel-failed");
         done.complete(null);
       }
     });
@@ -147,7 +162,7 @@ final class AttemptContext implements GenerationContext {
   private void runQuietly(Runnable r) {
     try {
       r.run();
-    } catch (RuntimeException e) {
+    } catch (Throwable e) { // a provider's hook must not stop the others
       log().debug("cancel hook failed: {}", e.toString());
     }
   }

@@ -10,8 +10,13 @@ import java.util.ArrayList;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 
-/** Applies a {@link BudgetPolicy} through a {@link BudgetStore}: reserve the estimate, settle the actual. */
+/**
+ * Applies a {@link BudgetPolicy} through a {@link BudgetStore}: reserve the most a call can cost
+ * ({@link dev.imagegen.spi.CostModel#maximum}) before it is made, settle the actual cost after.
+ * Every known cost is recorded, also for calls whose price was unknown beforehand.
+ */
 final class Budgets {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Budgets.class);
   private final BudgetPolicy policy;
   private final BudgetStore store;
 
@@ -36,7 +41,16 @@ final class Budgets {
     }
     if (!estimate.isKnown()) {
       if (policy.allowUnknownPrices()) {
-        return Reservation.NONE;
+        // nothing to reserve, but the cost the provider reports later is still recorded; a limit
+        // already reached refuses the call
+        List<BudgetStore.Scope> scopes = scopes(providerId);
+        for (BudgetStore.Scope sc : scopes) {
+          if (store.spent(sc.key()).compareTo(sc.limit()) >= 0) {
+            throw new BudgetExceededException("price unknown and " + describe(List.of(sc)) + " is already reached",
+                providerId);
+          }
+        }
+        return new Reservation(scopes, BigDecimal.ZERO);
       }
       throw new BudgetExceededException("price unknown and the budget policy does not allow unknown prices "
           + "(configure imagegen." + providerId + ".price-per-image, or allowUnknownPrices)", providerId);
@@ -50,11 +64,20 @@ final class Budgets {
     return new Reservation(scopes, amount);
   }
 
-  void settle(Reservation r, Cost actual) {
+  /**
+   * Settles a reservation with what the call cost; an unknown cost keeps the reservation spent.
+   * A cost above the reservation is recorded all the same (it was spent), and logged.
+   */
+  void settle(Reservation r, Cost actual, String providerId) {
     if (r.scopes().isEmpty()) {
       return;
     }
-    store.settle(r.scopes(), r.amount(), actual.isKnown() ? actual.amountOrZero() : r.amount());
+    BigDecimal amount = actual.isKnown() ? actual.amountOrZero() : r.amount();
+    if (amount.compareTo(r.amount()) > 0 && r.amount().signum() > 0) {
+      LOG.warn("{}: reported cost {} USD is above the {} USD reserved for the call", providerId,
+          amount.stripTrailingZeros().toPlainString(), r.amount().stripTrailingZeros().toPlainString());
+    }
+    store.settle(r.scopes(), r.amount(), amount);
   }
 
   void release(Reservation r) {

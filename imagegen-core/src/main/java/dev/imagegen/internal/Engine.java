@@ -1,37 +1,24 @@
 package dev.imagegen.internal;
 
-import dev.imagegen.AllProvidersFailedException;
-import dev.imagegen.Attempt;
 import dev.imagegen.AuthenticationException;
 import dev.imagegen.BudgetExceededException;
-import dev.imagegen.ContentPolicyException;
 import dev.imagegen.Cost;
 import dev.imagegen.ErrorKind;
-import dev.imagegen.GeneratedImage;
 import dev.imagegen.GenerationCancelledException;
 import dev.imagegen.GenerationJob;
+import dev.imagegen.GenerationRejectedException;
 import dev.imagegen.GenerationTimeoutException;
 import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.ImageGenerationResponse;
-import dev.imagegen.InsufficientCreditsException;
-import dev.imagegen.JobJournal;
 import dev.imagegen.MetricsSnapshot;
 import dev.imagegen.ModelInfo;
-import dev.imagegen.NoCapableProviderException;
-import dev.imagegen.ProgressEvent;
 import dev.imagegen.ProviderHealth;
 import dev.imagegen.ProviderUnavailableException;
-import dev.imagegen.RateLimitedException;
-import dev.imagegen.RoutingStrategy;
-import dev.imagegen.Timings;
 import dev.imagegen.spi.ProviderResult;
-import dev.imagegen.spi.Reconciliation;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -41,31 +28,50 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The engine behind {@code ImageGenerationService}: routing, failover, retries, rate limits,
- * concurrency limits, budgets, deadlines, cancellation and metrics. Nothing here holds a thread
- * while a provider works: every wait is a future or a scheduled task.
+ * The engine behind {@code ImageGenerationService}. A generation goes through named stages:
+ * <ol>
+ *   <li>admission ({@link #submit}): the pending limit, the cache, the deadline timer;</li>
+ *   <li>routing ({@link Router}): providers in order, those that cannot honour the request
+ *       skipped with the reason;</li>
+ *   <li>failover ({@link Failover}): one provider attempt after another, with cool-downs,
+ *       circuits and budget reservations;</li>
+ *   <li>one attempt ({@link ProviderAttempt}): retries, rate limit, bulkhead, breaker, the
+ *       provider's call and reconcile;</li>
+ *   <li>settlement ({@link Settlement}): the only place that touches budgets, the journal, the
+ *       cache, metrics and the caller's future, run once per attempt and once per generation.</li>
+ * </ol>
+ * A generation ends once, by whichever comes first of a result, a failure, its deadline, its
+ * caller and {@link #close()} ({@link #end}). Nothing here holds a thread while a provider works.
  */
 public final class Engine implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
   private static final java.util.concurrent.atomic.AtomicBoolean SMALL_HOST_WARNED = new java.util.concurrent.atomic.AtomicBoolean();
 
-  private final EngineSettings settings;
+  final EngineSettings settings;
   private final Support support;
   private final Map<String, ProviderSlot> slots = new LinkedHashMap<>();
+  private final Router router;
   private final Metrics metrics = new Metrics();
-  private final Budgets budgets;
-  private final JobJournal journal;
-  private final Logger log;
+  final Budgets budgets;
+  final Settlement settlement;
+  final Logger log;
+  final dev.failsafe.spi.Scheduler failsafeScheduler;
+  private final Callbacks callbacks;
   private final Set<Generation> inFlight = ConcurrentHashMap.newKeySet();
+  private final AtomicInteger pending = new AtomicInteger();
   private final Set<CompletableFuture<?>> cleanups = ConcurrentHashMap.newKeySet();
+  private final Set<CompletableFuture<?>> activeCalls = ConcurrentHashMap.newKeySet();
   private final Prompts prompts;
   private final @Nullable ResponseCache cache;
   private volatile boolean closed;
@@ -73,31 +79,33 @@ public final class Engine implements AutoCloseable {
   /**
    * Builds an engine.
    *
-   * @param settings what the builder collected
+   * @param settings what the builder collected; the engine keeps a copy
    */
   public Engine(EngineSettings settings) {
-    this.settings = settings;
-    boolean ownScheduler = settings.scheduler == null;
-    java.util.concurrent.ExecutorService httpExecutor = settings.httpClient == null ? Support.defaultHttpExecutor() : null;
-    this.support = new Support(httpExecutor != null ? Support.defaultHttpClient(httpExecutor) : settings.httpClient,
-        httpExecutor, ownScheduler ? Support.defaultScheduler() : settings.scheduler, ownScheduler);
+    this.settings = settings.copy();
+    EngineSettings s = this.settings;
+    boolean ownScheduler = s.scheduler == null;
+    this.support = new Support(s.httpClient, ownScheduler ? Support.defaultScheduler() : s.scheduler, ownScheduler);
     this.log = new dev.imagegen.spi.RedactingLogger(LOG, support.redactor);
+    this.failsafeScheduler = new InlineScheduler(support.scheduler);
+    this.callbacks = new Callbacks(log);
     int order = 0;
-    for (EngineSettings.Entry e : settings.providers) {
+    for (EngineSettings.Entry e : s.providers) {
       String id = e.provider().id();
       if (slots.containsKey(id)) {
         throw new IllegalArgumentException("provider '" + id + "' registered twice");
       }
-      slots.put(id, new ProviderSlot(e.provider(), e.config(), support, order++, settings, metrics));
+      slots.put(id, new ProviderSlot(e.provider(), e.config(), support, order++, s, metrics));
     }
-    this.budgets = new Budgets(settings.budget, settings.budgetStore != null ? settings.budgetStore : new InMemoryBudgetStore());
-    this.journal = settings.journal != null ? settings.journal : new InMemoryJobJournal();
-    this.prompts = new Prompts(settings);
+    this.router = new Router(slots, s.routing);
+    this.budgets = new Budgets(s.budget, s.budgetStore != null ? s.budgetStore : new InMemoryBudgetStore());
+    this.prompts = new Prompts(s);
     if (java.util.concurrent.ForkJoinPool.getCommonPoolParallelism() < 2 && SMALL_HOST_WARNED.compareAndSet(false, true)) {
       log.warn("the common ForkJoinPool has fewer than 2 workers on this host, so the JDK HTTP client starts a new thread "
           + "for every answer; run with -Djava.util.concurrent.ForkJoinPool.common.parallelism=2 to bound threads");
     }
-    this.cache = settings.cache == null ? null : ResponseCache.create(settings.cache, support.json);
+    this.cache = s.cache == null ? null : ResponseCache.create(s.cache, support.json);
+    this.settlement = new Settlement(budgets, s.journal != null ? s.journal : new InMemoryJobJournal(), metrics, cache, log);
   }
 
   /** The presets requests can name: built-ins, then the configured ones. */
@@ -105,13 +113,19 @@ public final class Engine implements AutoCloseable {
     return prompts.presets();
   }
 
-  JobJournal journal() {
-    return journal;
-  }
-
   void trackCleanup(CompletableFuture<?> f) {
     cleanups.add(f);
     f.whenComplete((v, e) -> cleanups.remove(f));
+  }
+
+  /** A provider call in progress: close waits for it, so that a job it creates is cancelled. */
+  void callStarted(CompletableFuture<?> f) {
+    activeCalls.add(f);
+    f.whenComplete((v, e) -> activeCalls.remove(f));
+  }
+
+  boolean isClosed() {
+    return closed;
   }
 
   /** The provider ids, in registration order. */
@@ -119,7 +133,7 @@ public final class Engine implements AutoCloseable {
     return List.copyOf(slots.keySet());
   }
 
-  // ---------------------------------------------------------------- generation
+  // ---------------------------------------------------------------- admission
 
   /**
    * Starts a generation.
@@ -127,41 +141,89 @@ public final class Engine implements AutoCloseable {
    * @param request the request
    * @param onlyProvider a provider id to use without failover, or null for failover
    * @return the job
+   * @throws GenerationRejectedException when the pending limit is reached
    */
   public GenerationJob submit(ImageGenerationRequest request, @Nullable String onlyProvider) {
+    return start(request, onlyProvider);
+  }
+
+  /**
+   * Runs a generation and waits for it; an interrupt cancels it (remote job included).
+   *
+   * @param request the request
+   * @param onlyProvider a provider id to use without failover, or null for failover
+   * @return the response
+   */
+  public ImageGenerationResponse generate(ImageGenerationRequest request, @Nullable String onlyProvider) {
+    Generation g = start(request, onlyProvider);
+    try {
+      return g.outcome.get();
+    } catch (InterruptedException e) {
+      cancel(g, "interrupted while waiting");
+      Thread.currentThread().interrupt();
+      throw new GenerationCancelledException("interrupted while waiting", null, e);
+    } catch (ExecutionException e) {
+      throw classify(null, e.getCause());
+    }
+  }
+
+  private Generation start(ImageGenerationRequest request, @Nullable String onlyProvider) {
     if (closed) {
       throw new IllegalStateException("the service is closed");
     }
     if (onlyProvider != null && !slots.containsKey(onlyProvider)) {
       throw new IllegalArgumentException("unknown provider '" + onlyProvider + "' (configured: " + String.join(", ", slots.keySet()) + ")");
     }
-    ImageGenerationRequest prepared = prompts.prepare(request);
-    Duration timeout = request.timeout() != null ? request.timeout() : settings.defaultTimeout;
-    Generation g = new Generation(this, newId(), prepared, Instant.now().plus(timeout));
-    metrics.started();
-    if (cache != null && settings.cache != null && (prepared.seed() != null || settings.cache.cacheUnseeded())) {
+    if (pending.incrementAndGet() > settings.maxPending) {
+      pending.decrementAndGet();
+      metrics.rejected();
+      throw new GenerationRejectedException(settings.maxPending + " generations are already pending, the limit set with "
+          + "maxPendingGenerations (imagegen.max-pending); try again when some have finished");
+    }
+    Generation g;
+    try {
+      ImageGenerationRequest prepared = prompts.prepare(request);
+      Duration timeout = request.timeout() != null ? request.timeout() : settings.defaultTimeout;
+      g = new Generation(this, newId(), prepared, Instant.now().plus(timeout), callbacks.lane());
+      metrics.started();
+      inFlight.add(g);
+      g.outcome.whenComplete((r, e) -> {
+        inFlight.remove(g);
+        pending.decrementAndGet();
+      });
+      if (cache != null && settings.cache != null && (prepared.seed() != null || settings.cache.cacheUnseeded())) {
+        ResponseCache.Entry hit = cachedEntry(g, prepared);
+        if (hit != null) {
+          if (g.claimEnd()) {
+            settlement.cached(g, hit);
+          }
+          return g;
+        }
+      }
+      g.deadlineTask = support.scheduler.schedule(() -> onDeadline(g), timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (RuntimeException e) {
+      pending.decrementAndGet();
+      throw e;
+    }
+    Router.Route route = router.route(g.request, onlyProvider);
+    route.skipped().forEach((id, why) -> settlement.skipped(g, id, ErrorKind.NO_CAPABLE_PROVIDER, why, null));
+    if (route.candidates().isEmpty()) {
+      end(g, Failover.noCapable(route, slots.isEmpty(), onlyProvider));
+    } else {
+      new Failover(this, g, route, onlyProvider != null).next();
+    }
+    return g;
+  }
+
+  private ResponseCache.@Nullable Entry cachedEntry(Generation g, ImageGenerationRequest prepared) {
+    try {
       g.cacheKey = RequestHash.of(prepared, settings.cache.namespace());
       g.requestHash(g.cacheKey);
-      ResponseCache.Entry hit = cache.get(g.cacheKey);
-      if (hit != null) {
-        serveFromCache(g, hit);
-        return g;
-      }
+      return cache.get(g.cacheKey);
+    } catch (RuntimeException e) {
+      log.warn("response cache lookup failed: {}; generating", e.toString());
+      return null;
     }
-    inFlight.add(g);
-    g.result.whenComplete((r, e) -> {
-      inFlight.remove(g);
-      var task = g.deadlineTask;
-      if (task != null) {
-        task.cancel(false);
-      }
-      if (e instanceof CancellationException) {
-        onCallerCancel(g);
-      }
-    });
-    g.deadlineTask = support.scheduler.schedule(() -> onDeadline(g), timeout.toMillis(), TimeUnit.MILLISECONDS);
-    start(g, onlyProvider);
-    return g;
   }
 
   /** A random version-4 UUID; ids need to be unique, not unpredictable, so no SecureRandom. */
@@ -172,307 +234,130 @@ public final class Engine implements AutoCloseable {
     return new UUID(hi, lo).toString();
   }
 
-  private void start(Generation g, @Nullable String onlyProvider) {
-    List<ProviderSlot> candidates = new ArrayList<>();
-    List<String> why = new ArrayList<>();
-    for (ProviderSlot s : route(g.request, onlyProvider)) {
-      List<String> reasons = s.provider.capabilities().whyNot(g.request);
-      if (reasons.isEmpty()) {
-        candidates.add(s);
-      } else {
-        String reason = String.join("; ", reasons);
-        why.add(s.id() + ": " + reason);
-        g.addAttempt(new Attempt(s.id(), Attempt.Outcome.SKIPPED, ErrorKind.NO_CAPABLE_PROVIDER, reason, Duration.ZERO, 0,
-            null, false, false, null));
-      }
-    }
-    if (candidates.isEmpty()) {
-      String msg = slots.isEmpty() ? "no provider is configured" : "no provider can serve this request: " + String.join(" | ", why);
-      fail(g, new NoCapableProviderException(msg, onlyProvider));
+  // ---------------------------------------------------------------- ends
+
+  /** Ends a generation with a failure from failover (the attempt in progress, if any, is abandoned). */
+  void end(Generation g, ImageGenerationException e) {
+    if (!g.claimEnd()) {
       return;
     }
-    tryNext(g, candidates.iterator(), null, onlyProvider != null);
+    stopTimer(g);
+    ProviderAttempt a = g.current();
+    if (a != null) {
+      a.abandon(x -> e);
+    }
+    settlement.failed(g, e);
   }
 
-  private List<ProviderSlot> route(ImageGenerationRequest request, @Nullable String onlyProvider) {
-    if (onlyProvider != null) {
-      return List.of(slots.get(onlyProvider));
+  private void onDeadline(Generation g) {
+    if (!g.claimEnd()) {
+      return;
     }
-    List<ProviderSlot> list = new ArrayList<>(slots.values());
-    Comparator<ProviderSlot> byPriority = Comparator.<ProviderSlot>comparingInt(s -> s.priority).thenComparingInt(s -> s.order);
-    if (settings.routing == RoutingStrategy.CHEAPEST) {
-      Map<ProviderSlot, Cost> est = new LinkedHashMap<>();
-      list.forEach(s -> est.put(s, s.costModel.estimate(request)));
-      list.sort(Comparator.<ProviderSlot, Integer>comparing(s -> est.get(s).isKnown() ? 0 : 1)
-          .thenComparing(s -> est.get(s).amountOrZero())
-          .thenComparing(byPriority));
-    } else if (settings.routing == RoutingStrategy.FASTEST) {
-      Map<ProviderSlot, Long> med = new LinkedHashMap<>();
-      list.forEach(s -> med.put(s, s.metrics.latency.medianNanos()));
-      list.sort(Comparator.<ProviderSlot, Integer>comparing(s -> med.get(s) < 0 ? 1 : 0)
-          .thenComparing(s -> med.get(s))
-          .thenComparing(byPriority));
-    } else {
-      list.sort(byPriority);
+    ProviderAttempt a = g.current();
+    GenerationTimeoutException[] timeout = new GenerationTimeoutException[1];
+    if (a != null) {
+      a.abandon(x -> timeout[0] = timedOut(x));
     }
-    return list;
+    settlement.failed(g, timeout[0] != null ? timeout[0] : timedOut(null));
   }
 
-  private void tryNext(Generation g, Iterator<ProviderSlot> it, @Nullable ImageGenerationException last, boolean single) {
-    if (g.isDone()) {
-      return;
-    }
-    if (!it.hasNext()) {
-      fail(g, exhausted(g, last, single));
-      return;
-    }
-    ProviderSlot slot = it.next();
-    String unavailable = slot.unavailableReason();
-    if (unavailable != null) {
-      ImageGenerationException e = new ProviderUnavailableException(unavailable, slot.id(), false, false, null, null);
-      g.addAttempt(new Attempt(slot.id(), Attempt.Outcome.SKIPPED, ErrorKind.UNAVAILABLE, unavailable, Duration.ZERO, 0, null,
-          false, false, e));
-      tryNext(g, it, e, single);
-      return;
-    }
-    Budgets.Reservation reservation;
-    try {
-      reservation = budgets.reserve(slot.id(), slot.costModel.estimate(g.request));
-    } catch (BudgetExceededException e) {
-      g.addAttempt(new Attempt(slot.id(), Attempt.Outcome.SKIPPED, ErrorKind.BUDGET_EXCEEDED, e.getMessage(), Duration.ZERO, 0,
-          null, false, false, e));
-      tryNext(g, it, e, single);
-      return;
-    }
-    if (!slot.admitCall()) {
-      budgets.release(reservation);
-      String why = "circuit open after repeated failures";
-      ImageGenerationException e = new ProviderUnavailableException(why, slot.id(), false, false, null, null);
-      g.addAttempt(new Attempt(slot.id(), Attempt.Outcome.SKIPPED, ErrorKind.UNAVAILABLE, why, Duration.ZERO, 0, null,
-          false, false, e));
-      tryNext(g, it, e, single);
-      return;
-    }
-    g.currentSlot = slot;
-    g.currentSlotStart = System.nanoTime();
-    g.currentCalls = 0;
-    call(g, slot, 0).whenComplete((result, err) -> {
-      if (err == null) {
-        succeed(g, slot, reservation, result);
-        return;
-      }
-      ImageGenerationException e = classify(slot, err);
-      AttemptContext ctx = g.current;
-      boolean mayBeBilled = e instanceof ProviderUnavailableException pu && pu.outcomeUnknown();
-      // a remote job that was created and not cancelled may be billed even though no image came
-      // back (its result URL 404ed, its image was corrupt): keep its reservation spent
-      boolean jobRan = ctx != null && ctx.remoteJobId() != null && !ctx.remoteCancelSent();
-      if (mayBeBilled || jobRan) {
-        budgets.settle(reservation, Cost.unknown());
-      } else {
-        budgets.release(reservation);
-      }
-      if (g.isDone()) {
-        return; // the deadline or the caller got there first and recorded the attempt
-      }
-      g.addAttempt(attempt(g, slot, ctx, e, mayBeBilled));
-      if (ctx != null && ctx.remoteJobId() != null && !ctx.remoteCancelSent()) {
-        journal.ended(g.id(), ctx.remoteJobId(), "failed");
-      }
-      afterFailure(slot, e);
-      if (single || !mayFailOver(e)) {
-        fail(g, e);
-      } else {
-        tryNext(g, it, e, single);
-      }
-    });
+  private static GenerationTimeoutException timedOut(@Nullable ProviderAttempt a) {
+    AttemptContext c = a == null ? null : a.lastCall();
+    boolean remote = c != null && c.remoteCancelSent();
+    return new GenerationTimeoutException("no image within the deadline"
+        + (remote ? "; the remote job " + c.remoteJobId() + " was cancelled" : ""), a == null ? null : a.slot.id(), remote, null);
   }
 
-  private ImageGenerationException exhausted(Generation g, @Nullable ImageGenerationException last, boolean single) {
-    List<Attempt> attempts = g.attempts();
-    if (single && last != null) {
-      return last;
-    }
-    if (!attempts.isEmpty() && attempts.stream().allMatch(a -> a.errorKind() == ErrorKind.BUDGET_EXCEEDED)) {
-      return new BudgetExceededException("every capable provider would exceed the budget: "
-          + attempts.stream().map(Attempt::summary).reduce((a, b) -> a + "; " + b).orElse(""), null);
-    }
-    return new AllProvidersFailedException(attempts, last != null ? last : new IllegalStateException("no attempt made"));
+  /**
+   * Cancels a generation (caller, interrupt, close); its remote job is cancelled too.
+   *
+   * @return true if this call ended it
+   */
+  boolean cancel(Generation g, String why) {
+    return cancel(g, why, false);
   }
 
-  private boolean mayFailOver(ImageGenerationException e) {
-    if (e instanceof ContentPolicyException) {
-      return settings.failoverOnContentPolicy;
-    }
-    if (e.kind() == ErrorKind.INVALID_REQUEST) {
-      return settings.failoverOnInvalidRequest;
-    }
-    if (e instanceof GenerationTimeoutException || e instanceof GenerationCancelledException) {
+  /**
+   * @param shownAtOnce whether the caller's future is cancelled before the bookkeeping (a caller's
+   *     {@code cancel()}: it must see {@code isCancelled()} as soon as the call returns)
+   */
+  boolean cancel(Generation g, String why, boolean shownAtOnce) {
+    if (!g.claimEnd()) {
       return false;
     }
-    return e.failoverMayHelp();
-  }
-
-  /** One call to the provider, with retries on the same provider. */
-  private CompletableFuture<ProviderResult> call(Generation g, ProviderSlot slot, int retry) {
-    if (g.isDone()) {
-      return CompletableFuture.failedFuture(new GenerationCancelledException("generation already finished", slot.id()));
+    if (shownAtOnce) {
+      g.cancelHandedOut();
     }
-    return permits(g, slot).thenCompose(v -> {
-      AttemptContext ctx = new AttemptContext(slot.context, g);
-      g.current = ctx;
-      if (g.status() == GenerationJob.Status.PENDING) {
-        g.status(GenerationJob.Status.RUNNING);
-      }
-      g.currentCalls++;
-      slot.metrics.call();
-      long t0 = System.nanoTime();
-      CompletableFuture<ProviderResult> f;
-      try {
-        f = slot.provider.generate(g.request, ctx);
-        if (f == null) {
-          f = CompletableFuture.failedFuture(new IllegalStateException("provider returned no future"));
-        }
-      } catch (RuntimeException e) {
-        f = CompletableFuture.failedFuture(e);
-      }
-      return f.thenApply(r -> validate(g, slot, r)).handle((r, err) -> {
-        slot.permits.release();
-        if (err == null) {
-          slot.breaker.recordSuccess();
-          return CompletableFuture.completedFuture(r);
-        }
-        ImageGenerationException e = classify(slot, err);
-        slot.metrics.failure(e.kind());
-        if (countsAgainstCircuit(e)) {
-          slot.breaker.recordFailure();
-        }
-        if (g.isDone() || ctx.isCancelled()) {
-          return CompletableFuture.<ProviderResult>failedFuture(e);
-        }
-        if (e instanceof ProviderUnavailableException pu && pu.outcomeUnknown()) {
-          return reconcile(g, slot, ctx, pu, retry);
-        }
-        Duration delay = retryDelay(g, e, retry);
-        if (delay == null) {
-          return CompletableFuture.<ProviderResult>failedFuture(e);
-        }
-        log.debug("{}: retrying in {} ms after {} (retry {} of {})", slot.id(), delay.toMillis(), e.getMessage(), retry + 1,
-            settings.maxRetries);
-        return delayed(delay).thenCompose(x -> call(g, slot, retry + 1));
-      }).thenCompose(x -> x).whenComplete((r, e) -> {
-        if (e == null) {
-          slot.metrics.success(System.nanoTime() - t0, r.images().size(), Cost.unknown());
-        }
-      });
-    });
+    stopTimer(g);
+    ProviderAttempt a = g.current();
+    GenerationCancelledException e = new GenerationCancelledException(why, a == null ? null : a.slot.id());
+    if (a != null) {
+      a.abandon(x -> e);
+    }
+    settlement.failed(g, e);
+    return true;
   }
 
-  private CompletableFuture<ProviderResult> reconcile(Generation g, ProviderSlot slot, AttemptContext ctx,
-      ProviderUnavailableException lost, int retry) {
-    CompletableFuture<Reconciliation> rec;
+  /** The caller completed the future we handed out (cancel, orTimeout, completeExceptionally): a cancel. */
+  void cancelFromOutside(Generation g, @Nullable Throwable how) {
+    Throwable c = how instanceof CompletionException && how.getCause() != null ? how.getCause() : how;
+    String why = c instanceof CancellationException ? "cancelled by the caller"
+        : c instanceof TimeoutException ? "the caller's own timeout on the future passed"
+        : "the caller completed the future" + (c == null ? "" : " (" + c.getClass().getSimpleName() + ")");
+    cancel(g, why);
+  }
+
+  private static void stopTimer(Generation g) {
+    var t = g.deadlineTask;
+    if (t != null) {
+      t.cancel(false);
+    }
+  }
+
+  // ---------------------------------------------------------------- shared helpers
+
+  static Duration remaining(Generation g) {
+    Duration d = Duration.between(Instant.now(), g.deadline());
+    return d.isNegative() ? Duration.ZERO : d;
+  }
+
+  CompletableFuture<Void> delayed(Duration d) {
+    CompletableFuture<Void> f = new CompletableFuture<>();
     try {
-      rec = slot.provider.reconcile(g.request, ctx);
+      support.scheduler.schedule(() -> f.complete(null), Math.max(0, d.toMillis()), TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      f.completeExceptionally(new GenerationCancelledException("the service was closed", null));
+    }
+    return f;
+  }
+
+  /** The cost of a result; a price list that throws gives an unknown cost, not a lost image. */
+  Cost guardedCost(ProviderSlot slot, Generation g, ProviderResult r) {
+    try {
+      return slot.costModel.actual(g.request, r);
     } catch (RuntimeException e) {
-      rec = CompletableFuture.completedFuture(Reconciliation.unknown());
+      log.warn("{}: price list failed: {}", slot.id(), e.toString());
+      return Cost.unknown();
     }
-    return rec.exceptionally(e -> Reconciliation.unknown()).thenCompose(r -> {
-      switch (r.state()) {
-        case FOUND:
-          if (r.result() != null) {
-            return CompletableFuture.completedFuture(r.result());
-          }
-          return CompletableFuture.failedFuture(lost);
-        case NOT_SUBMITTED: {
-          Duration delay = retryDelay(g, new ProviderUnavailableException(lost.getMessage(), slot.id(), null), retry);
-          if (delay != null) {
-            return delayed(delay).thenCompose(x -> call(g, slot, retry + 1));
-          }
-          return CompletableFuture.failedFuture(new ProviderUnavailableException(lost.getMessage(), slot.id(), false, false, null, lost));
-        }
-        case CANCELLED:
-          return CompletableFuture.failedFuture(new ProviderUnavailableException(
-              lost.getMessage() + "; the job was found and cancelled", slot.id(), false, false, null, lost));
-        default:
-          log.warn("{}: outcome of a submit is unknown and cannot be reconciled; it may be billed: {}", slot.id(),
-              lost.getMessage());
-          return CompletableFuture.failedFuture(lost);
-      }
-    });
   }
 
-  private CompletableFuture<Void> permits(Generation g, ProviderSlot slot) {
-    CompletableFuture<Void> ready;
-    if (slot.rateLimiter != null) {
-      Duration wait = slot.rateLimiter.reservePermit();
-      if (wait.compareTo(remaining(g)) >= 0) {
-        return CompletableFuture.failedFuture(new RateLimitedException("client-side rate limit of "
-            + slot.config.get("requests-per-minute").orElse("?") + "/min would delay the call past the deadline", slot.id(),
-            wait, null));
-      }
-      ready = wait.isZero() ? CompletableFuture.completedFuture(null) : delayed(wait);
-    } else {
-      ready = CompletableFuture.completedFuture(null);
-    }
-    return ready.thenCompose(v -> {
-      CompletableFuture<Void> p = slot.permits.acquire();
-      g.pendingPermit = p;
-      return p;
-    });
-  }
-
-  private ProviderResult validate(Generation g, ProviderSlot slot, ProviderResult r) {
-    if (r.images().isEmpty()) {
-      throw new CompletionException(new ProviderUnavailableException("returned no images", slot.id(), false, false, null, null));
-    }
-    if (r.images().stream().allMatch(GeneratedImage::nsfw)) {
-      throw new CompletionException(new ContentPolicyException("every image was flagged as NSFW or censored", slot.id()));
-    }
-    return r;
-  }
-
-  private @Nullable Duration retryDelay(Generation g, ImageGenerationException e, int retry) {
-    if (!e.retryMayHelp() || retry >= settings.maxRetries) {
-      return null;
-    }
-    Duration delay;
-    Duration asked = e instanceof RateLimitedException rl ? rl.retryAfter()
-        : e instanceof ProviderUnavailableException pu ? pu.retryAfter() : null;
-    if (asked != null) {
-      if (asked.compareTo(settings.maxRetryAfter) > 0) {
-        return null; // a long wait: fail over now, the provider cools down
-      }
-      delay = asked;
-    } else {
-      long base = settings.retryBase.toMillis() << Math.min(retry, 10);
-      long capped = Math.min(base, settings.retryMax.toMillis());
-      delay = Duration.ofMillis((long) (capped * (0.5 + ThreadLocalRandom.current().nextDouble() * 0.5)));
-    }
-    return delay.compareTo(remaining(g)) < 0 ? delay : null;
-  }
-
-  private static boolean countsAgainstCircuit(ImageGenerationException e) {
+  static boolean countsAgainstCircuit(ImageGenerationException e) {
     return e.kind() == ErrorKind.UNAVAILABLE || e.kind() == ErrorKind.RATE_LIMITED;
   }
 
-  private void afterFailure(ProviderSlot slot, ImageGenerationException e) {
-    if (e instanceof AuthenticationException) {
-      slot.breaker.open();
-      slot.coolDown(settings.authCooldown, "credentials refused");
-    } else if (e instanceof InsufficientCreditsException) {
-      slot.coolDown(settings.creditsCooldown, "out of credit or quota");
-    } else if (e instanceof RateLimitedException rl && rl.retryAfter() != null
-        && rl.retryAfter().compareTo(settings.maxRetryAfter) > 0) {
-      slot.coolDown(rl.retryAfter(), "rate limited, Retry-After " + rl.retryAfter().toSeconds() + " s");
-    } else if (e instanceof ProviderUnavailableException pu && pu.retryAfter() != null
-        && pu.retryAfter().compareTo(settings.maxRetryAfter) > 0) {
-      slot.coolDown(pu.retryAfter(), "unavailable for " + pu.retryAfter().toSeconds() + " s");
-    }
+  /**
+   * The failure for a submit whose outcome is unknown and could not be reconciled: the job may
+   * exist and be billed, so failover is off unless the operator allowed it.
+   */
+  static ProviderUnavailableException unknownOutcome(String providerId, ProviderUnavailableException lost, boolean failover) {
+    String msg = lost.getMessage() + "; a job may have been created and may be billed, so it was not submitted again"
+        + (failover ? "" : " and no other provider was tried (allow it with failoverOnUnknownOutcome)");
+    return ProviderUnavailableException.mayBeBilled(msg, providerId, failover, lost);
   }
 
-  private ImageGenerationException classify(@Nullable ProviderSlot slot, Throwable t) {
+  ImageGenerationException classify(@Nullable ProviderSlot slot, @Nullable Throwable t) {
     Throwable c = t;
-    while ((c instanceof CompletionException || c instanceof java.util.concurrent.ExecutionException) && c.getCause() != null) {
+    while ((c instanceof CompletionException || c instanceof ExecutionException) && c.getCause() != null) {
       c = c.getCause();
     }
     if (c instanceof ImageGenerationException ige) {
@@ -483,154 +368,13 @@ public final class Engine implements AutoCloseable {
       return new GenerationCancelledException("cancelled", id, c);
     }
     if (c instanceof TimeoutException) {
-      return new ProviderUnavailableException("timed out", id, c);
+      return ProviderUnavailableException.transientFailure("timed out", id, c);
+    }
+    if (c == null) {
+      return ProviderUnavailableException.failOver("provider fault", id, null);
     }
     String msg = support.redactor.redact(c.getClass().getSimpleName() + (c.getMessage() == null ? "" : ": " + c.getMessage()));
-    return new ProviderUnavailableException("provider fault: " + msg, id, false, false, null, null);
-  }
-
-  private Attempt attempt(Generation g, ProviderSlot slot, @Nullable AttemptContext ctx, ImageGenerationException e,
-      boolean mayBeBilled) {
-    Attempt.Outcome outcome = e instanceof GenerationCancelledException ? Attempt.Outcome.CANCELLED : Attempt.Outcome.FAILED;
-    return new Attempt(slot.id(), outcome, e.kind(), e.getMessage(), Duration.ofNanos(System.nanoTime() - g.currentSlotStart),
-        g.currentCalls, ctx == null ? null : ctx.remoteJobId(), ctx != null && ctx.remoteCancelSent(), mayBeBilled, e);
-  }
-
-  private void succeed(Generation g, ProviderSlot slot, Budgets.Reservation reservation, ProviderResult r) {
-    Cost cost = slot.costModel.actual(g.request, r);
-    budgets.settle(reservation, cost);
-    AttemptContext ctx = g.current;
-    long total = System.nanoTime() - g.startNanos;
-    g.addAttempt(new Attempt(slot.id(), Attempt.Outcome.SUCCEEDED, null, null,
-        Duration.ofNanos(System.nanoTime() - g.currentSlotStart), g.currentCalls, r.remoteJobId(), false, false, null));
-    if (ctx != null && r.remoteJobId() != null) {
-      journal.ended(g.id(), r.remoteJobId(), "succeeded");
-    }
-    Map<String, String> meta = new LinkedHashMap<>(r.metadata());
-    meta.put("prompt", g.request.prompt());
-    if (g.request.effectiveNegativePrompt() != null && slot.provider.capabilities().negativePrompt()) {
-      meta.put("negative_prompt", g.request.effectiveNegativePrompt());
-    }
-    meta.put("request_hash", g.requestHash());
-    List<String> warnings = new ArrayList<>(r.warnings());
-    if (r.images().size() < g.request.numImages()) {
-      warnings.add(slot.id() + " returned " + r.images().size() + " of " + g.request.numImages() + " images requested");
-    }
-    Duration totalD = Duration.ofNanos(total);
-    Timings timings = new Timings(orZero(r.queueTime()), orZero(r.runTime()), orZero(r.downloadTime()), totalD);
-    ImageGenerationResponse resp = new ImageGenerationResponse(g.id(), ImageGenerationResponse.Status.COMPLETED, r.images(),
-        slot.id(), r.model(), totalD, timings, cost, g.attempts(), meta, warnings);
-    if (cost.isKnown()) {
-      slot.metrics.cost.accumulateAndGet(cost.amountOrZero(), java.math.BigDecimal::add);
-    }
-    if (g.cacheKey != null && cache != null && r.images().stream().noneMatch(GeneratedImage::nsfw)) {
-      cache.put(g.cacheKey, new ResponseCache.Entry(slot.id(), r.model(), r.images(), meta));
-    }
-    if (g.settle()) {
-      metrics.succeeded(total, cost, false);
-      g.progress(ProgressEvent.of(slot.id(), ProgressEvent.Stage.DONE));
-      g.status(GenerationJob.Status.SUCCEEDED);
-      if (!g.result.complete(resp)) {
-        // the caller cancelled in the same instant: count what the caller saw
-        metrics.successBecameCancelled(cost);
-        g.status(GenerationJob.Status.CANCELLED);
-      }
-    }
-  }
-
-  private void serveFromCache(Generation g, ResponseCache.Entry hit) {
-    Duration t = Duration.ofNanos(System.nanoTime() - g.startNanos);
-    Map<String, String> meta = new LinkedHashMap<>(hit.metadata());
-    meta.put("cache", "hit");
-    ImageGenerationResponse resp = new ImageGenerationResponse(g.id(), ImageGenerationResponse.Status.CACHED, hit.images(),
-        hit.provider(), hit.model(), t, new Timings(Duration.ZERO, Duration.ZERO, Duration.ZERO, t), Cost.cached(), List.of(),
-        meta, List.of());
-    g.settle();
-    metrics.succeeded(t.toNanos(), Cost.cached(), true);
-    g.status(GenerationJob.Status.SUCCEEDED);
-    g.result.complete(resp);
-  }
-
-  private void fail(Generation g, ImageGenerationException e) {
-    if (g.settle()) {
-      failSettled(g, e);
-    }
-  }
-
-  private void failSettled(Generation g, ImageGenerationException e) {
-    metrics.failed(e.kind());
-    g.status(e instanceof GenerationCancelledException ? GenerationJob.Status.CANCELLED : GenerationJob.Status.FAILED);
-    log.debug("generation {} failed: {}", g.id(), e.getMessage());
-    if (!g.result.completeExceptionally(e) && e.kind() != ErrorKind.CANCELLED) {
-      // the caller cancelled in the same instant: count what the caller saw
-      metrics.failureBecameCancelled(e.kind());
-      g.status(GenerationJob.Status.CANCELLED);
-    }
-  }
-
-  private void onDeadline(Generation g) {
-    // claim the generation first: cancelling the attempt completes the provider's future, and the
-    // failover path must then see a finished generation, not a cancellation to report
-    if (!g.settle()) {
-      return;
-    }
-    AttemptContext ctx = g.current;
-    ProviderSlot slot = g.currentSlot;
-    cancelPending(g);
-    if (ctx != null) {
-      ctx.cancel();
-    }
-    boolean remote = ctx != null && ctx.remoteCancelSent();
-    String provider = slot == null ? null : slot.id();
-    GenerationTimeoutException e = new GenerationTimeoutException("no image within the deadline"
-        + (remote ? "; the remote job " + ctx.remoteJobId() + " was cancelled" : ""), provider, remote, null);
-    if (slot != null) {
-      g.addAttempt(new Attempt(slot.id(), Attempt.Outcome.FAILED, ErrorKind.TIMEOUT, e.getMessage(),
-          Duration.ofNanos(System.nanoTime() - g.currentSlotStart), g.currentCalls, ctx == null ? null : ctx.remoteJobId(),
-          remote, false, e));
-    }
-    failSettled(g, e);
-  }
-
-  private void onCallerCancel(Generation g) {
-    if (!g.settle()) {
-      return;
-    }
-    AttemptContext ctx = g.current;
-    cancelPending(g);
-    if (ctx != null) {
-      ctx.cancel();
-    }
-    ProviderSlot slot = g.currentSlot;
-    if (slot != null) {
-      g.addAttempt(new Attempt(slot.id(), Attempt.Outcome.CANCELLED, ErrorKind.CANCELLED, "cancelled by the caller",
-          Duration.ofNanos(System.nanoTime() - g.currentSlotStart), g.currentCalls, ctx == null ? null : ctx.remoteJobId(),
-          ctx != null && ctx.remoteCancelSent(), false, null));
-    }
-    g.status(GenerationJob.Status.CANCELLED);
-    metrics.failed(ErrorKind.CANCELLED);
-  }
-
-  private static void cancelPending(Generation g) {
-    CompletableFuture<?> p = g.pendingPermit;
-    if (p != null && !p.isDone()) {
-      p.cancel(false);
-    }
-  }
-
-  private Duration remaining(Generation g) {
-    Duration d = Duration.between(Instant.now(), g.deadline());
-    return d.isNegative() ? Duration.ZERO : d;
-  }
-
-  private CompletableFuture<Void> delayed(Duration d) {
-    CompletableFuture<Void> f = new CompletableFuture<>();
-    support.scheduler.schedule(() -> f.complete(null), Math.max(0, d.toMillis()), TimeUnit.MILLISECONDS);
-    return f;
-  }
-
-  private static Duration orZero(@Nullable Duration d) {
-    return d == null ? Duration.ZERO : d;
+    return ProviderUnavailableException.failOver("provider fault: " + msg, id, null);
   }
 
   // ---------------------------------------------------------------- batches
@@ -685,8 +429,8 @@ public final class Engine implements AutoCloseable {
       if (options.progress() != null) {
         try {
           options.progress().accept(p);
-        } catch (RuntimeException ex) {
-          log.debug("batch progress listener failed: {}", ex.toString());
+        } catch (Throwable ex) { // user code
+          log.warn("batch progress listener failed: {}", ex.toString());
         }
       }
       return null;
@@ -747,8 +491,8 @@ public final class Engine implements AutoCloseable {
    */
   public @Nullable String selectOptimalProvider(ImageGenerationRequest request) {
     ImageGenerationRequest prepared = prompts.prepare(request);
-    for (ProviderSlot s : route(prepared, null)) {
-      if (s.provider.capabilities().whyNot(prepared).isEmpty() && s.unavailableReason() == null) {
+    for (ProviderSlot s : router.route(prepared, null).candidates()) {
+      if (s.unavailableReason() == null) {
         return s.id();
       }
     }
@@ -763,10 +507,8 @@ public final class Engine implements AutoCloseable {
   public Map<String, Cost> estimateCosts(ImageGenerationRequest request) {
     ImageGenerationRequest prepared = prompts.prepare(request);
     Map<String, Cost> out = new LinkedHashMap<>();
-    for (ProviderSlot s : route(prepared, null)) {
-      if (s.provider.capabilities().whyNot(prepared).isEmpty()) {
-        out.put(s.id(), s.costModel.estimate(prepared));
-      }
+    for (ProviderSlot s : router.route(prepared, null).candidates()) {
+      out.put(s.id(), s.costModel.estimate(prepared));
     }
     return out;
   }
@@ -833,10 +575,12 @@ public final class Engine implements AutoCloseable {
   // ---------------------------------------------------------------- shutdown
 
   /**
-   * Cancels every generation in flight (remote jobs included), waits up to {@code grace} for the
-   * remote cancels to be acknowledged, closes the providers.
+   * Closes the service: no new generation is accepted and no new submit leaves the process; every
+   * generation in flight is cancelled, remote jobs included (also those whose submit is still on
+   * the wire: their cancel goes out once their id arrives); waits up to {@code grace} for those
+   * submits and cancels; lists any remote job left running; closes the providers.
    *
-   * @param grace how long to wait for remote cancels
+   * @param grace how long to wait for submits in flight and remote cancels
    * @return how many generations were cancelled
    */
   public int shutdown(Duration grace) {
@@ -845,17 +589,36 @@ public final class Engine implements AutoCloseable {
     }
     closed = true;
     int n = 0;
+    List<CompletableFuture<?>> callersFutures = new ArrayList<>();
     for (Generation g : List.copyOf(inFlight)) {
-      if (g.result.completeExceptionally(new GenerationCancelledException("the service was closed", null))) {
+      if (cancel(g, "the service was closed")) {
         n++;
-        onCallerCancel(g);
+        callersFutures.add(g.result());
       }
     }
-    CompletableFuture<?>[] pending = cleanups.toArray(new CompletableFuture<?>[0]);
-    try {
-      CompletableFuture.allOf(pending).get(grace.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (Exception e) {
-      log.warn("{} remote cancel(s) not acknowledged within {}", cleanups.size(), grace);
+    long until = System.nanoTime() + grace.toNanos();
+    // when close returns, every caller's future has its answer
+    callersFutures.removeIf(CompletableFuture::isDone);
+    while (!(activeCalls.isEmpty() && cleanups.isEmpty() && callersFutures.isEmpty()) && System.nanoTime() < until) {
+      callersFutures.removeIf(CompletableFuture::isDone);
+      List<CompletableFuture<?>> pendingWork = new ArrayList<>(activeCalls);
+      pendingWork.addAll(callersFutures);
+      pendingWork.addAll(cleanups);
+      try {
+        CompletableFuture.allOf(pendingWork.toArray(new CompletableFuture<?>[0]))
+            .get(Math.max(1, (until - System.nanoTime()) / 1_000_000), TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      } catch (ExecutionException | TimeoutException e) {
+        // a failed call or cancel is fine; a timeout ends the loop at its deadline
+      }
+    }
+    List<String> left = settlement.openJobs();
+    if (!activeCalls.isEmpty() || !left.isEmpty()) {
+      log.warn("closed with {} provider call(s) still in flight and {} remote job(s) not confirmed cancelled{}", activeCalls.size(),
+          left.size(), left.isEmpty() ? "" : ": " + String.join(", ", left.subList(0, Math.min(50, left.size())))
+              + (left.size() > 50 ? ", ..." : "") + "; they may run on and be billed");
     }
     for (ProviderSlot s : slots.values()) {
       try {
@@ -865,6 +628,7 @@ public final class Engine implements AutoCloseable {
       }
     }
     support.close();
+    callbacks.close();
     if (n > 0) {
       log.info("closed: cancelled {} generation(s) in flight", n);
     }
@@ -876,8 +640,8 @@ public final class Engine implements AutoCloseable {
     shutdown(settings.shutdownGrace);
   }
 
-  /** Whether {@link #close()} was called. */
-  public boolean isClosed() {
-    return closed;
+  /** Remote jobs created by this engine that are neither finished nor confirmed cancelled. */
+  public List<String> openRemoteJobs() {
+    return settlement.openJobs();
   }
 }

@@ -13,7 +13,10 @@ import java.util.List;
 import java.util.concurrent.ScheduledExecutorService;
 import org.jspecify.annotations.Nullable;
 
-/** What the public builder collected; read once by {@link Engine}. */
+/**
+ * What the public builder collected. The engine works on its own {@link #copy()}, so changing a
+ * builder after {@code build()} changes no running service.
+ */
 public final class EngineSettings {
   /** A provider and its configuration. */
   public record Entry(ImageProvider provider, ProviderConfig config) {}
@@ -32,6 +35,9 @@ public final class EngineSettings {
   public int defaultMaxConcurrent = 16;
   public boolean failoverOnContentPolicy;
   public boolean failoverOnInvalidRequest;
+  public boolean failoverOnUnknownOutcome;
+  public int maxPending = 10_000;
+  public java.time.Clock clock = java.time.Clock.systemUTC();
   public BudgetPolicy budget = BudgetPolicy.UNLIMITED;
   public @Nullable BudgetStore budgetStore;
   public @Nullable JobJournal journal;
@@ -40,4 +46,35 @@ public final class EngineSettings {
   public Duration shutdownGrace = Duration.ofSeconds(5);
   public dev.imagegen.@Nullable CacheConfig cache;
   public final List<dev.imagegen.Preset> presets = new ArrayList<>();
+
+  /** A copy: the lists are copied, the stores and clients are shared. */
+  public EngineSettings copy() {
+    EngineSettings c = new EngineSettings();
+    c.providers.addAll(providers);
+    c.routing = routing;
+    c.defaultTimeout = defaultTimeout;
+    c.maxRetries = maxRetries;
+    c.retryBase = retryBase;
+    c.retryMax = retryMax;
+    c.maxRetryAfter = maxRetryAfter;
+    c.breakerFailures = breakerFailures;
+    c.breakerOpenFor = breakerOpenFor;
+    c.authCooldown = authCooldown;
+    c.creditsCooldown = creditsCooldown;
+    c.defaultMaxConcurrent = defaultMaxConcurrent;
+    c.failoverOnContentPolicy = failoverOnContentPolicy;
+    c.failoverOnInvalidRequest = failoverOnInvalidRequest;
+    c.failoverOnUnknownOutcome = failoverOnUnknownOutcome;
+    c.maxPending = maxPending;
+    c.clock = clock;
+    c.budget = budget;
+    c.budgetStore = budgetStore;
+    c.journal = journal;
+    c.httpClient = httpClient;
+    c.scheduler = scheduler;
+    c.shutdownGrace = shutdownGrace;
+    c.cache = cache;
+    c.presets.addAll(presets);
+    return c;
+  }
 }

@@ -2,6 +2,7 @@ package dev.imagegen.internal;
 
 import dev.imagegen.Attempt;
 import dev.imagegen.GenerationJob;
+import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.ImageGenerationResponse;
 import dev.imagegen.ProgressEvent;
@@ -11,36 +12,50 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
-/** One generation in flight: its request, deadline, attempts, progress and result. */
+/**
+ * One generation: its request, deadline, attempts, progress and result.
+ *
+ * <p>Its end is claimed once ({@link #claimEnd()}); whoever claims it (a result, a failure, the
+ * deadline, the caller, close) hands the generation to {@link Settlement}, the only code that
+ * completes {@link #outcome}. Callers get {@link #result()}, a dependent future: completing it
+ * from outside (a cancel, {@code orTimeout}, {@code completeExceptionally}) cancels the
+ * generation, remote job included, and never stops the engine's own bookkeeping.
+ */
 final class Generation implements GenerationJob {
   private final Engine engine;
   private final String id;
   final ImageGenerationRequest request;
   private final Instant deadline;
   final long startNanos = System.nanoTime();
-  final CompletableFuture<ImageGenerationResponse> result = new CompletableFuture<>();
+  /** Completed by {@link Settlement} only. */
+  final CompletableFuture<ImageGenerationResponse> outcome = new CompletableFuture<>();
+  private final CompletableFuture<ImageGenerationResponse> handedOut = new CompletableFuture<>();
   private final List<Attempt> attempts = new ArrayList<>();
   private final List<Consumer<ProgressEvent>> listeners = new CopyOnWriteArrayList<>();
+  final Callbacks.Lane lane;
   private volatile @Nullable ProgressEvent latest;
   private volatile Status status = Status.PENDING;
-  private final java.util.concurrent.atomic.AtomicBoolean settled = new java.util.concurrent.atomic.AtomicBoolean();
+  private final AtomicBoolean ended = new AtomicBoolean();
   private @Nullable String requestHash;
-  volatile @Nullable AttemptContext current;
-  volatile @Nullable ProviderSlot currentSlot;
-  volatile long currentSlotStart;
-  volatile int currentCalls;
-  volatile @Nullable CompletableFuture<?> pendingPermit;
+  private @Nullable ProviderAttempt current; // guarded by this
   volatile @Nullable ScheduledFuture<?> deadlineTask;
   @Nullable String cacheKey;
 
-  Generation(Engine engine, String id, ImageGenerationRequest request, Instant deadline) {
+  Generation(Engine engine, String id, ImageGenerationRequest request, Instant deadline, Callbacks.Lane lane) {
     this.engine = engine;
     this.id = id;
     this.request = request;
     this.deadline = deadline;
+    this.lane = lane;
+    handedOut.whenComplete((r, e) -> {
+      if (!outcome.isDone()) {
+        engine.cancelFromOutside(this, e);
+      }
+    });
   }
 
   Engine engine() {
@@ -80,27 +95,60 @@ final class Generation implements GenerationJob {
     this.status = s;
   }
 
-  void progress(ProgressEvent e) {
-    latest = e;
+  /**
+   * Makes {@code a} the provider attempt in progress, unless the generation has ended.
+   *
+   * @return false when the generation already ended (the attempt must not start)
+   */
+  synchronized boolean attach(ProviderAttempt a) {
+    if (ended.get()) {
+      return false;
+    }
+    current = a;
     if (status == Status.PENDING) {
       status = Status.RUNNING;
     }
-    for (Consumer<ProgressEvent> l : listeners) {
-      try {
-        l.accept(e);
-      } catch (RuntimeException ex) {
-        // a listener's failure must not break the generation
-      }
-    }
+    return true;
+  }
+
+  /** Claims the end of the generation: true once; from then on no attempt can attach. */
+  synchronized boolean claimEnd() {
+    return ended.compareAndSet(false, true);
+  }
+
+  /** The provider attempt in progress when the generation ended, or the last one. */
+  synchronized @Nullable ProviderAttempt current() {
+    return current;
   }
 
   boolean isDone() {
-    return result.isDone() || settled.get();
+    return ended.get();
   }
 
-  /** Claims the right to finish this generation (and count it in the metrics); true once. */
-  boolean settle() {
-    return settled.compareAndSet(false, true);
+  /** Passes a progress event to the listeners, on the generation's callback lane. */
+  void progress(ProgressEvent e) {
+    if (ended.get() && e.stage() != ProgressEvent.Stage.DONE) {
+      return;
+    }
+    latest = e;
+    for (Consumer<ProgressEvent> l : listeners) {
+      lane.run("progress listener", () -> l.accept(e));
+    }
+  }
+
+  /** Completes the caller's future, on the callback lane, with what {@link #outcome} holds. */
+  void handOut(@Nullable ImageGenerationResponse r, @Nullable ImageGenerationException e, Runnable ifCallerWasFirst) {
+    lane.run("result stage", () -> {
+      boolean mine = e == null ? handedOut.complete(r) : handedOut.completeExceptionally(e);
+      if (!mine) {
+        ifCallerWasFirst.run();
+      }
+    });
+  }
+
+  /** The caller cancelled: its future shows it at once, before the settlement's bookkeeping. */
+  void cancelHandedOut() {
+    handedOut.cancel(false);
   }
 
   @Override public String id() { return id; }
@@ -115,12 +163,12 @@ final class Generation implements GenerationJob {
 
   @Override
   public CompletableFuture<ImageGenerationResponse> result() {
-    return result;
+    return handedOut;
   }
 
   @Override
   public boolean cancel() {
-    return result.cancel(false);
+    return engine.cancel(this, "cancelled by the caller", true);
   }
 
   @Override

@@ -10,12 +10,16 @@ public final class InMemoryJobJournal implements JobJournal {
 
   @Override
   public void started(Entry entry) {
-    open.put(entry.provider() + "/" + entry.remoteJobId(), entry);
+    open.put(key(entry.generationId(), entry.remoteJobId()), entry);
   }
 
   @Override
   public void ended(String generationId, String remoteJobId, String status) {
-    open.values().removeIf(e -> e.remoteJobId().equals(remoteJobId) && e.generationId().equals(generationId));
+    open.remove(key(generationId, remoteJobId));
+  }
+
+  private static String key(String generationId, String remoteJobId) {
+    return generationId + '\u0000' + remoteJobId;
   }
 
   @Override

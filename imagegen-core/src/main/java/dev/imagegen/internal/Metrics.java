@@ -18,6 +18,8 @@ final class Metrics {
   private final LongAdder successes = new LongAdder();
   private final LongAdder failures = new LongAdder();
   private final LongAdder cacheHits = new LongAdder();
+  private final LongAdder rejected = new LongAdder();
+  private final LongAdder pending = new LongAdder();
   private final LongAdder unknownCost = new LongAdder();
   private final Map<ErrorKind, LongAdder> failuresByKind = new EnumMap<>(ErrorKind.class);
   private final LatencyHistogram latency = new LatencyHistogram();
@@ -36,10 +38,17 @@ final class Metrics {
 
   void started() {
     requests.increment();
+    pending.increment();
+  }
+
+  /** A generation refused at admission (the pending limit). */
+  void rejected() {
+    rejected.increment();
   }
 
   void succeeded(long nanos, Cost cost, boolean cached) {
     successes.increment();
+    pending.decrement();
     if (cached) {
       cacheHits.increment();
     }
@@ -53,13 +62,15 @@ final class Metrics {
 
   void failed(ErrorKind kind) {
     failures.increment();
+    pending.decrement();
     failuresByKind.get(kind).increment();
   }
 
   /** A success counted just before the caller's cancel won: count it as a cancellation. */
   void successBecameCancelled(Cost cost) {
     successes.decrement();
-    failed(ErrorKind.CANCELLED);
+    failures.increment();
+    failuresByKind.get(ErrorKind.CANCELLED).increment();
     if (cost.isKnown()) {
       totalCost.accumulateAndGet(cost.amountOrZero(), BigDecimal::subtract);
     } else {
@@ -77,7 +88,7 @@ final class Metrics {
     Map<String, MetricsSnapshot.ProviderStats> p = new TreeMap<>();
     providers.forEach((id, m) -> p.put(id, m.snapshot()));
     return new MetricsSnapshot(requests.sum(), successes.sum(), failures.sum(), kinds(failuresByKind), cacheHits.sum(),
-        latency.snapshot(), totalCost.get(), unknownCost.sum(), p);
+        latency.snapshot(), totalCost.get(), unknownCost.sum(), p, pending.sum(), rejected.sum());
   }
 
   private static Map<ErrorKind, Long> kinds(Map<ErrorKind, LongAdder> m) {

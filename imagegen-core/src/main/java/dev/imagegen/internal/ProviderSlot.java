@@ -5,22 +5,40 @@ import dev.failsafe.RateLimiter;
 import dev.imagegen.spi.CostModel;
 import dev.imagegen.spi.ImageProvider;
 import dev.imagegen.spi.ProviderConfig;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 
-/** A configured provider with its resilience state: circuit breaker, rate limiter, bulkhead, cool-down. */
+/**
+ * A configured provider with its resilience state: circuit breaker, rate limiter, bulkhead and
+ * cool-down.
+ *
+ * <p>The breaker is Failsafe's, used directly rather than through a Failsafe executor: an
+ * executor records every completion as a success or a failure, and a call that ends at the
+ * caller's deadline or cancel is neither. Each call takes a {@link Permit}, which is given back
+ * exactly once, with a verdict or without one; a half-open trial that ends without a verdict
+ * re-arms the half-open state, so the provider is tried again instead of being skipped for good.
+ * The open delay is measured on the service's clock (Failsafe's own timer is set far out), so a
+ * test can move time instead of sleeping.
+ */
 final class ProviderSlot {
+  private static final Duration NEVER = Duration.ofDays(3650);
+
   final ImageProvider provider;
   final ProviderConfig config;
   final BaseContext context;
   final int order;
   final int priority;
   final CostModel costModel;
-  final CircuitBreaker<Object> breaker;
+  private final CircuitBreaker<Object> breaker;
+  private final Duration openFor;
   final @Nullable RateLimiter<Object> rateLimiter;
   final AsyncPermits permits;
   final Metrics.ProviderMetrics metrics;
+  private final Clock clock;
+  private volatile long openedAt;
   private volatile long cooldownUntil;
   private volatile @Nullable String cooldownReason;
 
@@ -31,10 +49,13 @@ final class ProviderSlot {
     this.order = order;
     this.priority = config.intValue(ProviderConfig.PRIORITY, 100);
     this.costModel = CostModel.fromConfig(config, provider.costModel());
+    this.clock = s.clock;
+    this.openFor = s.breakerOpenFor;
     this.breaker = CircuitBreaker.builder()
         .withFailureThreshold(s.breakerFailures)
-        .withDelay(s.breakerOpenFor)
+        .withDelay(NEVER)
         .withSuccessThreshold(1)
+        .onOpen(e -> openedAt = clock.millis())
         .build();
     int rpm = config.intValue(ProviderConfig.REQUESTS_PER_MINUTE, 0);
     this.rateLimiter = rpm > 0 ? RateLimiter.smoothBuilder(rpm, Duration.ofMinutes(1)).build() : null;
@@ -47,33 +68,80 @@ final class ProviderSlot {
     return provider.id();
   }
 
-  /** Why the provider should not be called now (open circuit, cool-down), or null. */
+  /** Why the provider should not be called now (cool-down, open circuit), or null. */
   @Nullable String unavailableReason() {
+    long now = clock.millis();
     long until = cooldownUntil;
-    if (until != 0 && System.currentTimeMillis() < until) {
+    if (until != 0 && now < until) {
       return "cooling down until " + Instant.ofEpochMilli(until) + " (" + cooldownReason + ")";
     }
-    if (breaker.isOpen() && breaker.getRemainingDelay().compareTo(Duration.ZERO) > 0) {
+    if (breaker.isOpen() && now - openedAt < openFor.toMillis()) {
       return "circuit open after repeated failures";
     }
     return null;
   }
 
   /**
-   * Asks the circuit breaker for a call: always granted while closed; once the open delay has
-   * passed, the breaker goes half-open and grants a trial call, whose result closes or reopens it.
-   * Call right before calling the provider, and record the call's result.
+   * Asks the breaker for one call: always granted while closed; once the open delay has passed
+   * the breaker goes half-open and grants a trial call.
+   *
+   * @return the permit to give back when the call ends, or null when the circuit refuses the call
    */
-  boolean admitCall() {
-    return breaker.tryAcquirePermit();
+  @Nullable Permit admit() {
+    if (breaker.isOpen() && clock.millis() - openedAt >= openFor.toMillis()) {
+      breaker.halfOpen();
+    }
+    return breaker.tryAcquirePermit() ? new Permit() : null;
+  }
+
+  /** Opens the circuit now (refused credentials). */
+  void open() {
+    openedAt = clock.millis();
+    breaker.open();
+  }
+
+  /** Whether the circuit is closed (for tests and health). */
+  boolean circuitClosed() {
+    return breaker.isClosed();
   }
 
   /** Skips the provider for a while: a long Retry-After, a model loading, a quota exhausted. */
   void coolDown(Duration d, String reason) {
-    long until = System.currentTimeMillis() + d.toMillis();
+    long until = clock.millis() + d.toMillis();
     if (until > cooldownUntil) {
       cooldownReason = reason;
       cooldownUntil = until;
+    }
+  }
+
+  /** One call's hold on the breaker, given back exactly once. */
+  final class Permit {
+    private final AtomicBoolean returned = new AtomicBoolean();
+
+    /** The provider answered: closes a half-open circuit. */
+    void success() {
+      if (returned.compareAndSet(false, true)) {
+        breaker.recordSuccess();
+      }
+    }
+
+    /** The provider failed in a way that counts against the circuit. */
+    void failure() {
+      if (returned.compareAndSet(false, true)) {
+        breaker.recordFailure();
+      }
+    }
+
+    /**
+     * The call ended without a verdict on the provider (deadline, cancel, a failure that is the
+     * request's fault): a half-open trial is re-armed, a closed circuit is left as it is.
+     */
+    void release() {
+      if (returned.compareAndSet(false, true) && breaker.isHalfOpen()) {
+        // Failsafe's halfOpen() is a no-op while half-open; passing through open re-arms the trial
+        breaker.open();
+        breaker.halfOpen();
+      }
     }
   }
 }

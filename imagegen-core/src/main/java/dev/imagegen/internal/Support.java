@@ -28,12 +28,13 @@ public final class Support {
   final Redactor redactor = new Redactor();
   private final boolean ownsScheduler;
 
-  private final java.util.concurrent.@org.jspecify.annotations.Nullable ExecutorService ownedHttpExecutor;
-
-  Support(HttpClient http, java.util.concurrent.@org.jspecify.annotations.Nullable ExecutorService ownedHttpExecutor,
-      ScheduledExecutorService scheduler, boolean ownsScheduler) {
-    this.http = http;
-    this.ownedHttpExecutor = ownedHttpExecutor;
+  /**
+   * @param http the client the application supplied, or null for the shared default
+   * @param scheduler the scheduler
+   * @param ownsScheduler whether close shuts the scheduler down
+   */
+  Support(@org.jspecify.annotations.Nullable HttpClient http, ScheduledExecutorService scheduler, boolean ownsScheduler) {
+    this.http = http != null ? http : SharedClient.CLIENT;
     this.scheduler = scheduler;
     this.ownsScheduler = ownsScheduler;
     this.json = mapper();
@@ -45,6 +46,16 @@ public final class Support {
         .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
         .serializationInclusion(JsonInclude.Include.NON_NULL)
         .build();
+  }
+
+  /**
+   * The default HTTP client, one per JVM for every service that was given none: the JDK's client
+   * has no close() before Java 21, and each one keeps a selector thread until it is collected, so
+   * a client per service left a thread behind for every service built and closed. Its executor's
+   * threads are daemons and its tasks never block; a closed service sends nothing through it.
+   */
+  private static final class SharedClient {
+    static final HttpClient CLIENT = defaultHttpClient(defaultHttpExecutor());
   }
 
   static HttpClient defaultHttpClient(java.util.concurrent.ExecutorService executor) {
@@ -87,9 +98,6 @@ public final class Support {
   void close() {
     if (ownsScheduler) {
       scheduler.shutdownNow();
-    }
-    if (ownedHttpExecutor != null) {
-      ownedHttpExecutor.shutdown();
     }
   }
 

@@ -21,6 +21,21 @@ public interface CostModel {
   Cost estimate(ImageGenerationRequest request);
 
   /**
+   * The most a request can cost when the provider may work on it for up to {@code maxRunTime}
+   * (the time left before the request's deadline, which is also the server-side limit imagegen
+   * sends where the provider accepts one). Budgets reserve this amount before the call, so that a
+   * provider-reported cost above the estimate still stays within the limit. The default is the
+   * estimate, right for prices per image or per megapixel; a price per unit of time must override
+   * it.
+   *
+   * @param request the request
+   * @param maxRunTime the longest the provider may run the request
+   */
+  default Cost maximum(ImageGenerationRequest request, java.time.Duration maxRunTime) {
+    return estimate(request);
+  }
+
+  /**
    * The cost of a finished generation. The default uses a cost the provider stated, then the
    * estimate. Provider-reported usage always wins over the estimate.
    *
@@ -32,6 +47,21 @@ public interface CostModel {
       return result.reportedCost();
     }
     return estimate(request);
+  }
+
+  /**
+   * The most a job billed per second can cost when it runs for {@code maxRunTime}: that time at
+   * that price, and never less than the estimate. For price lists of per-second models.
+   *
+   * @param usdPerSecond the price of one second
+   * @param maxRunTime the longest the job may run
+   * @param estimate the typical cost
+   * @return the larger of the two
+   */
+  static Cost perSecondMaximum(BigDecimal usdPerSecond, java.time.Duration maxRunTime, Cost estimate) {
+    BigDecimal longest = usdPerSecond.multiply(BigDecimal.valueOf(maxRunTime.toMillis()).movePointLeft(3))
+        .setScale(6, RoundingMode.UP);
+    return estimate.isKnown() && estimate.amountOrZero().compareTo(longest) >= 0 ? estimate : Cost.estimated(longest);
   }
 
   /** Free: every generation costs nothing. */
@@ -76,6 +106,11 @@ public interface CostModel {
       public Cost estimate(ImageGenerationRequest r) {
         return Cost.estimated(usdPerSecond.multiply(BigDecimal.valueOf(typicalSecondsPerImage * r.numImages()))
             .setScale(6, RoundingMode.HALF_UP));
+      }
+
+      @Override
+      public Cost maximum(ImageGenerationRequest r, java.time.Duration maxRunTime) {
+        return perSecondMaximum(usdPerSecond, maxRunTime, estimate(r));
       }
 
       @Override

@@ -55,6 +55,14 @@ public interface GenerationContext extends ProviderContext {
   void remoteJobStarted(String remoteJobId, Supplier<CompletableFuture<?>> cancel);
 
   /**
+   * Cancels the remote job registered with {@link #remoteJobStarted} through the service: the
+   * cancel is sent at most once, retried when it fails, and {@code close()} waits for it. Use it
+   * when the provider itself gives up on a job (its polling failed for good) rather than calling
+   * the cancel directly. Does nothing when no remote job is registered or it was cancelled already.
+   */
+  default void cancelRemoteJob() {}
+
+  /**
    * Waits for a remote job by polling it, holding no thread in between: see {@link JobPoller}.
    *
    * @param job the job

@@ -40,6 +40,11 @@ final class HuggingFacePrices implements CostModel {
   }
 
   @Override
+  public Cost maximum(ImageGenerationRequest request, java.time.Duration maxRunTime) {
+    return CostModel.perSecondMaximum(usdPerSecond, maxRunTime, estimate(request));
+  }
+
+  @Override
   public Cost actual(ImageGenerationRequest request, ProviderResult result) {
     if (result.reportedCost() != null) {
       return result.reportedCost();

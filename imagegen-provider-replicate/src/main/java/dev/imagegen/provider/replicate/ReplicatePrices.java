@@ -75,6 +75,15 @@ final class ReplicatePrices implements CostModel {
   }
 
   @Override
+  public Cost maximum(ImageGenerationRequest request, java.time.Duration maxRunTime) {
+    ReplicateModels.Target t = target(request);
+    if (t != null && t.pricing() == ReplicateModels.Pricing.PER_GPU_SECOND && perSecond != null) {
+      return CostModel.perSecondMaximum(perSecond, maxRunTime, estimate(request));
+    }
+    return estimate(request);
+  }
+
+  @Override
   public Cost actual(ImageGenerationRequest request, ProviderResult result) {
     if (result.reportedCost() != null) {
       return result.reportedCost();

@@ -560,10 +560,28 @@ class ReplicateProviderTest {
     }
 
     @Test
-    void resetAfterTheCreateIsNeverResubmitted() {
+    void resetAfterTheCreateIsNeverResubmittedNorPaidForTwice() {
       server.stubFor(ReplicateStubs.anyCreate().willReturn(aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER)));
 
-      ImageGenerationResponse r = service(true).generateImageWithFailover(request().build());
+      ProviderUnavailableException e = catchThrowableOfType(
+          () -> service(true).generateImageWithFailover(request().build()), ProviderUnavailableException.class);
+
+      assertThat(creates()).as("a lost create is never sent again").hasSize(1);
+      assertThat(e.outcomeUnknown()).isTrue();
+      assertThat(e.getMessage()).contains("may be billed");
+      assertThat(fallback.calls).as("no second provider is paid for the same image by default").hasValue(0);
+    }
+
+    @Test
+    void resetAfterTheCreateFailsOverWhenTheOperatorAllowsIt() {
+      server.stubFor(ReplicateStubs.anyCreate().willReturn(aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER)));
+
+      ImageGenerationService.Builder b = ImageGenerationService.builder().failoverOnUnknownOutcome(true)
+          .provider(new ReplicateProviderFactory(), config()).defaultTimeout(Duration.ofSeconds(20))
+          .provider(fallback, ProviderConfig.builder(Fallback.ID).set("priority", "1000").build());
+      ImageGenerationService s = b.build();
+      services.add(s);
+      ImageGenerationResponse r = s.generateImageWithFailover(request().build());
 
       assertThat(creates()).as("a lost create is never sent again").hasSize(1);
       assertThat(r.provider()).isEqualTo(Fallback.ID);

@@ -71,6 +71,12 @@ final class RunPodPrices implements CostModel {
   }
 
   @Override
+  public Cost maximum(ImageGenerationRequest request, java.time.Duration maxRunTime) {
+    CostModel m = byModel.apply(request.model());
+    return m == null ? Cost.unknown() : m.maximum(request, maxRunTime);
+  }
+
+  @Override
   public Cost actual(ImageGenerationRequest request, ProviderResult result) {
     CostModel m = byModel.apply(request.model());
     return m == null ? Cost.unknown() : m.actual(request, result);

@@ -1,0 +1,144 @@
+package dev.imagegen.internal;
+
+import dev.imagegen.AllProvidersFailedException;
+import dev.imagegen.Attempt;
+import dev.imagegen.AuthenticationException;
+import dev.imagegen.BudgetExceededException;
+import dev.imagegen.ContentPolicyException;
+import dev.imagegen.Cost;
+import dev.imagegen.ErrorKind;
+import dev.imagegen.GenerationCancelledException;
+import dev.imagegen.GenerationTimeoutException;
+import dev.imagegen.ImageGenerationException;
+import dev.imagegen.InsufficientCreditsException;
+import dev.imagegen.NoCapableProviderException;
+import dev.imagegen.ProviderUnavailableException;
+import dev.imagegen.RateLimitedException;
+import java.util.Iterator;
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Failover: walks a generation's route, one {@link ProviderAttempt} at a time, until one
+ * succeeds, a failure says another provider would not help, or the route is exhausted. Before each
+ * attempt: the provider's cool-down and circuit, then the budget reservation.
+ */
+final class Failover {
+  private final Engine engine;
+  private final Generation g;
+  private final boolean single;
+  private final Iterator<ProviderSlot> route;
+  private @Nullable ImageGenerationException last;
+
+  Failover(Engine engine, Generation g, Router.Route route, boolean single) {
+    this.engine = engine;
+    this.g = g;
+    this.single = single;
+    this.route = route.candidates().iterator();
+  }
+
+  void next() {
+    while (!g.isDone()) {
+      if (!route.hasNext()) {
+        engine.end(g, exhausted());
+        return;
+      }
+      ProviderSlot slot = route.next();
+      String unavailable = slot.unavailableReason();
+      if (unavailable != null) {
+        last = ProviderUnavailableException.failOver(unavailable, slot.id(), null);
+        engine.settlement.skipped(g, slot.id(), ErrorKind.UNAVAILABLE, unavailable, last);
+        continue;
+      }
+      Budgets.Reservation reservation;
+      try {
+        Cost most = slot.costModel.maximum(g.request, Engine.remaining(g));
+        reservation = engine.budgets.reserve(slot.id(), most);
+      } catch (BudgetExceededException e) {
+        last = e;
+        engine.settlement.skipped(g, slot.id(), ErrorKind.BUDGET_EXCEEDED, e.getMessage(), e);
+        continue;
+      }
+      ProviderAttempt attempt = new ProviderAttempt(engine, g, slot, reservation);
+      if (!g.attach(attempt)) {
+        engine.budgets.release(reservation);
+        return;
+      }
+      attempt.run().whenComplete((end, err) -> ended(slot, end));
+      return;
+    }
+  }
+
+  private void ended(ProviderSlot slot, ProviderAttempt.End end) {
+    if (end.result() != null) {
+      Cost cost = engine.guardedCost(slot, g, end.result());
+      engine.settlement.attemptEnded(end, cost);
+      if (g.claimEnd()) {
+        engine.settlement.succeeded(g, slot, end.result(), cost);
+      }
+      return;
+    }
+    engine.settlement.attemptEnded(end, null);
+    ImageGenerationException e = end.error() != null ? end.error()
+        : ProviderUnavailableException.failOver("failed without a reason", slot.id(), null);
+    if (end.abandoned() || g.isDone()) {
+      return; // the generation's end (deadline, caller, close) was settled by whoever claimed it
+    }
+    afterFailure(slot, e);
+    last = e;
+    if (single || !mayFailOver(e)) {
+      engine.end(g, e);
+    } else {
+      next();
+    }
+  }
+
+  private ImageGenerationException exhausted() {
+    List<Attempt> attempts = g.attempts();
+    if (single && last != null) {
+      return last;
+    }
+    if (!attempts.isEmpty() && attempts.stream().allMatch(a -> a.errorKind() == ErrorKind.BUDGET_EXCEEDED)) {
+      return new BudgetExceededException("every capable provider would exceed the budget: "
+          + attempts.stream().map(Attempt::summary).reduce((a, b) -> a + "; " + b).orElse(""), null);
+    }
+    return new AllProvidersFailedException(attempts, last != null ? last : new IllegalStateException("no attempt made"));
+  }
+
+  private boolean mayFailOver(ImageGenerationException e) {
+    EngineSettings s = engine.settings;
+    if (e instanceof ContentPolicyException) {
+      return s.failoverOnContentPolicy;
+    }
+    if (e.kind() == ErrorKind.INVALID_REQUEST) {
+      return s.failoverOnInvalidRequest;
+    }
+    if (e instanceof GenerationTimeoutException || e instanceof GenerationCancelledException) {
+      return false;
+    }
+    return e.failoverMayHelp();
+  }
+
+  private void afterFailure(ProviderSlot slot, ImageGenerationException e) {
+    EngineSettings s = engine.settings;
+    if (e instanceof AuthenticationException) {
+      slot.open();
+      slot.coolDown(s.authCooldown, "credentials refused");
+    } else if (e instanceof InsufficientCreditsException) {
+      slot.coolDown(s.creditsCooldown, "out of credit or quota");
+    } else if (e instanceof RateLimitedException rl && rl.retryAfter() != null
+        && rl.retryAfter().compareTo(s.maxRetryAfter) > 0) {
+      slot.coolDown(rl.retryAfter(), "rate limited, Retry-After " + rl.retryAfter().toSeconds() + " s");
+    } else if (e instanceof ProviderUnavailableException pu && pu.retryAfter() != null
+        && pu.retryAfter().compareTo(s.maxRetryAfter) > 0) {
+      slot.coolDown(pu.retryAfter(), "unavailable for " + pu.retryAfter().toSeconds() + " s");
+    }
+  }
+
+  /** The failure when no provider can serve the request at all. */
+  static NoCapableProviderException noCapable(Router.Route route, boolean noneConfigured, @Nullable String only) {
+    String why = String.join(" | ", route.skipped().entrySet().stream().map(en -> en.getKey() + ": " + en.getValue()).toList());
+    return new NoCapableProviderException(noneConfigured ? "no provider is configured" : "no provider can serve this request: "
+        + why, only);
+  }
+}

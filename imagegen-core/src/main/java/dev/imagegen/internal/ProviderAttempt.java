@@ -1,0 +1,309 @@
+package dev.imagegen.internal;
+
+import dev.failsafe.Failsafe;
+import dev.failsafe.RetryPolicy;
+import dev.imagegen.ContentPolicyException;
+import dev.imagegen.GeneratedImage;
+import dev.imagegen.GenerationCancelledException;
+import dev.imagegen.ImageGenerationException;
+import dev.imagegen.ProviderUnavailableException;
+import dev.imagegen.RateLimitedException;
+import dev.imagegen.spi.ProviderResult;
+import dev.imagegen.spi.Reconciliation;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One provider's attempt at a generation: the calls to that provider (the first and its retries),
+ * and the state they share. Its stages, in order:
+ * <ol>
+ *   <li>retries: Failsafe's {@link RetryPolicy} with exponential backoff and jitter, a
+ *       Retry-After delay function, and no retry that would end past the deadline;</li>
+ *   <li>per call: the client-side rate limiter, the bulkhead ({@link AsyncPermits}), the circuit
+ *       breaker's {@link ProviderSlot.Permit}, then the provider;</li>
+ *   <li>a submit whose outcome was lost goes to the provider's {@code reconcile}, never straight to
+ *       a second submit.</li>
+ * </ol>
+ * The attempt ends once ({@link #end}): when its calls are done, or when the generation ends
+ * first (deadline, caller, close), which abandons it: the current call is cancelled (remote job
+ * included) and every permit is given back.
+ */
+final class ProviderAttempt {
+  final Generation generation;
+  final ProviderSlot slot;
+  final Budgets.Reservation reservation;
+  final long startNanos = System.nanoTime();
+  private final Engine engine;
+  private final AtomicInteger calls = new AtomicInteger();
+  private final AtomicBoolean ended = new AtomicBoolean();
+  private final CompletableFuture<End> done = new CompletableFuture<>();
+  private volatile @Nullable AttemptContext call;
+  private volatile @Nullable CompletableFuture<?> waiting;
+  /** A remote job of an earlier call ran to its end without being cancelled: it may be billed. */
+  private volatile boolean earlierJobRan;
+  private volatile boolean outcomeUnknown;
+
+  /** How an attempt ended. */
+  record End(ProviderAttempt attempt, @Nullable ProviderResult result, @Nullable ImageGenerationException error,
+      boolean abandoned) {
+
+    /** The provider may bill for this attempt although it brought no image. */
+    boolean mayBeBilled() {
+      return attempt.outcomeUnknown;
+    }
+
+    /** A remote job was created and not cancelled: it ran, and may be billed. */
+    boolean jobRan() {
+      AttemptContext c = attempt.call;
+      return attempt.earlierJobRan || (c != null && c.remoteJobId() != null && !c.remoteCancelSent());
+    }
+  }
+
+  ProviderAttempt(Engine engine, Generation generation, ProviderSlot slot, Budgets.Reservation reservation) {
+    this.engine = engine;
+    this.generation = generation;
+    this.slot = slot;
+    this.reservation = reservation;
+  }
+
+  int calls() {
+    return calls.get();
+  }
+
+  @Nullable AttemptContext lastCall() {
+    return call;
+  }
+
+  /** Runs the attempt; the future completes once, when it ends. */
+  CompletableFuture<End> run() {
+    Failsafe.with(retryPolicy()).with(engine.failsafeScheduler).getStageAsync(this::callOnce)
+        .whenComplete((r, e) -> end(r, e == null ? null : engine.classify(slot, e), false));
+    return done;
+  }
+
+  /**
+   * Ends the attempt now because the generation ended: cancels the call in progress (remote job
+   * included) and any wait for a permit, then ends with the failure {@code why} makes of it (it
+   * may say whether the remote cancel went out).
+   */
+  void abandon(java.util.function.Function<ProviderAttempt, ImageGenerationException> why) {
+    if (!ended.compareAndSet(false, true)) {
+      return;
+    }
+    // ended is set before the call is read; callProvider sets the call before it reads ended
+    CompletableFuture<?> w = waiting;
+    if (w != null) {
+      w.cancel(false);
+    }
+    AttemptContext c = call;
+    if (c != null) {
+      c.cancel();
+    }
+    done.complete(new End(this, null, why.apply(this), true));
+  }
+
+  private void end(@Nullable ProviderResult r, @Nullable ImageGenerationException e, boolean abandoned) {
+    if (ended.compareAndSet(false, true)) {
+      done.complete(new End(this, r, e, abandoned));
+    }
+  }
+
+  private boolean over() {
+    return ended.get() || generation.isDone() || engine.isClosed();
+  }
+
+  private RetryPolicy<ProviderResult> retryPolicy() {
+    EngineSettings s = engine.settings;
+    return RetryPolicy.<ProviderResult>builder()
+        .handleIf((r, e) -> e != null && retryDelay(engine.classify(slot, e)) != null)
+        .abortIf((r, e) -> over())
+        .withMaxRetries(s.maxRetries)
+        .withBackoff(s.retryBase, s.retryMax.compareTo(s.retryBase) > 0 ? s.retryMax : s.retryBase.plusMillis(1))
+        .withJitter(0.25)
+        .withDelayFn(ctx -> {
+          Duration asked = engine.classify(slot, ctx.getLastException()).retryAfter();
+          return asked != null ? asked : Duration.ofMillis(-1); // negative: the backoff applies
+        })
+        .build();
+  }
+
+  /** The delay before a retry of this failure, or null when it must not be retried here. */
+  private @Nullable Duration retryDelay(ImageGenerationException e) {
+    if (!e.retryMayHelp() || over()) {
+      return null;
+    }
+    Duration asked = e.retryAfter();
+    if (asked != null && asked.compareTo(engine.settings.maxRetryAfter) > 0) {
+      return null; // a long wait: fail over now, the provider cools down
+    }
+    Duration delay = asked;
+    if (delay == null) { // the backoff's upper bound, jitter included
+      EngineSettings s = engine.settings;
+      Duration backoff = s.retryBase.multipliedBy(1L << Math.min(Math.max(calls() - 1, 0), 20));
+      delay = (backoff.compareTo(s.retryMax) < 0 ? backoff : s.retryMax).multipliedBy(5).dividedBy(4);
+    }
+    return delay.compareTo(Engine.remaining(generation)) < 0 ? delay : null;
+  }
+
+  /** One call: rate limiter, bulkhead, breaker, the provider, validation, reconcile. */
+  private CompletableFuture<ProviderResult> callOnce() {
+    if (over()) {
+      return CompletableFuture.failedFuture(stopped());
+    }
+    CompletableFuture<Void> ready;
+    if (slot.rateLimiter != null) {
+      Duration wait = slot.rateLimiter.reservePermit();
+      if (wait.compareTo(Engine.remaining(generation)) >= 0) {
+        return CompletableFuture.failedFuture(new RateLimitedException("client-side rate limit of "
+            + slot.config.get("requests-per-minute").orElse("?") + "/min would delay the call past the deadline", slot.id(),
+            wait, null));
+      }
+      ready = wait.isZero() ? CompletableFuture.completedFuture(null) : engine.delayed(wait);
+    } else {
+      ready = CompletableFuture.completedFuture(null);
+    }
+    return ready.thenCompose(v -> {
+      CompletableFuture<Void> p = slot.permits.acquire();
+      waiting = p;
+      if (over()) {
+        p.cancel(false);
+      }
+      return p;
+    }).thenCompose(v -> {
+      waiting = null;
+      if (over()) { // the permit came after the end (or during close): no new submit leaves
+        slot.permits.release();
+        return CompletableFuture.failedFuture(stopped());
+      }
+      return callProvider();
+    });
+  }
+
+  private CompletableFuture<ProviderResult> callProvider() {
+    ProviderSlot.Permit permit = slot.admit();
+    if (permit == null) {
+      slot.permits.release();
+      return CompletableFuture.failedFuture(ProviderUnavailableException.failOver("circuit open after repeated failures",
+          slot.id(), null));
+    }
+    AttemptContext prev = call;
+    if (prev != null && prev.remoteJobId() != null && !prev.remoteCancelSent()) {
+      earlierJobRan = true;
+    }
+    AttemptContext ctx = new AttemptContext(slot.context, this);
+    call = ctx;
+    CompletableFuture<ProviderResult> out = new CompletableFuture<>();
+    ctx.onCancel(() -> {
+      permit.release();
+      out.completeExceptionally(stopped());
+    });
+    if (over()) { // ended between the checks: the context was not yet cancelled by abandon()
+      ctx.cancel();
+      slot.permits.release();
+      return out;
+    }
+    calls.incrementAndGet();
+    slot.metrics.call();
+    long t0 = System.nanoTime();
+    CompletableFuture<ProviderResult> f;
+    try {
+      f = slot.provider.generate(generation.request, ctx);
+      if (f == null) {
+        f = CompletableFuture.failedFuture(new IllegalStateException("provider returned no future"));
+      }
+    } catch (RuntimeException e) {
+      f = CompletableFuture.failedFuture(e);
+    }
+    f.whenComplete((r, e) -> ctx.settledForClose.complete(null));
+    engine.callStarted(ctx.settledForClose);
+    f.thenApply(this::validate).whenComplete((r, err) -> {
+      slot.permits.release();
+      if (err == null) {
+        permit.success();
+        slot.metrics.success(System.nanoTime() - t0, r.images().size(), dev.imagegen.Cost.unknown());
+        out.complete(r);
+        return;
+      }
+      ImageGenerationException e = engine.classify(slot, err);
+      slot.metrics.failure(e.kind());
+      if (Engine.countsAgainstCircuit(e)) {
+        permit.failure();
+      } else {
+        permit.release();
+      }
+      if (over() || ctx.isCancelled()) {
+        out.completeExceptionally(e);
+      } else if (e instanceof ProviderUnavailableException pu && pu.outcomeUnknown()) {
+        reconcile(ctx, pu).whenComplete((rr, re) -> {
+          if (re == null) {
+            out.complete(rr);
+          } else {
+            out.completeExceptionally(engine.classify(slot, re));
+          }
+        });
+      } else {
+        out.completeExceptionally(e);
+      }
+    });
+    return out;
+  }
+
+  private ProviderResult validate(ProviderResult r) {
+    if (r.images().isEmpty()) {
+      throw new CompletionException(ProviderUnavailableException.failOver("returned no images", slot.id(), null));
+    }
+    if (r.images().stream().allMatch(GeneratedImage::nsfw)) {
+      throw new CompletionException(new ContentPolicyException("every image was flagged as NSFW or censored", slot.id()));
+    }
+    return r;
+  }
+
+  /**
+   * A submit whose answer was lost (a reset after sending, a 5xx to a POST): ask the provider what
+   * became of it. Found: use it. Not submitted: a retry is safe. Found and cancelled: fail over.
+   * Unknown: the job may exist and be billed, so the generation stops unless the operator opted
+   * in to failing over anyway.
+   */
+  private CompletableFuture<ProviderResult> reconcile(AttemptContext ctx, ProviderUnavailableException lost) {
+    CompletableFuture<Reconciliation> rec;
+    try {
+      rec = slot.provider.reconcile(generation.request, ctx);
+      if (rec == null) {
+        rec = CompletableFuture.completedFuture(Reconciliation.unknown());
+      }
+    } catch (RuntimeException e) {
+      rec = CompletableFuture.completedFuture(Reconciliation.unknown());
+    }
+    return rec.exceptionally(e -> Reconciliation.unknown()).thenCompose(r -> {
+      switch (r.state()) {
+        case FOUND:
+          if (r.result() != null) {
+            return CompletableFuture.completedFuture(validate(r.result()));
+          }
+          outcomeUnknown = true;
+          return CompletableFuture.failedFuture(Engine.unknownOutcome(slot.id(), lost, engine.settings.failoverOnUnknownOutcome));
+        case NOT_SUBMITTED:
+          // nothing was created: a retry on this provider is safe
+          return CompletableFuture.failedFuture(new ProviderUnavailableException(lost.getMessage()
+              + "; the provider confirms no job was created", slot.id(), true, false, lost.retryAfter(), lost));
+        case CANCELLED:
+          return CompletableFuture.failedFuture(ProviderUnavailableException.failOver(
+              lost.getMessage() + "; the job was found and cancelled", slot.id(), lost));
+        default:
+          outcomeUnknown = true;
+          engine.log.warn("{}: the outcome of a submit is unknown and the provider cannot look it up; the job may exist "
+              + "and be billed: {}", slot.id(), lost.getMessage());
+          return CompletableFuture.failedFuture(Engine.unknownOutcome(slot.id(), lost, engine.settings.failoverOnUnknownOutcome));
+      }
+    });
+  }
+
+  private GenerationCancelledException stopped() {
+    return new GenerationCancelledException(engine.isClosed() ? "the service was closed" : "generation already finished",
+        slot.id());
+  }
+}
