@@ -173,6 +173,37 @@ class JobsCacheAndPresetsTest {
     }
   }
 
+  @Test
+  void theInMemoryCacheIsBoundedByBytesOfImageData() {
+    ScriptedProvider p = new ScriptedProvider("p");
+    long oneImage = ScriptedProvider.png().length;
+    try (ImageGenerationService s = service(p, CacheConfig.inMemory(100).maxMemoryBytes(oneImage))) {
+      ImageGenerationRequest a = ImageGenerationRequest.builder().prompt("a").seed(1L).build();
+      ImageGenerationRequest b = ImageGenerationRequest.builder().prompt("b").seed(1L).build();
+      s.generateImageWithFailover(a);
+      assertThat(s.generateImageWithFailover(a).cached()).isTrue();
+      s.generateImageWithFailover(b); // evicts a: both do not fit in the bound
+      assertThat(s.generateImageWithFailover(b).cached()).isTrue();
+      assertThat(s.generateImageWithFailover(a).cached()).isFalse();
+      assertThat(p.calls).hasValue(3);
+    }
+  }
+
+  @Test
+  void cacheConfigNamesTheLimitItRejects() {
+    assertThatThrownBy(() -> CacheConfig.inMemory(0)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("cache maxEntries must be at least 1, was 0");
+    assertThatThrownBy(() -> CacheConfig.directory(Path.of("c"), 0)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("cache maxBytes (the directory bound) must be at least 1, was 0");
+    assertThatThrownBy(() -> CacheConfig.inMemory(10).maxMemoryBytes(-1)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("cache maxMemoryBytes must be at least 1, was -1");
+    // the five-value constructor still compiles and takes the default memory bound
+    CacheConfig c = new CacheConfig(null, 5, 1, "ns", true);
+    assertThat(c.maxMemoryBytes()).isEqualTo(CacheConfig.DEFAULT_MAX_MEMORY_BYTES);
+    assertThat(c.maxMemoryBytes(1024).maxMemoryBytes()).isEqualTo(1024);
+    assertThat(c.maxMemoryBytes(1024).namespace("x").cacheUnseeded(false).maxMemoryBytes()).isEqualTo(1024);
+  }
+
   // ------------------------------------------------------------------ presets
 
   @Test

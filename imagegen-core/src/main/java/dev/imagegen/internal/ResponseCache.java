@@ -26,7 +26,7 @@ import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The content-addressed response cache: an in-memory LRU, or a directory store with atomic writes. */
+/** The content-addressed response cache: an in-memory LRU bounded by entries and bytes, or a directory store with atomic writes. */
 abstract class ResponseCache {
   private static final Logger LOG = LoggerFactory.getLogger(ResponseCache.class);
 
@@ -34,30 +34,62 @@ abstract class ResponseCache {
   record Entry(String provider, String model, List<GeneratedImage> images, Map<String, String> metadata) {}
 
   static ResponseCache create(CacheConfig config, ObjectMapper json) {
-    return config.directory() == null ? new Memory(config.maxEntries()) : new Directory(config.directory(), config.maxBytes(), json);
+    return config.directory() == null
+        ? new Memory(config.maxEntries(), config.maxMemoryBytes())
+        : new Directory(config.directory(), config.maxBytes(), json);
   }
 
   abstract @Nullable Entry get(String key);
 
   abstract void put(String key, Entry entry);
 
-  /** An LRU in memory. */
+  static long imageBytes(Entry e) {
+    long n = 0;
+    for (GeneratedImage i : e.images()) {
+      n += i.bytes().length;
+    }
+    return n;
+  }
+
+  /** An LRU in memory, bounded by its number of entries and by the total bytes of their images. */
   static final class Memory extends ResponseCache {
-    private final Map<String, Entry> map;
+    private final int maxEntries;
+    private final long maxBytes;
+    private final LinkedHashMap<String, Entry> map = new LinkedHashMap<>(16, 0.75f, true);
+    private long bytes;
 
-    Memory(int max) {
-      this.map = new LinkedHashMap<>(16, 0.75f, true) {
-        private static final long serialVersionUID = 1L;
-
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Entry> eldest) {
-          return size() > max;
-        }
-      };
+    Memory(int maxEntries, long maxBytes) {
+      this.maxEntries = maxEntries;
+      this.maxBytes = maxBytes;
     }
 
-    @Override synchronized @Nullable Entry get(String key) { return map.get(key); }
-    @Override synchronized void put(String key, Entry entry) { map.put(key, entry); }
+    @Override
+    synchronized @Nullable Entry get(String key) {
+      return map.get(key);
+    }
+
+    @Override
+    synchronized void put(String key, Entry entry) {
+      long size = imageBytes(entry);
+      Entry old = map.remove(key);
+      if (old != null) {
+        bytes -= imageBytes(old);
+      }
+      if (size > maxBytes) {
+        return; // would evict everything else and still not fit
+      }
+      map.put(key, entry);
+      bytes += size;
+      for (Iterator<Entry> it = map.values().iterator(); it.hasNext() && (map.size() > maxEntries || bytes > maxBytes); ) {
+        bytes -= imageBytes(it.next());
+        it.remove();
+      }
+    }
+
+    /** The bytes of image data held now. */
+    synchronized long bytes() {
+      return bytes;
+    }
   }
 
   /**
