@@ -11,13 +11,20 @@ import org.jspecify.annotations.Nullable;
  * request without a seed is cached only with {@link #cacheUnseeded(boolean)}. Hits cost nothing
  * and are reported in the response ({@code Status.CACHED}) and in the metrics. Immutable.
  *
+ * <p>A cache never fails a generation or the building of a service: when the store cannot read
+ * or write (a directory that is missing, unwritable, or shared with another process that removed
+ * an entry), the lookup is a miss, the store does nothing, and the first such problem is logged at
+ * WARN with the directory.
+ *
  * <p>With a {@link #directory() directory}, entries live only on disk (bounded by
  * {@link #maxBytes()}); without one, only in memory (bounded by {@link #maxEntries()} and
  * {@link #maxMemoryBytes()}).
  *
  * @param directory where entries are stored, or null for memory only
  * @param maxEntries most entries kept in memory
- * @param maxBytes most bytes kept in the directory (oldest entries evicted first)
+ * @param maxBytes most bytes kept in the directory (least recently used entries evicted first);
+ *     when several processes share the directory, each keeps the entries it knows of within it,
+ *     and learns of the others' entries periodically, so the total can exceed it for a while
  * @param namespace separates caches of different applications or model versions
  * @param cacheUnseeded whether requests without a seed are cached
  * @param maxMemoryBytes most bytes of image data kept in memory (least recently used entries
@@ -68,6 +75,7 @@ public record CacheConfig(@Nullable Path directory, int maxEntries, long maxByte
 
   /**
    * A directory store with atomic writes (a temporary directory, then a move) and a size bound.
+   * The directory may be shared by several services and processes.
    *
    * @param directory where entries are stored
    * @param maxBytes most bytes kept
