@@ -131,24 +131,29 @@ class JobsCacheAndPresetsTest {
     try (ImageGenerationService s = service(p, CacheConfig.directory(dir, 10_000_000))) {
       s.generateImageWithFailover(r);
     }
-    // a crash mid-write leaves only a temporary directory behind: it is never read, and cleaned on start
+    // a crash mid-write leaves only a temporary directory behind: it is never read, and removed by the
+    // next store that indexes the directory once it is an hour old (a younger one may be another writer's)
     Path crashed = Files.createDirectory(dir.resolve(".tmp-crashed"));
     Files.write(crashed.resolve("image-0.png"), new byte[] {1, 2, 3});
+    Files.setLastModifiedTime(crashed, java.nio.file.attribute.FileTime.from(java.time.Instant.now().minus(Duration.ofHours(2))));
     try (ImageGenerationService s = service(p, CacheConfig.directory(dir, 10_000_000))) {
       assertThat(s.generateImageWithFailover(r).cached()).isTrue();
       assertThat(p.calls).hasValue(1);
+      s.generateImageWithFailover(r.toBuilder().seed(4L).build());
       assertThat(crashed).doesNotExist();
     }
     // an entry whose image no longer matches its hash is a miss, and is replaced
-    Path entry;
+    List<Path> entries;
     try (Stream<Path> s = Files.list(dir)) {
-      entry = s.filter(Files::isDirectory).findFirst().orElseThrow();
+      entries = s.filter(Files::isDirectory).toList();
     }
-    Files.write(entry.resolve("image-0.png"), new byte[] {9, 9, 9});
+    for (Path entry : entries) {
+      Files.write(entry.resolve("image-0.png"), new byte[] {9, 9, 9});
+    }
     try (ImageGenerationService s = service(p, CacheConfig.directory(dir, 10_000_000))) {
       assertThat(s.generateImageWithFailover(r).cached()).isFalse();
       assertThat(s.generateImageWithFailover(r).cached()).isTrue();
-      assertThat(p.calls).hasValue(2);
+      assertThat(p.calls).hasValue(3);
     }
   }
 
@@ -171,6 +176,50 @@ class JobsCacheAndPresetsTest {
     try (Stream<Path> entries = Files.list(dir)) {
       assertThat(entries.filter(Files::isDirectory).count()).isEqualTo(2);
     }
+  }
+
+  @Test
+  void aServiceWhoseCacheDirectoryIsUnusableStillBuildsAndEveryGenerationSucceeds(@TempDir Path root) throws Exception {
+    Path notADirectory = Files.writeString(root.resolve("cache"), "a file where the cache directory should be");
+    ScriptedProvider p = new ScriptedProvider("p");
+    ImageGenerationRequest r = ImageGenerationRequest.builder().prompt("fox").seed(3L).build();
+    try (ImageGenerationService s = service(p, CacheConfig.directory(notADirectory, 10_000_000))) {
+      assertThat(s.generateImageWithFailover(r).cached()).isFalse();
+      assertThat(s.generateImageWithFailover(r).cached()).isFalse();
+      assertThat(p.calls).hasValue(2);
+    }
+    assertThat(Files.readString(notADirectory)).isEqualTo("a file where the cache directory should be");
+  }
+
+  @Test
+  void theInMemoryCacheIsBoundedByBytesOfImageData() {
+    ScriptedProvider p = new ScriptedProvider("p");
+    long oneImage = ScriptedProvider.png().length;
+    try (ImageGenerationService s = service(p, CacheConfig.inMemory(100).maxMemoryBytes(oneImage))) {
+      ImageGenerationRequest a = ImageGenerationRequest.builder().prompt("a").seed(1L).build();
+      ImageGenerationRequest b = ImageGenerationRequest.builder().prompt("b").seed(1L).build();
+      s.generateImageWithFailover(a);
+      assertThat(s.generateImageWithFailover(a).cached()).isTrue();
+      s.generateImageWithFailover(b); // evicts a: both do not fit in the bound
+      assertThat(s.generateImageWithFailover(b).cached()).isTrue();
+      assertThat(s.generateImageWithFailover(a).cached()).isFalse();
+      assertThat(p.calls).hasValue(3);
+    }
+  }
+
+  @Test
+  void cacheConfigNamesTheLimitItRejects() {
+    assertThatThrownBy(() -> CacheConfig.inMemory(0)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("cache maxEntries must be at least 1, was 0");
+    assertThatThrownBy(() -> CacheConfig.directory(Path.of("c"), 0)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("cache maxBytes (the directory bound) must be at least 1, was 0");
+    assertThatThrownBy(() -> CacheConfig.inMemory(10).maxMemoryBytes(-1)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("cache maxMemoryBytes must be at least 1, was -1");
+    // the five-value constructor still compiles and takes the default memory bound
+    CacheConfig c = new CacheConfig(null, 5, 1, "ns", true);
+    assertThat(c.maxMemoryBytes()).isEqualTo(CacheConfig.DEFAULT_MAX_MEMORY_BYTES);
+    assertThat(c.maxMemoryBytes(1024).maxMemoryBytes()).isEqualTo(1024);
+    assertThat(c.maxMemoryBytes(1024).namespace("x").cacheUnseeded(false).maxMemoryBytes()).isEqualTo(1024);
   }
 
   // ------------------------------------------------------------------ presets
