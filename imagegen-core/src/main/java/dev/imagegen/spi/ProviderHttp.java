@@ -548,7 +548,7 @@ public final class ProviderHttp {
       }
       HttpRequest req = current;
       boolean unknown = !safe;
-      String msg = "no complete answer within " + budget + " (" + what(req) + ")"
+      String msg = "no answer within " + budget + " (" + what(req) + (body != null ? ", body incomplete" : "") + ")"
           + (unknown ? "; the request was sent, its outcome is unknown" : "");
       // complete first: aborting makes the client fail the exchange, which must not win the race
       if (out.completeExceptionally(new ProviderUnavailableException(msg, context.providerId(), true, unknown, null, null))) {
