@@ -432,7 +432,14 @@ public final class ImageGenerationService implements AutoCloseable {
     public Builder budgetStore(BudgetStore store) { s.budgetStore = store; return this; }
     /** @param journal where remote jobs are recorded (default in memory) @return this */
     public Builder jobJournal(JobJournal journal) { s.journal = journal; return this; }
-    /** @param client the HTTP client providers share (default: HTTP/1.1, redirects followed) @return this */
+    /**
+     * @param client the HTTP client providers share (default: HTTP/1.1, redirects not followed by
+     *     the client; imagegen follows same-origin redirects of API calls and any redirect of a
+     *     result download, without credentials). Build it with {@link HttpClient.Redirect#NEVER}:
+     *     a client that follows redirects itself sends a provider's credentials and request bodies
+     *     to whatever host a redirect names before imagegen can refuse it
+     * @return this
+     */
     public Builder httpClient(HttpClient client) { s.httpClient = client; return this; }
     /** @param scheduler the scheduler for polls and delays (default: 2 daemon threads, owned by the service) @return this */
     public Builder scheduler(@Nullable ScheduledExecutorService scheduler) { s.scheduler = scheduler; return this; }

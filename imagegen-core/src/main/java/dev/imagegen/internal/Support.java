@@ -60,10 +60,12 @@ public final class Support {
 
   static HttpClient defaultHttpClient(java.util.concurrent.ExecutorService executor) {
     // HTTP/1.1: the JDK's HTTP/2 client fails, rather than queues, past a server's stream limit;
-    // per-provider concurrency limits queue calls instead.
+    // per-provider concurrency limits queue calls instead. Redirects are never followed by the
+    // client (it would re-send credential headers and bodies to any host): ProviderHttp follows
+    // same-origin ones for API calls and downloads' without credentials.
     return HttpClient.newBuilder()
         .version(HttpClient.Version.HTTP_1_1)
-        .followRedirects(HttpClient.Redirect.NORMAL)
+        .followRedirects(HttpClient.Redirect.NEVER)
         .connectTimeout(Duration.ofSeconds(10))
         .executor(executor)
         .build();

@@ -17,8 +17,25 @@ import org.jspecify.annotations.Nullable;
  * @param status the HTTP status
  * @param headers the response headers
  * @param body the body, possibly empty
+ * @param retrySafe whether the request may be repeated without creating a second job (an
+ *     idempotent method, or a POST marked with {@link ProviderHttp#retrySafe}); when false, a lost
+ *     or 5xx answer leaves the outcome unknown
  */
-public record HttpResult(String method, URI uri, int status, HttpHeaders headers, byte[] body) {
+public record HttpResult(String method, URI uri, int status, HttpHeaders headers, byte[] body, boolean retrySafe) {
+
+  /**
+   * An answer whose request is safe to repeat exactly when its method is idempotent (GET, HEAD,
+   * PUT, DELETE, OPTIONS).
+   *
+   * @param method the request method
+   * @param uri the request URI
+   * @param status the HTTP status
+   * @param headers the response headers
+   * @param body the body, possibly empty
+   */
+  public HttpResult(String method, URI uri, int status, HttpHeaders headers, byte[] body) {
+    this(method, uri, status, headers, body, java.util.Set.of("GET", "HEAD", "PUT", "DELETE", "OPTIONS").contains(method));
+  }
 
   /** Whether the status is 2xx. */
   public boolean isSuccess() {

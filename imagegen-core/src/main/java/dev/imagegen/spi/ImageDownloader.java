@@ -4,20 +4,38 @@ import dev.imagegen.GeneratedImage;
 import dev.imagegen.ImageFormat;
 import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ProviderUnavailableException;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.net.URI;
+import java.net.UnknownHostException;
 import java.net.http.HttpRequest;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 
 /**
  * Fetches result images at once (provider URLs expire) and keeps their bytes: GET with redirects
- * followed, a size limit ({@code max-image-bytes}, default 50 MB), a timeout that also catches a
- * body that stalls mid-transfer, up to two retries on transient faults, and a check of the magic
- * bytes. Inline base64 and {@code data:} URIs are decoded and checked the same way.
+ * followed (to any host, never with credentials), a size limit ({@code max-image-bytes}, default
+ * 50 MB), a timeout that bounds the whole download including a body that stalls mid-transfer, up
+ * to two retries on transient faults, and a check of the magic bytes. Inline base64 and
+ * {@code data:} URIs are checked against the size limit before they are decoded, then checked the
+ * same way.
+ *
+ * <p>Addresses: the host of a result URL, and of every redirect, is resolved before it is
+ * contacted. Link-local addresses ({@code 169.254.0.0/16}, {@code fe80::/10}) and cloud metadata
+ * addresses ({@code 169.254.169.254}, {@code fd00:ec2::254}, {@code 100.100.100.200}) are always
+ * refused; loopback, private and unspecified addresses ({@code 127.0.0.0/8}, {@code ::1},
+ * {@code 10/8}, {@code 172.16/12}, {@code 192.168/16}, {@code fc00::/7}, {@code 0.0.0.0}) are
+ * refused unless the provider's own {@code base-url} is such an address (a self-hosted server, a
+ * test stub) or {@value ProviderConfig#ALLOW_PRIVATE_DOWNLOADS} is true. A refusal is permanent.
+ * The JDK client resolves the host again when it connects; a DNS answer that changes in between
+ * is not caught.
  *
  * <p>Created by the service; thread-safe.
  */
@@ -25,11 +43,15 @@ public final class ImageDownloader {
   /** Default largest image accepted, in bytes. */
   public static final long DEFAULT_MAX_BYTES = 50L * 1024 * 1024;
   private static final int RETRIES = 2;
+  /** Host lookups block: they run here, never on the HTTP client's or the scheduler's threads. */
+  private static final Executor RESOLVER = resolver();
 
   private final ProviderContext context;
   private final ProviderHttp http;
   private final long maxBytes;
   private final Duration timeout;
+  private final boolean allowPrivateConfigured;
+  private volatile @Nullable Boolean baseUrlPrivate;
 
   /**
    * Created by the service; providers get theirs from {@link ProviderContext#downloader()}.
@@ -40,8 +62,10 @@ public final class ImageDownloader {
   public ImageDownloader(ProviderContext context, ProviderHttp http) {
     this.context = context;
     this.http = http;
-    this.maxBytes = context.config().get(ProviderConfig.MAX_IMAGE_BYTES).map(Long::parseLong).orElse(DEFAULT_MAX_BYTES);
+    this.maxBytes = context.config().get(ProviderConfig.MAX_IMAGE_BYTES).map(String::strip).map(Long::parseLong)
+        .orElse(DEFAULT_MAX_BYTES);
     this.timeout = context.config().duration("download-timeout", Duration.ofSeconds(60));
+    this.allowPrivateConfigured = context.config().bool(ProviderConfig.ALLOW_PRIVATE_DOWNLOADS, false);
   }
 
   private ImageDownloader(ImageDownloader from, ProviderContext context, ProviderHttp http) {
@@ -49,6 +73,8 @@ public final class ImageDownloader {
     this.http = http;
     this.maxBytes = from.maxBytes;
     this.timeout = from.timeout;
+    this.allowPrivateConfigured = from.allowPrivateConfigured;
+    this.baseUrlPrivate = from.baseUrlPrivate;
   }
 
   /**
@@ -81,7 +107,9 @@ public final class ImageDownloader {
       return download(URI.create(urlOrBase64), seed, nsfw);
     }
     try {
-      return CompletableFuture.completedFuture(check(ImageBytes.decode(urlOrBase64), null, seed, nsfw));
+      return CompletableFuture.completedFuture(check(ImageBytes.decode(urlOrBase64, maxBytes), null, seed, nsfw));
+    } catch (ImageBytes.TooLargeException e) {
+      return CompletableFuture.failedFuture(tooLarge("inline image of about " + e.decodedLength() + " bytes"));
     } catch (IllegalArgumentException e) {
       return CompletableFuture.failedFuture(new ProviderUnavailableException("inline image is not valid base64",
           context.providerId(), false, false, null, null));
@@ -115,10 +143,15 @@ public final class ImageDownloader {
   }
 
   private CompletableFuture<GeneratedImage> attempt(URI url, @Nullable Long seed, boolean nsfw, int n) {
-    HttpRequest req = HttpRequest.newBuilder(url).timeout(timeout).header("User-Agent", http.userAgent())
-        .header("Accept", "image/*").GET().build();
-    CompletableFuture<HttpResult> sent = http.send(req, maxBytes);
-    CompletableFuture<GeneratedImage> out = sent.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS).thenApply(r -> {
+    HttpRequest req;
+    try {
+      req = HttpRequest.newBuilder(url).timeout(timeout).header("User-Agent", http.userAgent())
+          .header("Accept", "image/*").GET().build();
+    } catch (IllegalArgumentException e) {
+      return CompletableFuture.failedFuture(new ProviderUnavailableException("result image URL " + shown(url)
+          + " cannot be fetched: " + e.getMessage(), context.providerId(), false, false, null, null));
+    }
+    CompletableFuture<GeneratedImage> out = http.download(req, maxBytes, this::checkAddress).thenApply(r -> {
       if (r.status() != 200) {
         boolean transientFault = r.status() == 408 || r.status() == 429 || r.status() >= 500;
         throw new CompletionException(new ProviderUnavailableException("result image " + shown(url) + " answered HTTP "
@@ -132,11 +165,6 @@ public final class ImageDownloader {
         return CompletableFuture.completedFuture(img);
       }
       Throwable c = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
-      if (c instanceof TimeoutException) {
-        sent.cancel(true);
-        c = new ProviderUnavailableException("result image " + shown(url) + " not received within " + timeout,
-            context.providerId(), true, false, null, null);
-      }
       if (c instanceof ImageGenerationException ige && ige.retryMayHelp() && n < RETRIES) {
         CompletableFuture<GeneratedImage> next = new CompletableFuture<>();
         context.scheduler().schedule(() -> attempt(url, seed, nsfw, n + 1).whenComplete((v, x) -> {
@@ -148,10 +176,170 @@ public final class ImageDownloader {
     }).thenCompose(f -> f);
   }
 
+  /** Resolves a download target's host and refuses addresses a result image must not come from. */
+  private CompletableFuture<Void> checkAddress(URI target) {
+    String host = target.getHost();
+    if (host == null) {
+      return CompletableFuture.failedFuture(refused(target, "has no host"));
+    }
+    if (isLiteral(host)) {
+      try {
+        return checkResolved(target, InetAddress.getAllByName(host));
+      } catch (UnknownHostException e) {
+        return CompletableFuture.failedFuture(refused(target, "is not a valid address"));
+      }
+    }
+    return CompletableFuture.supplyAsync(() -> {
+      try {
+        return InetAddress.getAllByName(host);
+      } catch (UnknownHostException e) {
+        throw new CompletionException(new ProviderUnavailableException("result image " + shown(target)
+            + ": host " + host + " could not be resolved", context.providerId(), true, false, null, null));
+      }
+    }, RESOLVER).thenCompose(addresses -> checkResolved(target, addresses));
+  }
+
+  private CompletableFuture<Void> checkResolved(URI target, InetAddress[] addresses) {
+    for (InetAddress a : addresses) {
+      String why = alwaysRefused(a);
+      if (why != null) {
+        return CompletableFuture.failedFuture(refused(target, "resolves to " + a.getHostAddress() + ", " + why
+            + "; such addresses are always refused"));
+      }
+    }
+    for (InetAddress a : addresses) {
+      String why = privateAddress(a);
+      if (why != null && !privateAllowed()) {
+        return CompletableFuture.failedFuture(refused(target, "resolves to " + a.getHostAddress() + ", " + why
+            + "; refused because " + ProviderConfig.BASE_URL + " is not itself such an address (set "
+            + ProviderConfig.ALLOW_PRIVATE_DOWNLOADS + "=true, imagegen." + context.providerId() + "."
+            + ProviderConfig.ALLOW_PRIVATE_DOWNLOADS + ", to allow it)"));
+      }
+    }
+    return CompletableFuture.completedFuture(null);
+  }
+
+  private ProviderUnavailableException refused(URI target, String why) {
+    return new ProviderUnavailableException("refused to download result image " + shown(target) + ": host "
+        + target.getHost() + " " + why, context.providerId(), false, false, null, null);
+  }
+
+  private boolean privateAllowed() {
+    if (allowPrivateConfigured) {
+      return true;
+    }
+    Boolean b = baseUrlPrivate;
+    if (b == null) {
+      b = computeBaseUrlPrivate();
+      baseUrlPrivate = b;
+    }
+    return b;
+  }
+
+  /** Whether the configured base URL itself is a loopback or private address (a local server, a test stub). */
+  private boolean computeBaseUrlPrivate() {
+    String base = context.config().get(ProviderConfig.BASE_URL).orElse(null);
+    if (base == null) {
+      return false;
+    }
+    try {
+      String host = URI.create(base.strip()).getHost();
+      if (host == null) {
+        return false;
+      }
+      if (host.equalsIgnoreCase("localhost") || host.toLowerCase(java.util.Locale.ROOT).endsWith(".localhost")) {
+        return true;
+      }
+      for (InetAddress a : InetAddress.getAllByName(host)) {
+        if (privateAddress(a) == null) {
+          return false;
+        }
+      }
+      return true;
+    } catch (IllegalArgumentException | UnknownHostException e) {
+      return false;
+    }
+  }
+
+  private static boolean isLiteral(String host) {
+    if (host.startsWith("[") || host.indexOf(':') >= 0) {
+      return true;
+    }
+    for (int i = 0; i < host.length(); i++) {
+      char c = host.charAt(i);
+      if (!(c == '.' || (c >= '0' && c <= '9'))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Why an address is never a result image's source (link-local, cloud metadata), or null. */
+  static @Nullable String alwaysRefused(InetAddress a) {
+    byte[] b = a.getAddress();
+    if (b.length == 4 && (b[0] & 0xff) == 100 && (b[1] & 0xff) == 100 && (b[2] & 0xff) == 100 && (b[3] & 0xff) == 200) {
+      return "a cloud metadata address";
+    }
+    if (b.length == 4 && (b[0] & 0xff) == 169 && (b[1] & 0xff) == 254 && (b[2] & 0xff) == 169 && (b[3] & 0xff) == 254) {
+      return "a cloud metadata address";
+    }
+    if (a instanceof Inet6Address && b.length == 16 && (b[0] & 0xff) == 0xfd && b[1] == 0 && (b[2] & 0xff) == 0x0e
+        && (b[3] & 0xff) == 0xc2 && isZero(b, 4, 14) && b[14] == 0x02 && (b[15] & 0xff) == 0x54) {
+      return "a cloud metadata address";
+    }
+    if (a.isLinkLocalAddress()) {
+      return "a link-local address";
+    }
+    return null;
+  }
+
+  /** Why an address is loopback, private or unspecified, or null when it is none of these. */
+  static @Nullable String privateAddress(InetAddress a) {
+    if (a.isLoopbackAddress()) {
+      return "a loopback address";
+    }
+    if (a.isAnyLocalAddress()) {
+      return "an unspecified address";
+    }
+    byte[] b = a.getAddress();
+    if (b.length == 4 && (b[0] & 0xff) == 0) {
+      return "an unspecified address";
+    }
+    if (a.isSiteLocalAddress() || (b.length == 16 && (b[0] & 0xfe) == 0xfc)) {
+      return "a private address";
+    }
+    return null;
+  }
+
+  private static boolean isZero(byte[] b, int from, int to) {
+    for (int i = from; i < to; i++) {
+      if (b[i] != 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private ProviderUnavailableException tooLarge(String what) {
+    return new ProviderUnavailableException(what + " exceeds the limit of " + maxBytes + " bytes ("
+        + ProviderConfig.MAX_IMAGE_BYTES + "; raise imagegen." + context.providerId() + "." + ProviderConfig.MAX_IMAGE_BYTES
+        + " if images this large are expected)", context.providerId(), false, false, null, null);
+  }
+
+  private static Executor resolver() {
+    AtomicInteger n = new AtomicInteger();
+    ThreadPoolExecutor e = new ThreadPoolExecutor(2, 2, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+      Thread t = new Thread(r, "imagegen-resolver-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
+    e.allowCoreThreadTimeOut(true);
+    return e;
+  }
+
   private GeneratedImage check(byte[] bytes, @Nullable String url, @Nullable Long seed, boolean nsfw) {
     if (bytes.length > maxBytes) {
-      throw new ProviderUnavailableException("image of " + bytes.length + " bytes exceeds the limit of " + maxBytes + " bytes",
-          context.providerId(), false, false, null, null);
+      throw tooLarge("image of " + bytes.length + " bytes");
     }
     if (ImageFormat.sniff(bytes) == null) {
       throw new ProviderUnavailableException("result " + (url == null ? "image" : shown(URI.create(url)))

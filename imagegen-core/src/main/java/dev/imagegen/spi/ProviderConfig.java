@@ -50,6 +50,12 @@ public final class ProviderConfig {
   public static final String PRICE_PER_GPU_SECOND = "price-per-gpu-second";
   /** Standard key: largest result image accepted, in bytes. */
   public static final String MAX_IMAGE_BYTES = "max-image-bytes";
+  /**
+   * Standard key: whether result images may be downloaded from loopback and private addresses
+   * ({@code true}/{@code false}, default false unless the provider's own {@value #BASE_URL} is
+   * such an address). Link-local and cloud metadata addresses are refused regardless.
+   */
+  public static final String ALLOW_PRIVATE_DOWNLOADS = "allow-private-downloads";
 
   private final String providerId;
   private final Map<String, String> values;

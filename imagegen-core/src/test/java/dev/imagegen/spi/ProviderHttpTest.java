@@ -54,7 +54,7 @@ class ProviderHttpTest {
   @BeforeEach
   void reset() {
     server.resetAll();
-    ctx = new TestContext(ProviderConfig.builder("acme").apiKey(KEY).set("timeout", "2s").set("max-image-bytes", "5000")
+    ctx = new TestContext(ProviderConfig.builder("acme").apiKey(KEY).baseUrl(server.baseUrl()).set("timeout", "2s").set("max-image-bytes", "5000")
         .set("download-timeout", "1500ms").build());
   }
 
@@ -115,12 +115,19 @@ class ProviderHttpTest {
     assertThat(failure(ctx.http.json(postJob()))).isInstanceOfSatisfying(InvalidRequestException.class,
         e -> assertThat(e.getMessage()).contains("width: must be <= 2048"));
 
+    // a 5xx to a submit: the job may exist, so it is not retried blindly
     server.stubFor(post("/jobs").willReturn(aResponse().withStatus(503).withHeader("Retry-After", "30").withBody("down")));
     assertThat(failure(ctx.http.json(postJob()))).isInstanceOfSatisfying(ProviderUnavailableException.class, e -> {
-      assertThat(e.retryMayHelp()).isTrue();
+      assertThat(e.retryMayHelp()).isFalse();
       assertThat(e.retryAfter()).isEqualTo(Duration.ofSeconds(30));
-      assertThat(e.outcomeUnknown()).isFalse();
+      assertThat(e.outcomeUnknown()).isTrue();
     });
+    server.stubFor(get("/jobs/1").willReturn(aResponse().withStatus(503).withHeader("Retry-After", "30").withBody("down")));
+    assertThat(failure(ctx.http.json(ctx.http.request(uri("/jobs/1")).GET().build())))
+        .isInstanceOfSatisfying(ProviderUnavailableException.class, e -> {
+          assertThat(e.retryMayHelp()).isTrue();
+          assertThat(e.outcomeUnknown()).isFalse();
+        });
   }
 
   @Test

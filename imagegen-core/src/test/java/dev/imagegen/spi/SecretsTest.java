@@ -23,6 +23,30 @@ class SecretsTest {
   }
 
   @Test
+  void everyDerivedFormOfASecretIsRedacted() {
+    String key = "ab/cd+ef:gh\\\"ij";
+    Redactor r = new Redactor();
+    r.register(Secret.of(key));
+    String basic = java.util.Base64.getEncoder().encodeToString(key.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    String url = java.net.URLEncoder.encode(key, java.nio.charset.StandardCharsets.UTF_8);
+    String json = key.replace("\\", "\\\\").replace("\"", "\\\"");
+    for (String form : List.of(key, url, url.replace("+", "%20"), json, json.replace("/", "\\/"), basic,
+        "ab\\u002fcd\\u002bef\\u003agh\\u005c\\u0022ij")) {
+      assertThat(r.redact("x " + form + " y")).as(form).isEqualTo("x " + Redactor.MASK + " y");
+    }
+  }
+
+  @Test
+  void aBasicAuthorizationHeaderRegistersItsPasswordAndPair() {
+    Redactor r = new Redactor();
+    String basic = java.util.Base64.getEncoder().encodeToString("admin:s3cr3t-pw".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    r.registerHeaderValue("Basic " + basic);
+    assertThat(r.redact("Authorization: Basic " + basic)).doesNotContain(basic);
+    assertThat(r.redact("pair admin:s3cr3t-pw")).doesNotContain("s3cr3t-pw");
+    assertThat(r.redact("password s3cr3t-pw")).isEqualTo("password " + Redactor.MASK);
+  }
+
+  @Test
   void loggerScrubsMessagesArgumentsAndThrowables() {
     List<String> lines = new ArrayList<>();
     LegacyAbstractLogger sink = new LegacyAbstractLogger() {

@@ -22,7 +22,7 @@ final class TestContext implements ProviderContext {
     this.config = config;
     config.secrets().forEach(redactor::register);
     HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-        .followRedirects(HttpClient.Redirect.NORMAL).connectTimeout(Duration.ofSeconds(2)).build();
+        .followRedirects(HttpClient.Redirect.NEVER).connectTimeout(Duration.ofSeconds(2)).build();
     this.http = new ProviderHttp(this, client, Support.USER_AGENT, null, r -> null);
     this.downloader = new ImageDownloader(this, http);
   }

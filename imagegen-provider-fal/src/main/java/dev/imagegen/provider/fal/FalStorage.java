@@ -147,7 +147,8 @@ final class FalStorage {
     ProviderHttp http = ctx.http();
     URI initiate = ProviderHttp.join(storageUrl, "/storage/upload/initiate?storage_type=fal-cdn-v3");
     String fileName = "input-" + (index + 1) + "." + (format == ImageFormat.JPEG ? "jpg" : format.extension());
-    HttpRequest start = http.request(initiate)
+    // an upload target is no paid job: a lost answer may be retried
+    HttpRequest start = ProviderHttp.retrySafe(http.request(initiate))
         .header("Authorization", "Key " + key.reveal())
         .header("Content-Type", "application/json")
         .POST(http.jsonBody(new FalWire.InitiateUpload(format.mediaType(), fileName)))

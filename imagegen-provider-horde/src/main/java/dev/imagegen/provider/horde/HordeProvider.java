@@ -161,7 +161,8 @@ final class HordeProvider implements ImageProvider {
       String id = s.id();
       if (id == null || !REQUEST_ID.matcher(id).matches()) {
         throw new CompletionException(new ProviderUnavailableException("accepted the request without a usable id ("
-            + (id == null ? "none" : "'" + abbreviate(id) + "'") + ")", ctx.providerId(), false, true, null, null));
+            + (id == null ? "none" : "'" + abbreviate(ctx.redactor().redact(id)) + "'") + ")", ctx.providerId(), false, true,
+            null, null));
       }
       HordeJob job = new HordeJob(this, ctx, id, prepared, s, submittedAt);
       String noWorker = noAvailableWorker(s);
@@ -257,7 +258,10 @@ final class HordeProvider implements ImageProvider {
     return CompletableFuture.allOf(heartbeat, user, models).handle((v, e) -> {
       Duration latency = Duration.ofNanos(System.nanoTime() - t0);
       try {
-        return health(heartbeat.join(), user.join(), latency);
+        ProviderHealth h = health(heartbeat.join(), user.join(), latency);
+        // heartbeat and user fields are the server's text: scrub them like any answer
+        return new ProviderHealth(h.provider(), h.state(), h.latency(), ctx.redactor().redact(h.message()), h.queueDepth(),
+            h.workersReady());
       } catch (RuntimeException x) {
         return new ProviderHealth(ID, ProviderHealth.State.DOWN, latency, ctx.redactor().redact(String.valueOf(x.getMessage())),
             null, null);

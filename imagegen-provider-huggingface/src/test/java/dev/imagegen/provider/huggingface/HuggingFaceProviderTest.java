@@ -339,15 +339,17 @@ class HuggingFaceProviderTest {
     }
 
     @Test
-    @DisplayName("503 'too busy' (no estimate, not loading) is a transient fault the engine retries")
-    void tooBusyIsRetried() {
+    @DisplayName("503 'too busy' (no estimate, not loading) to the POST is an unknown outcome: not resubmitted")
+    void tooBusyIsAnUnknownOutcomeAndNotResubmitted() {
       server.stubFor(post(urlPathMatching(HuggingFaceStubs.MODELS)).inScenario("busy").whenScenarioStateIs("Started")
           .willReturn(HuggingFaceStubs.error(503, HuggingFaceStubs.TOO_BUSY)).willSetStateTo("free"));
       server.stubFor(post(urlPathMatching(HuggingFaceStubs.MODELS)).inScenario("busy").whenScenarioStateIs("free")
           .willReturn(HuggingFaceStubs.image(png)));
-      ImageGenerationResponse r = service().generateImage(request().build(), "huggingface");
-      assertThat(r.images()).hasSize(1);
-      assertThat(r.attempts().get(0).calls()).isEqualTo(2);
+      Throwable t = org.assertj.core.api.Assertions.catchThrowable(
+          () -> service().generateImage(request().build(), "huggingface"));
+      assertThat(t).isInstanceOfSatisfying(dev.imagegen.ProviderUnavailableException.class,
+          e -> assertThat(e.outcomeUnknown()).isTrue());
+      server.verify(1, com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor(urlPathMatching(HuggingFaceStubs.MODELS)));
     }
   }
 

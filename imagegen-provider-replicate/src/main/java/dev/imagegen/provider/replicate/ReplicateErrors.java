@@ -103,10 +103,11 @@ final class ReplicateErrors {
    * The exception for a prediction that ended without images.
    *
    * @param p the prediction ({@code failed}, {@code canceled} or {@code aborted})
+   * @param redactor scrubs secrets from the prediction's own text (its error, its id)
    */
-  static ImageGenerationException ended(ReplicateWire.Prediction p) {
+  static ImageGenerationException ended(ReplicateWire.Prediction p, dev.imagegen.spi.Redactor redactor) {
     String id = ReplicateProvider.ID;
-    String error = clip(p.errorText());
+    String error = clip(redactor.redact(p.errorText()));
     switch (p.state()) {
       case "failed":
         if (NSFW.matcher(error).find()) {

@@ -351,6 +351,9 @@ final class ReplicateProvider implements ImageProvider {
       if (cancelAfter && left >= 5) {
         b.header("Cancel-After", left + "s");
       }
+      if (retryCreateOnServerError) {
+        ProviderHttp.retrySafe(b); // the operator accepts that a repeated create may bill twice
+      }
       return b.POST(body).build();
     }
 
@@ -380,7 +383,7 @@ final class ReplicateProvider implements ImageProvider {
     /** The result of a prediction that reached a terminal status. */
     private CompletableFuture<ProviderResult> settle(ReplicateWire.Prediction p) {
       if (!"succeeded".equals(p.state())) {
-        return CompletableFuture.failedFuture(ReplicateErrors.ended(p));
+        return CompletableFuture.failedFuture(ReplicateErrors.ended(p, ctx.redactor()));
       }
       List<String> outputs = p.outputs();
       if (outputs.isEmpty()) {
@@ -464,7 +467,7 @@ final class ReplicateProvider implements ImageProvider {
 
       @Override
       public CompletableFuture<?> cancel() {
-        HttpRequest req = ctx.http().request(cancel).header("Authorization", auth())
+        HttpRequest req = ProviderHttp.retrySafe(ctx.http().request(cancel)).header("Authorization", auth())
             .POST(HttpRequest.BodyPublishers.noBody()).build();
         return ctx.http().call(req);
       }

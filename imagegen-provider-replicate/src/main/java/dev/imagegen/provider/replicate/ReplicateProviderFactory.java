@@ -17,7 +17,8 @@ import java.util.Map;
  * waits for the result before polling), {@code default-model} (default {@code flux-schnell}),
  * {@code models} (comma-separated, default {@code flux-schnell,sdxl}), {@code gpu} or
  * {@code price-per-gpu-second} (price of time-billed models such as sdxl), {@code price-per-image},
- * {@code cancel-after} (default true), {@code retry-create-on-server-error} (default false),
+ * {@code cancel-after} (default true), {@code retry-create-on-server-error} (default false; when true a create is
+ * treated as safe to repeat: a 5xx or lost answer is retried and may bill twice),
  * {@code poll-interval}, {@code timeout}, {@code requests-per-minute}, {@code max-concurrent},
  * {@code priority}.
  *

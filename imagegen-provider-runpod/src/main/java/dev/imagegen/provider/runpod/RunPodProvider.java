@@ -133,11 +133,11 @@ final class RunPodProvider implements ImageProvider {
     return ctx.http().json(req, RunPodWire.Job.class).thenApply(job -> {
       if (job.id() == null || job.id().isBlank()) {
         throw new CompletionException(new ProviderUnavailableException("/run answered without a job id (status "
-            + job.status() + "); a job may exist", ID, true, true, null, null));
+            + ctx.redactor().redact(String.valueOf(job.status())) + "); a job may exist", ID, true, true, null, null));
       }
       if (!JOB_ID.matcher(job.id()).matches()) {
         throw new CompletionException(new ProviderUnavailableException("/run answered a job id that cannot be polled or"
-            + " cancelled: '" + RunPodErrors.clip(job.id()) + "'; the job may run and be billed", ID, false, true, null, null));
+            + " cancelled: '" + RunPodErrors.clip(ctx.redactor().redact(job.id())) + "'; the job may run and be billed", ID, false, true, null, null));
       }
       ctx.progress("IN_PROGRESS".equals(job.status()) ? ProgressEvent.running(ID, null, null)
           : ProgressEvent.queued(ID, null, null));
@@ -273,7 +273,7 @@ final class RunPodProvider implements ImageProvider {
 
     @Override
     public CompletableFuture<?> cancel() {
-      HttpRequest req = authorized(ctx.http(), target.endpointId(), "/cancel/" + jobId)
+      HttpRequest req = ProviderHttp.retrySafe(authorized(ctx.http(), target.endpointId(), "/cancel/" + jobId))
           .POST(HttpRequest.BodyPublishers.noBody())
           .build();
       return ctx.http().call(req);

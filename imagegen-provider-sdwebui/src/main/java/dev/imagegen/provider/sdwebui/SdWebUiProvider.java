@@ -266,7 +266,7 @@ final class SdWebUiProvider implements ImageProvider {
         .POST(http.jsonBody(body))
         .build();
     long t0 = System.nanoTime();
-    CompletableFuture<HttpResult> sent = http.call(post);
+    CompletableFuture<HttpResult> sent = http.call(post, request.numImages());
     // the POST ends when the WebUI is done with it (or the deadline cut it): the next call may go
     sent.whenComplete((r, e) -> lane.release());
     if (!waited) {
@@ -472,7 +472,8 @@ final class SdWebUiProvider implements ImageProvider {
 
   private CompletableFuture<HttpResult> interrupt(ProviderContext ctx) {
     ProviderHttp http = ctx.http();
-    HttpRequest post = authorize(http.request(ProviderHttp.join(settings.baseUrl, INTERRUPT))).timeout(small(http))
+    HttpRequest post = ProviderHttp.retrySafe(authorize(http.request(ProviderHttp.join(settings.baseUrl, INTERRUPT))))
+        .timeout(small(http))
         .POST(HttpRequest.BodyPublishers.noBody()).build();
     ctx.log().debug("sending interrupt to the WebUI");
     return http.call(post);

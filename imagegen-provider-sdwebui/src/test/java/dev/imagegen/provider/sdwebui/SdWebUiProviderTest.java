@@ -476,13 +476,13 @@ class SdWebUiProviderTest {
   }
 
   @Test
-  void outOfMemoryIsRetriedThenSucceeds() {
+  void outOfMemoryIsAnUnknownOutcomeAndNotResubmitted() {
     new SdWebUiStubs(server).serverErrorThenSuccess(StubImages.png(64, 64, 9));
 
-    ImageGenerationResponse r = service().generateImage(request().build(), "sdwebui");
+    Throwable t = catchThrowable(() -> service().generateImage(request().build(), "sdwebui"));
 
-    assertThat(r.images()).hasSize(1);
-    assertThat(server.findAll(postRequestedFor(urlPathEqualTo(TXT2IMG)))).hasSize(2);
+    assertThat(t).isInstanceOfSatisfying(ProviderUnavailableException.class, e -> assertThat(e.outcomeUnknown()).isTrue());
+    assertThat(server.findAll(postRequestedFor(urlPathEqualTo(TXT2IMG)))).hasSize(1);
   }
 
   @Test

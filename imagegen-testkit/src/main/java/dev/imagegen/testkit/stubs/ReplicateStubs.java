@@ -80,7 +80,6 @@ public final class ReplicateStubs implements ProviderStubs {
    * The config key of the imagegen Replicate provider's opt-in to retrying a create after a 5xx; a
    * literal here: the testkit depends on no provider module.
    */
-  private static final String RETRY_CREATE_ON_SERVER_ERROR = "retry-create-on-server-error";
 
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String STARTED = com.github.tomakehurst.wiremock.stubbing.Scenario.STARTED;
@@ -101,17 +100,6 @@ public final class ReplicateStubs implements ProviderStubs {
   public Map<Scenario, String> unsupported() {
     return Map.of(Scenario.QUEUED_PROGRESS, "Replicate reports no queue position: a prediction is 'starting' until a "
         + "worker takes it, then 'processing' (ReplicateProviderTest covers progress and poll errors)");
-  }
-
-  /**
-   * The kit's scenario 6 expects a 5xx answer to a submit to be retried. Replicate's protocol says
-   * a POST may be retried only where a duplicate paid prediction is acceptable, so the provider
-   * fails over by default; the kit runs with the opt-in ({@code retry-create-on-server-error=true})
-   * that allows the retry.
-   */
-  @Override
-  public Map<String, String> extraConfig() {
-    return Map.of(RETRY_CREATE_ON_SERVER_ERROR, "true");
   }
 
   @Override

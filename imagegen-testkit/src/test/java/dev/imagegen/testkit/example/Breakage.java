@@ -117,12 +117,12 @@ enum Breakage {
         }
       }),
 
-  /** Maps 5xx as permanent, so it is never retried. */
-  NO_RETRY_ON_5XX(Set.of("s06_serverErrorIsRetriedThenSucceeds"), c -> new AcmeProvider(c) {
+  /** Marks its paid submit as safe to repeat, so a 5xx to it is retried blindly. */
+  SUBMIT_MARKED_RETRY_SAFE(Set.of("s06_serverErrorToTheSubmitIsNotResubmittedBlindly"), c -> new AcmeProvider(c) {
     @Override
-    public @Nullable ImageGenerationException mapError(HttpResult r, ProviderContext ctx) {
-      return r.status() >= 500 ? new ProviderUnavailableException("server error", ID, false, false, null, null)
-          : super.mapError(r, ctx);
+    HttpRequest submitRequest(ImageGenerationRequest r, GenerationContext ctx) {
+      return dev.imagegen.spi.ProviderHttp.retrySafe(HttpRequest.newBuilder(super.submitRequest(r, ctx), (n, v) -> true))
+          .build();
     }
   }),
 
