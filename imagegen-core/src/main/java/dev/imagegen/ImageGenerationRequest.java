@@ -39,6 +39,9 @@ import org.jspecify.annotations.Nullable;
  * @param preset a preset name whose fields fill what this request leaves unset, or null
  * @param timeout the overall deadline for this request, failover included, or null for the service default
  * @param providerOptions per-provider extra fields, keyed by provider id, validated by that provider
+ * @param strict whether soft inputs (negative prompt, sampler, guidance scale, steps) must be
+ *     honoured too: a provider whose model would ignore one is skipped instead of being sent the
+ *     request without it (see {@link dev.imagegen.spi.SoftInput})
  */
 public record ImageGenerationRequest(
     String prompt,
@@ -60,7 +63,8 @@ public record ImageGenerationRequest(
     @Nullable String outputFormat,
     @Nullable String preset,
     @Nullable Duration timeout,
-    Map<String, Map<String, Object>> providerOptions) {
+    Map<String, Map<String, Object>> providerOptions,
+    boolean strict) {
 
   /** Smallest width or height accepted. */
   public static final int MIN_SIZE = 64;
@@ -255,6 +259,7 @@ public record ImageGenerationRequest(
     b.preset = preset;
     b.timeout = timeout;
     providerOptions.forEach((k, v) -> b.providerOptions.put(k, new LinkedHashMap<>(v)));
+    b.strict = strict;
     return b;
   }
 
@@ -312,7 +317,8 @@ public record ImageGenerationRequest(
   @Override
   public String toString() {
     return "ImageGenerationRequest[prompt=" + abbreviate(prompt) + ", model=" + model + ", size=" + width + "x" + height
-        + ", numImages=" + numImages + ", seed=" + seed + ", steps=" + steps + ", inputImages=" + inputImages.size() + "]";
+        + ", numImages=" + numImages + ", seed=" + seed + ", steps=" + steps + ", inputImages=" + inputImages.size()
+        + (strict ? ", strict" : "") + "]";
   }
 
   private static String abbreviate(String s) {
@@ -341,6 +347,7 @@ public record ImageGenerationRequest(
     private @Nullable String preset;
     private @Nullable Duration timeout;
     private final Map<String, Map<String, Object>> providerOptions = new LinkedHashMap<>();
+    private boolean strict;
 
     private Builder() {}
 
@@ -388,6 +395,17 @@ public record ImageGenerationRequest(
     public Builder timeout(@Nullable Duration timeout) { this.timeout = timeout; return this; }
 
     /**
+     * Asks for strict handling: every input is hard. By default a soft input (negative prompt,
+     * sampler, guidance scale, steps) that the serving model ignores is left out and reported in
+     * {@link ImageGenerationResponse#warnings()}; with strict handling a provider that would leave
+     * one out is skipped, with the reason in the attempts.
+     *
+     * @param strict whether soft inputs must be honoured too (default false)
+     * @return this
+     */
+    public Builder strict(boolean strict) { this.strict = strict; return this; }
+
+    /**
      * Sets an option only one provider reads (its escape hatch for inputs imagegen does not model).
      *
      * @param providerId the provider id, e.g. {@code replicate}
@@ -409,7 +427,7 @@ public record ImageGenerationRequest(
     public ImageGenerationRequest build() {
       return new ImageGenerationRequest(prompt == null ? "" : prompt, negativePrompt, defaultNegativePrompt, model, width,
           height, numImages, seed, steps, guidanceScale, sampler, style, qualityEnhancers, loras, inputImages, strength,
-          outputFormat, preset, timeout, providerOptions);
+          outputFormat, preset, timeout, providerOptions, strict);
     }
   }
 }

@@ -83,7 +83,7 @@ class ImageGenerationRequestTest {
   private static ImageGenerationRequest raw(String prompt, Integer width, Integer height, int numImages, Double strength,
       List<String> enhancers, List<Lora> loras, List<InputImage> images, Map<String, Map<String, Object>> options) {
     return new ImageGenerationRequest(prompt, null, true, null, width, height, numImages, null, null, null, null, null,
-        enhancers, loras, images, strength, null, null, null, options);
+        enhancers, loras, images, strength, null, null, null, options, false);
   }
 
   @Test
@@ -148,7 +148,7 @@ class ImageGenerationRequestTest {
   @Test
   void outputFormatIsNormalisedByTheConstructorToo() {
     ImageGenerationRequest r = new ImageGenerationRequest("a fox", null, true, null, null, null, 1, null, null, null, null,
-        null, List.of(), List.of(), List.of(), null, "PNG", null, null, Map.of());
+        null, List.of(), List.of(), List.of(), null, "PNG", null, null, Map.of(), false);
     assertThat(r.outputFormat()).isEqualTo("png");
     assertThat(r.toBuilder().build()).isEqualTo(r);
   }

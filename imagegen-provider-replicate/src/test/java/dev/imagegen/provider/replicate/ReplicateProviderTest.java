@@ -264,7 +264,7 @@ class ReplicateProviderTest {
       ImageGenerationRequest withOptions = new ImageGenerationRequest(r.prompt(), r.negativePrompt(), r.defaultNegativePrompt(),
           r.model(), r.width(), r.height(), r.numImages(), r.seed(), r.steps(), r.guidanceScale(), r.sampler(), r.style(),
           r.qualityEnhancers(), r.loras(), r.inputImages(), r.strength(), r.outputFormat(), r.preset(), r.timeout(),
-          Map.of("replicate", opts));
+          Map.of("replicate", opts), r.strict());
 
       service().generateImage(withOptions, "replicate");
 
