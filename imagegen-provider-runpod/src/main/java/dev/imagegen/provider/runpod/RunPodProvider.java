@@ -98,7 +98,7 @@ final class RunPodProvider implements ImageProvider {
   public CompletableFuture<ProviderResult> generate(ImageGenerationRequest request, GenerationContext ctx) {
     RunPodSettings.Target target;
     RunPodWire.Submit body;
-    List<String> warnings = new ArrayList<>();
+    List<String> warnings = new ArrayList<>(capabilities.warnings(request));
     try {
       target = settings.target(request.model());
       ObjectNode input = target.input().render(request, target.alias() != null ? target.alias() : request.model(), ID,

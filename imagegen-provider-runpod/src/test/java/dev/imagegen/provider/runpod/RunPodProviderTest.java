@@ -516,6 +516,29 @@ class RunPodProviderTest {
     }
 
     @Test
+    void templateWithoutANegativePromptIsServedWithoutItAndWarnsUnlessStrict() {
+      stubs.success(StubImages.png(16, 16, 1));
+      ProviderConfig c = config().set("input-template", "{\"text\": \"{{prompt}}\", \"steps\": {{steps}}}").build();
+      Backup backup = new Backup();
+      try (ImageGenerationService s = withBackup(c, backup)) {
+        ImageGenerationResponse r = s.generateImage(request().negativePrompt("ugly").sampler("euler").steps(4).build(), "runpod");
+        assertThat(r.provider()).isEqualTo("runpod");
+        assertThat(r.warnings()).containsExactly("negative prompt not sent: the default model does not take it",
+            "sampler 'euler' not sent: the default model does not take it");
+
+        ImageGenerationResponse strict = s.generateImageWithFailover(request().negativePrompt("ugly").strict(true).build());
+        assertThat(strict.provider()).isEqualTo("backup");
+        assertThat(strict.attempts().get(0).outcome()).isEqualTo(Attempt.Outcome.SKIPPED);
+        assertThat(strict.attempts().get(0).message())
+            .isEqualTo("negative prompt would be dropped: the default model does not take it (strict request)");
+      }
+      assertThat(submits()).hasSize(1);
+      JsonNode input = RunPodStubs.body(submits().get(0)).path("input");
+      assertThat(input.toString()).doesNotContain("ugly").doesNotContain("euler");
+      assertThat(input.path("steps").asInt()).isEqualTo(4);
+    }
+
+    @Test
     void samplerBecomesAWorkerSdxlSchedulerOrAWarning() {
       stubs.success(StubImages.png(16, 16, 1));
       try (ImageGenerationService s = service(config().build())) {
