@@ -400,8 +400,34 @@ class ReplicateProviderTest {
       long t0 = System.nanoTime();
 
       assertThatThrownBy(() -> service().generateImage(request().build(), "replicate"))
-          .isInstanceOf(GenerationTimeoutException.class).hasMessageContaining("aborted");
+          .isInstanceOfSatisfying(ProviderUnavailableException.class, e -> {
+            assertThat(e.failoverMayHelp()).isTrue();
+            assertThat(e.retryMayHelp()).isFalse();
+            assertThat(e.outcomeUnknown()).isFalse();
+          })
+          .hasMessageContaining("aborted");
       assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(5));
+      assertThat(creates()).as("an aborted prediction is not created again at Replicate").hasSize(1);
+    }
+
+    @Test
+    void abortedPredictionWithTimeLeftFailsOverAndSaysItWasNotStartedNorBilled() {
+      String id = ReplicateStubs.newId();
+      stubs.created(stubs.prediction(id, "starting").json());
+      server.stubFor(ReplicateStubs.anyPoll().willReturn(ReplicateStubs.json(200, stubs.prediction(id, "aborted").json())));
+
+      ImageGenerationResponse r = service(true).generateImageWithFailover(request().timeout(Duration.ofSeconds(300)).build());
+
+      assertThat(r.provider()).isEqualTo(Fallback.ID);
+      assertThat(fallback.calls).hasValue(1);
+      Attempt first = r.attempts().get(0);
+      assertThat(first.provider()).isEqualTo("replicate");
+      assertThat(first.outcome()).isEqualTo(Attempt.Outcome.FAILED);
+      assertThat(first.errorKind()).isEqualTo(ErrorKind.UNAVAILABLE);
+      assertThat(first.remoteJobId()).isEqualTo(id);
+      assertThat(first.mayBeBilled()).isFalse();
+      assertThat(first.message()).contains("aborted").contains("not started").contains("not billed");
+      assertThat(creates()).hasSize(1);
     }
 
     @Test
