@@ -10,8 +10,10 @@ import java.util.Map;
 import org.jspecify.annotations.Nullable;
 
 /**
- * What to generate: an immutable, validated request. Build one with {@link #builder()}; every
- * problem is reported at once by {@link Builder#build()} as an {@link InvalidRequestException}.
+ * What to generate: an immutable, validated request. Build one with {@link #builder()}. Every
+ * way of making one (the builder, {@link #toBuilder()}, the canonical constructor) validates it in
+ * the constructor and reports every problem at once as an {@link InvalidRequestException}; lists
+ * and maps are copied, so a request never changes after it is made.
  *
  * <p>Fields left null mean "the provider's default". Sizes are in pixels and must be multiples of
  * 8 between {@value #MIN_SIZE} and {@value #MAX_SIZE}; each provider's own limits are checked by
@@ -37,6 +39,9 @@ import org.jspecify.annotations.Nullable;
  * @param preset a preset name whose fields fill what this request leaves unset, or null
  * @param timeout the overall deadline for this request, failover included, or null for the service default
  * @param providerOptions per-provider extra fields, keyed by provider id, validated by that provider
+ * @param strict whether soft inputs (negative prompt, sampler, guidance scale, steps) must be
+ *     honoured too: a provider whose model would ignore one is skipped instead of being sent the
+ *     request without it (see {@link dev.imagegen.spi.SoftInput})
  */
 public record ImageGenerationRequest(
     String prompt,
@@ -58,7 +63,8 @@ public record ImageGenerationRequest(
     @Nullable String outputFormat,
     @Nullable String preset,
     @Nullable Duration timeout,
-    Map<String, Map<String, Object>> providerOptions) {
+    Map<String, Map<String, Object>> providerOptions,
+    boolean strict) {
 
   /** Smallest width or height accepted. */
   public static final int MIN_SIZE = 64;
@@ -71,14 +77,149 @@ public record ImageGenerationRequest(
   /** Largest guidance scale. */
   public static final double MAX_GUIDANCE = 100;
 
-  /** Makes the collections immutable. */
+  /**
+   * Validates the request and copies its collections.
+   *
+   * @throws InvalidRequestException listing every problem found (a blank prompt, sizes out of
+   *     range, a null list or a null element in one, a strength without an init image...)
+   */
   public ImageGenerationRequest {
-    qualityEnhancers = List.copyOf(qualityEnhancers);
-    loras = List.copyOf(loras);
-    inputImages = List.copyOf(inputImages);
-    Map<String, Map<String, Object>> opts = new LinkedHashMap<>();
-    providerOptions.forEach((k, v) -> opts.put(k, Collections.unmodifiableMap(new LinkedHashMap<>(v))));
-    providerOptions = Collections.unmodifiableMap(opts);
+    List<String> v = new ArrayList<>();
+    qualityEnhancers = copy("qualityEnhancers", qualityEnhancers, v);
+    loras = copy("loras", loras, v);
+    inputImages = copy("inputImages", inputImages, v);
+    providerOptions = copyOptions(providerOptions, v);
+    if (outputFormat != null) {
+      outputFormat = outputFormat.toLowerCase(Locale.ROOT);
+    }
+    validate(prompt, width, height, numImages, seed, steps, guidanceScale, style, qualityEnhancers, loras, inputImages,
+        strength, outputFormat, timeout, v);
+    if (!v.isEmpty()) {
+      throw new InvalidRequestException(v, null, null);
+    }
+  }
+
+  private static <T> List<T> copy(String name, @Nullable List<T> list, List<String> v) {
+    if (list == null) {
+      v.add(name + " must not be null (use an empty list)");
+      return List.of();
+    }
+    List<T> out = new ArrayList<>(list.size());
+    for (int i = 0; i < list.size(); i++) {
+      T e = list.get(i);
+      if (e == null) {
+        v.add(name + "[" + i + "] must not be null");
+      } else {
+        out.add(e);
+      }
+    }
+    return List.copyOf(out);
+  }
+
+  /** Copies the options keeping their order; a null value stays (a provider may read it as "remove this field"). */
+  private static Map<String, Map<String, Object>> copyOptions(@Nullable Map<String, Map<String, Object>> options,
+      List<String> v) {
+    if (options == null) {
+      v.add("providerOptions must not be null (use an empty map)");
+      return Map.of();
+    }
+    Map<String, Map<String, Object>> out = new LinkedHashMap<>();
+    options.forEach((provider, fields) -> {
+      if (provider == null || provider.isBlank()) {
+        v.add("providerOptions has a null or blank provider id");
+      } else if (fields == null) {
+        v.add("providerOptions for '" + provider + "' must not be null (use an empty map)");
+      } else {
+        Map<String, Object> copy = new LinkedHashMap<>();
+        fields.forEach((k, value) -> {
+          if (k == null || k.isBlank()) {
+            v.add("providerOptions for '" + provider + "' has a null or blank field name");
+          } else {
+            copy.put(k, value);
+          }
+        });
+        out.put(provider, Collections.unmodifiableMap(copy));
+      }
+    });
+    return Collections.unmodifiableMap(out);
+  }
+
+  private static void validate(@Nullable String prompt, @Nullable Integer width, @Nullable Integer height, int numImages,
+      @Nullable Long seed, @Nullable Integer steps, @Nullable Double guidanceScale, @Nullable String style,
+      List<String> qualityEnhancers, List<Lora> loras, List<InputImage> inputImages, @Nullable Double strength,
+      @Nullable String outputFormat, @Nullable Duration timeout, List<String> v) {
+    if (prompt == null || prompt.isBlank()) {
+      v.add("prompt must not be empty");
+    }
+    if ((width == null) != (height == null)) {
+      v.add("width and height must be set together");
+    }
+    checkSize("width", width, v);
+    checkSize("height", height, v);
+    if (numImages < 1 || numImages > MAX_IMAGES) {
+      v.add("numImages must be between 1 and " + MAX_IMAGES + ", was " + numImages);
+    }
+    if (seed != null && seed < 0) {
+      v.add("seed must not be negative, was " + seed);
+    }
+    if (steps != null && (steps < 1 || steps > MAX_STEPS)) {
+      v.add("steps must be between 1 and " + MAX_STEPS + ", was " + steps);
+    }
+    if (guidanceScale != null && (guidanceScale.isNaN() || guidanceScale < 0 || guidanceScale > MAX_GUIDANCE)) {
+      v.add("guidanceScale must be between 0 and " + (int) MAX_GUIDANCE + ", was " + guidanceScale);
+    }
+    long inits = inputImages.stream().filter(i -> i.role() == InputImage.Role.INIT).count();
+    long masks = inputImages.stream().filter(i -> i.role() == InputImage.Role.MASK).count();
+    if (strength != null) {
+      if (strength.isNaN() || strength <= 0 || strength > 1) {
+        v.add("strength must be in (0, 1], was " + strength);
+      }
+      if (inits == 0) {
+        v.add("strength needs an init image (InputImage.Role.INIT)");
+      }
+    }
+    if (inits > 1) {
+      v.add("at most one init image, was " + inits);
+    }
+    if (masks > 1) {
+      v.add("at most one mask, was " + masks);
+    }
+    if (masks > 0 && inits == 0) {
+      v.add("a mask needs an init image");
+    }
+    if (style != null && PromptStyles.styleText(style) == null) {
+      v.add("unknown style '" + style + "' (known: " + String.join(", ", PromptStyles.styles()) + ")");
+    }
+    for (String e : qualityEnhancers) {
+      if (PromptStyles.enhancerText(e) == null) {
+        v.add("unknown quality enhancer '" + e + "' (known: " + String.join(", ", PromptStyles.enhancers()) + ")");
+      }
+    }
+    for (Lora l : loras) {
+      if (l.name().isBlank()) {
+        v.add("a LoRA needs a name");
+      }
+      if (Double.isNaN(l.weight()) || l.weight() < -5 || l.weight() > 5) {
+        v.add("LoRA '" + l.name() + "' weight must be between -5 and 5, was " + l.weight());
+      }
+    }
+    if (outputFormat != null && ImageFormat.fromName(outputFormat) == null) {
+      v.add("outputFormat must be png, jpeg or webp, was '" + outputFormat + "'");
+    }
+    if (timeout != null && (timeout.isNegative() || timeout.isZero())) {
+      v.add("timeout must be positive, was " + timeout);
+    }
+  }
+
+  private static void checkSize(String name, @Nullable Integer value, List<String> v) {
+    if (value == null) {
+      return;
+    }
+    if (value < MIN_SIZE || value > MAX_SIZE) {
+      v.add(name + " must be between " + MIN_SIZE + " and " + MAX_SIZE + ", was " + value);
+    } else if (value % 8 != 0) {
+      v.add(name + " must be a multiple of 8, was " + value);
+    }
   }
 
   /** A new builder. */
@@ -118,6 +259,7 @@ public record ImageGenerationRequest(
     b.preset = preset;
     b.timeout = timeout;
     providerOptions.forEach((k, v) -> b.providerOptions.put(k, new LinkedHashMap<>(v)));
+    b.strict = strict;
     return b;
   }
 
@@ -175,7 +317,8 @@ public record ImageGenerationRequest(
   @Override
   public String toString() {
     return "ImageGenerationRequest[prompt=" + abbreviate(prompt) + ", model=" + model + ", size=" + width + "x" + height
-        + ", numImages=" + numImages + ", seed=" + seed + ", steps=" + steps + ", inputImages=" + inputImages.size() + "]";
+        + ", numImages=" + numImages + ", seed=" + seed + ", steps=" + steps + ", inputImages=" + inputImages.size()
+        + (strict ? ", strict" : "") + "]";
   }
 
   private static String abbreviate(String s) {
@@ -204,6 +347,7 @@ public record ImageGenerationRequest(
     private @Nullable String preset;
     private @Nullable Duration timeout;
     private final Map<String, Map<String, Object>> providerOptions = new LinkedHashMap<>();
+    private boolean strict;
 
     private Builder() {}
 
@@ -251,6 +395,17 @@ public record ImageGenerationRequest(
     public Builder timeout(@Nullable Duration timeout) { this.timeout = timeout; return this; }
 
     /**
+     * Asks for strict handling: every input is hard. By default a soft input (negative prompt,
+     * sampler, guidance scale, steps) that the serving model ignores is left out and reported in
+     * {@link ImageGenerationResponse#warnings()}; with strict handling a provider that would leave
+     * one out is skipped, with the reason in the attempts.
+     *
+     * @param strict whether soft inputs must be honoured too (default false)
+     * @return this
+     */
+    public Builder strict(boolean strict) { this.strict = strict; return this; }
+
+    /**
      * Sets an option only one provider reads (its escape hatch for inputs imagegen does not model).
      *
      * @param providerId the provider id, e.g. {@code replicate}
@@ -270,86 +425,9 @@ public record ImageGenerationRequest(
      * @throws InvalidRequestException listing every problem found
      */
     public ImageGenerationRequest build() {
-      List<String> v = new ArrayList<>();
-      if (prompt == null || prompt.isBlank()) {
-        v.add("prompt must not be empty");
-      }
-      if ((width == null) != (height == null)) {
-        v.add("width and height must be set together");
-      }
-      checkSize("width", width, v);
-      checkSize("height", height, v);
-      if (numImages < 1 || numImages > MAX_IMAGES) {
-        v.add("numImages must be between 1 and " + MAX_IMAGES + ", was " + numImages);
-      }
-      if (seed != null && seed < 0) {
-        v.add("seed must not be negative, was " + seed);
-      }
-      if (steps != null && (steps < 1 || steps > MAX_STEPS)) {
-        v.add("steps must be between 1 and " + MAX_STEPS + ", was " + steps);
-      }
-      if (guidanceScale != null && (guidanceScale.isNaN() || guidanceScale < 0 || guidanceScale > MAX_GUIDANCE)) {
-        v.add("guidanceScale must be between 0 and " + (int) MAX_GUIDANCE + ", was " + guidanceScale);
-      }
-      long inits = inputImages.stream().filter(i -> i.role() == InputImage.Role.INIT).count();
-      long masks = inputImages.stream().filter(i -> i.role() == InputImage.Role.MASK).count();
-      if (strength != null) {
-        if (strength.isNaN() || strength <= 0 || strength > 1) {
-          v.add("strength must be in (0, 1], was " + strength);
-        }
-        if (inits == 0) {
-          v.add("strength needs an init image (InputImage.Role.INIT)");
-        }
-      }
-      if (inits > 1) {
-        v.add("at most one init image, was " + inits);
-      }
-      if (masks > 1) {
-        v.add("at most one mask, was " + masks);
-      }
-      if (masks > 0 && inits == 0) {
-        v.add("a mask needs an init image");
-      }
-      if (style != null && PromptStyles.styleText(style) == null) {
-        v.add("unknown style '" + style + "' (known: " + String.join(", ", PromptStyles.styles()) + ")");
-      }
-      for (String e : qualityEnhancers) {
-        if (PromptStyles.enhancerText(e) == null) {
-          v.add("unknown quality enhancer '" + e + "' (known: " + String.join(", ", PromptStyles.enhancers()) + ")");
-        }
-      }
-      for (Lora l : loras) {
-        if (l.name().isBlank()) {
-          v.add("a LoRA needs a name");
-        }
-        if (Double.isNaN(l.weight()) || l.weight() < -5 || l.weight() > 5) {
-          v.add("LoRA '" + l.name() + "' weight must be between -5 and 5, was " + l.weight());
-        }
-      }
-      if (outputFormat != null && ImageFormat.fromName(outputFormat) == null) {
-        v.add("outputFormat must be png, jpeg or webp, was '" + outputFormat + "'");
-      }
-      if (timeout != null && (timeout.isNegative() || timeout.isZero())) {
-        v.add("timeout must be positive, was " + timeout);
-      }
-      if (!v.isEmpty()) {
-        throw new InvalidRequestException(v, null, null);
-      }
-      String fmt = outputFormat == null ? null : outputFormat.toLowerCase(Locale.ROOT);
-      return new ImageGenerationRequest(prompt, negativePrompt, defaultNegativePrompt, model, width, height, numImages, seed,
-          steps, guidanceScale, sampler, style, qualityEnhancers, loras, inputImages, strength, fmt, preset, timeout,
-          providerOptions);
-    }
-
-    private static void checkSize(String name, @Nullable Integer value, List<String> v) {
-      if (value == null) {
-        return;
-      }
-      if (value < MIN_SIZE || value > MAX_SIZE) {
-        v.add(name + " must be between " + MIN_SIZE + " and " + MAX_SIZE + ", was " + value);
-      } else if (value % 8 != 0) {
-        v.add(name + " must be a multiple of 8, was " + value);
-      }
+      return new ImageGenerationRequest(prompt == null ? "" : prompt, negativePrompt, defaultNegativePrompt, model, width,
+          height, numImages, seed, steps, guidanceScale, sampler, style, qualityEnhancers, loras, inputImages, strength,
+          outputFormat, preset, timeout, providerOptions, strict);
     }
   }
 }

@@ -4,9 +4,9 @@ import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Thrown when a request is invalid: by imagegen's own validation at
- * {@link ImageGenerationRequest.Builder#build()} (every violation listed at once, no provider
- * named), or by a provider (HTTP 400/422, with the provider's own message). Neither retried nor
+ * Thrown when a request is invalid: by imagegen's own validation when an
+ * {@link ImageGenerationRequest} is made, by its builder or its constructor (every violation listed
+ * at once, no provider named), or by a provider (HTTP 400/422, with the provider's own message). Neither retried nor
  * failed over by default: another provider would refuse it too.
  */
 public class InvalidRequestException extends ImageGenerationException {

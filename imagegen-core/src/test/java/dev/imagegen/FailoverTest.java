@@ -237,6 +237,18 @@ class FailoverTest {
   }
 
   @Test
+  void aNegativePromptTheProviderIgnoresIsSoftTheProviderServesTheRequest() {
+    ScriptedProvider flux = new ScriptedProvider("flux", ProviderCapabilities.builder().negativePrompt(false).build(),
+        CostModel.free());
+    service = ImageGenerationService.builder().provider(flux, ProviderConfig.builder("flux").build()).build();
+    ImageGenerationRequest r = ImageGenerationRequest.builder().prompt("a red fox").negativePrompt("blurry").build();
+
+    assertThat(service.generateImage(r, "flux").provider()).isEqualTo("flux");
+    assertThat(service.generateImageWithFailover(r).provider()).isEqualTo("flux");
+    assertThat(flux.calls).hasValue(2);
+  }
+
+  @Test
   void cheapestRoutingPrefersTheCheaperProviderAndUnknownPricesLast() {
     ProviderCapabilities caps = ProviderCapabilities.builder().maxImagesPerRequest(4).build();
     ScriptedProvider pricey = new ScriptedProvider("pricey", caps, CostModel.perImage(new BigDecimal("0.05")));

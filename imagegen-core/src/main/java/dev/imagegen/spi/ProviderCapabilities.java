@@ -3,6 +3,7 @@ package dev.imagegen.spi;
 import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.InputImage;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -11,13 +12,24 @@ import java.util.Set;
  * What a provider can do. Routing compares each request with these and skips (with the reason in
  * the attempts) providers that cannot honour it, so failover never drops an input silently.
  *
+ * <p>One rule for every provider decides what "cannot honour" means. A hard input (init image,
+ * mask, reference images, LoRAs, size, image count, a model not offered) that the provider cannot
+ * take makes it skip the request: {@link #whyNot} gives the reason. A {@link SoftInput soft input}
+ * (negative prompt, sampler, guidance scale, steps) that the serving model ignores does not: the
+ * provider sends the request without it ({@link #softDrops}) and adds {@link #warnings} to its
+ * result, unless the request is {@link ImageGenerationRequest#strict() strict}, which makes soft
+ * inputs hard ({@link #whyNot} then lists them too). Which soft inputs are ignored is declared
+ * here, for the whole provider ({@link #ignoredInputs}) and per model ({@link #modelInputs}), so a
+ * provider never decides it by hand.
+ *
  * @param models model names the provider accepts (aliases and native ids); see {@code anyModel}
  * @param anyModel whether names outside {@code models} are passed through as native ids
  * @param minSize smallest width or height
  * @param maxSize largest width or height
  * @param sizeMultiple width and height must be multiples of this
  * @param maxSteps most sampling steps
- * @param negativePrompt whether a negative prompt is honoured
+ * @param negativePrompt whether a negative prompt is honoured (by at least some models; false puts
+ *     {@link SoftInput#NEGATIVE_PROMPT} in {@code ignoredInputs})
  * @param seed whether seeds are honoured
  * @param img2img whether an init image is honoured
  * @param mask whether an inpainting mask is honoured
@@ -27,6 +39,8 @@ import java.util.Set;
  * @param queued whether jobs wait in a remote queue (progress reports a queue position)
  * @param cancellable whether a running job can be cancelled remotely
  * @param free whether generation costs nothing
+ * @param ignoredInputs soft inputs no model of this provider takes
+ * @param modelInputs soft inputs the model serving a request ignores, besides {@code ignoredInputs}
  */
 public record ProviderCapabilities(
     Set<String> models,
@@ -44,11 +58,48 @@ public record ProviderCapabilities(
     boolean loras,
     boolean queued,
     boolean cancellable,
-    boolean free) {
+    boolean free,
+    Set<SoftInput> ignoredInputs,
+    ModelInputs modelInputs) {
 
-  /** Copies the model set. */
+  /**
+   * Which soft inputs the model serving a request ignores: a provider whose models differ (FLUX
+   * takes no negative prompt, SDXL does) resolves the request's model its own way here.
+   */
+  @FunctionalInterface
+  public interface ModelInputs {
+    /** Every model honours every soft input the provider takes. */
+    ModelInputs NONE_IGNORED = request -> Set.of();
+
+    /**
+     * The soft inputs the model that would serve a request ignores.
+     *
+     * @param request the request (its model may be null: the provider's default)
+     * @return those inputs, empty when it honours them all
+     */
+    Set<SoftInput> ignoredBy(ImageGenerationRequest request);
+  }
+
+  /**
+   * Copies the model set and keeps {@code negativePrompt} and {@code ignoredInputs} consistent: a
+   * provider that takes no negative prompt ignores {@link SoftInput#NEGATIVE_PROMPT}.
+   */
   public ProviderCapabilities {
     models = Set.copyOf(new LinkedHashSet<>(models));
+    EnumSet<SoftInput> ignored = EnumSet.noneOf(SoftInput.class);
+    if (ignoredInputs != null) {
+      ignored.addAll(ignoredInputs);
+    }
+    if (!negativePrompt) {
+      ignored.add(SoftInput.NEGATIVE_PROMPT);
+    }
+    if (ignored.contains(SoftInput.NEGATIVE_PROMPT)) {
+      negativePrompt = false;
+    }
+    ignoredInputs = java.util.Collections.unmodifiableSet(ignored);
+    if (modelInputs == null) {
+      modelInputs = ModelInputs.NONE_IGNORED;
+    }
   }
 
   /** A builder starting from text-to-image only, any size 64..2048 in multiples of 8. */
@@ -57,7 +108,10 @@ public record ProviderCapabilities(
   }
 
   /**
-   * Why this provider cannot serve a request.
+   * Why this provider cannot serve a request: every hard input it cannot honour and, when the
+   * request is {@link ImageGenerationRequest#strict() strict}, every soft input its model would
+   * ignore. Soft inputs of a request that is not strict are never a reason: see
+   * {@link #softDrops}.
    *
    * @param request the request
    * @return the reasons, empty when it can
@@ -96,10 +150,90 @@ public record ProviderCapabilities(
     if (!request.loras().isEmpty() && !loras) {
       why.add("no LoRA support (LoRAs would be dropped)");
     }
-    if (request.negativePrompt() != null && !request.negativePrompt().isBlank() && !negativePrompt) {
-      why.add("no negative prompt support (it would be dropped)");
+    if (request.strict()) {
+      for (SoftInput in : softDrops(request)) {
+        why.add(describe(in, request) + " would be dropped: " + modelName(request) + " does not take it (strict request)");
+      }
     }
     return why;
+  }
+
+  /**
+   * The soft inputs the model serving a request ignores: those of the whole provider and those
+   * of the model.
+   *
+   * @param request the request
+   * @return those inputs, whether the request sets them or not
+   */
+  public Set<SoftInput> ignoredInputs(ImageGenerationRequest request) {
+    EnumSet<SoftInput> out = EnumSet.noneOf(SoftInput.class);
+    out.addAll(ignoredInputs);
+    Set<SoftInput> byModel;
+    try {
+      byModel = modelInputs.ignoredBy(request);
+    } catch (RuntimeException e) {
+      // a model the provider cannot resolve: generate() reports that; routing must not fail here
+      byModel = null;
+    }
+    if (byModel != null) {
+      out.addAll(byModel);
+    }
+    return out;
+  }
+
+  /**
+   * The soft inputs a request sets that the serving model ignores, in {@link SoftInput} order:
+   * what the provider must leave out of the wire body. A strict request with any of these is
+   * skipped by routing ({@link #whyNot}), so a provider only sees them when the request is not
+   * strict.
+   *
+   * @param request the request
+   * @return those inputs, empty when nothing is dropped
+   */
+  public List<SoftInput> softDrops(ImageGenerationRequest request) {
+    List<SoftInput> out = new ArrayList<>();
+    for (SoftInput in : ignoredInputs(request)) {
+      if (in.isSetIn(request)) {
+        out.add(in);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Whether the provider must leave a soft input out of the wire body for a request: the request
+   * sets it and the serving model ignores it.
+   *
+   * @param request the request
+   * @param input the input
+   */
+  public boolean drops(ImageGenerationRequest request, SoftInput input) {
+    return input.isSetIn(request) && ignoredInputs(request).contains(input);
+  }
+
+  /**
+   * One warning per {@link #softDrops soft input dropped}, for the provider's result
+   * ({@code ProviderResult.Builder.warning}), e.g. {@code negative prompt not sent: model
+   * 'flux-schnell' does not take it}.
+   *
+   * @param request the request
+   * @return the warnings, empty when nothing is dropped
+   */
+  public List<String> warnings(ImageGenerationRequest request) {
+    List<String> out = new ArrayList<>();
+    for (SoftInput in : softDrops(request)) {
+      out.add(describe(in, request) + " not sent: " + modelName(request) + " does not take it");
+    }
+    return out;
+  }
+
+  private static String describe(SoftInput in, ImageGenerationRequest request) {
+    String value = in.valueIn(request);
+    return value.isEmpty() ? in.label() : in.label() + " " + value;
+  }
+
+  private static String modelName(ImageGenerationRequest request) {
+    return request.model() == null || request.model().isBlank() ? "the default model" : "model '" + request.model() + "'";
   }
 
   /** Builds {@link ProviderCapabilities}. Not thread-safe. */
@@ -120,6 +254,8 @@ public record ProviderCapabilities(
     private boolean queued;
     private boolean cancellable;
     private boolean free;
+    private final Set<SoftInput> ignoredInputs = EnumSet.noneOf(SoftInput.class);
+    private ModelInputs modelInputs = ModelInputs.NONE_IGNORED;
 
     private Builder() {}
 
@@ -154,10 +290,28 @@ public record ProviderCapabilities(
     /** @param v generation is free @return this */
     public Builder free(boolean v) { free = v; return this; }
 
+    /**
+     * Soft inputs no model of this provider takes: requests setting them are served without them
+     * (with a warning) unless strict. {@link SoftInput#NEGATIVE_PROMPT} here is
+     * {@code negativePrompt(false)}.
+     *
+     * @param inputs the inputs, added to those given before
+     * @return this
+     */
+    public Builder ignores(SoftInput... inputs) { ignoredInputs.addAll(List.of(inputs)); return this; }
+
+    /**
+     * Which soft inputs the model serving a request ignores, for providers whose models differ.
+     *
+     * @param v the lookup, called during routing: fast, no I/O, and not throwing
+     * @return this
+     */
+    public Builder modelInputs(ModelInputs v) { modelInputs = java.util.Objects.requireNonNull(v, "modelInputs"); return this; }
+
     /** Builds the capabilities. */
     public ProviderCapabilities build() {
       return new ProviderCapabilities(models, anyModel, minSize, maxSize, sizeMultiple, maxSteps, negativePrompt, seed,
-          img2img, mask, maxReferenceImages, maxImagesPerRequest, loras, queued, cancellable, free);
+          img2img, mask, maxReferenceImages, maxImagesPerRequest, loras, queued, cancellable, free, ignoredInputs, modelInputs);
     }
   }
 }

@@ -18,13 +18,16 @@ import dev.imagegen.spi.ProviderContext;
 import dev.imagegen.spi.ProviderHttp;
 import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.spi.Secret;
+import dev.imagegen.spi.SoftInput;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import org.jspecify.annotations.Nullable;
@@ -76,7 +79,10 @@ final class FalProvider implements ImageProvider {
         .anyModel(true)
         .sizes(64, 4096, 8)
         .maxSteps(50)
+        // no fal model here takes a negative prompt or a sampler: soft inputs, sent without
         .negativePrompt(false)
+        .ignores(SoftInput.SAMPLER)
+        .modelInputs(this::ignoredByModel)
         .seed(true)
         .img2img(true)
         .mask(false)
@@ -173,6 +179,12 @@ final class FalProvider implements ImageProvider {
     return resolved;
   }
 
+  /** The Nano Banana edit models take no step count and no guidance scale. */
+  private Set<SoftInput> ignoredByModel(ImageGenerationRequest r) {
+    String appId = modelOrNull(r);
+    return appId != null && FalModels.isNanoBanana(appId) ? EnumSet.of(SoftInput.STEPS, SoftInput.GUIDANCE) : Set.of();
+  }
+
   private @Nullable String modelOrNull(ImageGenerationRequest r) {
     try {
       return modelFor(r);
@@ -220,7 +232,7 @@ final class FalProvider implements ImageProvider {
 
   private CompletableFuture<ProviderResult> submit(ImageGenerationRequest request, GenerationContext ctx, String appId,
       List<String> imageUrls, Map<String, String> meta) {
-    FalRequests.Mapped mapped = FalRequests.body(id, request, appId, imageUrls, safetyChecker);
+    FalRequests.Mapped mapped = FalRequests.body(id, request, appId, imageUrls, safetyChecker, capabilities);
     ProviderHttp http = ctx.http();
     HttpRequest.BodyPublisher body;
     try {

@@ -5,6 +5,8 @@ import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.InputImage;
 import dev.imagegen.InvalidRequestException;
+import dev.imagegen.spi.ProviderCapabilities;
+import dev.imagegen.spi.SoftInput;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -24,6 +26,11 @@ import org.jspecify.annotations.Nullable;
  * {@code image_urls} (the init image first, then the reference images, in request order),
  * {@code num_images}, {@code seed}, {@code output_format}; for the Nano Banana models the size becomes
  * the nearest {@code aspect_ratio} and a {@code resolution} ({@code 1K}, {@code 2K}, {@code 4K}).
+ *
+ * <p>Soft inputs a model ignores follow core's rule ({@link ProviderCapabilities#softDrops}): no
+ * model here takes a negative prompt or a sampler, the Nano Banana models take no steps or guidance
+ * scale; those are left out of the body and named in the result's warnings (a strict request never
+ * gets here: routing skips fal).
  *
  * <p>The request's fal options ({@code providerOption("fal", key, value)}) are copied last and may
  * set any other field ({@code aspect_ratio}, {@code resolution}, {@code safety_tolerance},
@@ -125,10 +132,13 @@ final class FalRequests {
    * @param appId the model
    * @param imageUrls the input images as URLs or data URIs, ordered as {@link #orderedInputs}
    * @param safetyChecker the configured {@code enable_safety_checker}
+   * @param capabilities the provider's capabilities: the soft inputs they say the model ignores
+   *     are left out, with core's warnings
    */
-  static Mapped body(String providerId, ImageGenerationRequest r, String appId, List<String> imageUrls, boolean safetyChecker) {
+  static Mapped body(String providerId, ImageGenerationRequest r, String appId, List<String> imageUrls, boolean safetyChecker,
+      ProviderCapabilities capabilities) {
     Map<String, Object> b = new LinkedHashMap<>();
-    List<String> warnings = new ArrayList<>();
+    List<String> warnings = new ArrayList<>(capabilities.warnings(r));
     FalModels.Kind kind = FalModels.kind(appId);
     b.put("prompt", r.prompt());
     if (kind == FalModels.Kind.EDIT) {
@@ -149,12 +159,6 @@ final class FalRequests {
           b.put("resolution", resolutionFor(w, h));
         }
       }
-      if (r.steps() != null) {
-        warnings.add(appId + " takes no step count; steps=" + r.steps() + " was not sent");
-      }
-      if (r.guidanceScale() != null) {
-        warnings.add(appId + " takes no guidance scale; guidanceScale=" + r.guidanceScale() + " was not sent");
-      }
     } else {
       if (w != null && h != null) {
         Map<String, Object> size = new LinkedHashMap<>();
@@ -162,10 +166,10 @@ final class FalRequests {
         size.put("height", h);
         b.put("image_size", size);
       }
-      if (r.steps() != null) {
+      if (r.steps() != null && !capabilities.drops(r, SoftInput.STEPS)) {
         b.put("num_inference_steps", r.steps());
       }
-      if (r.guidanceScale() != null) {
+      if (r.guidanceScale() != null && !capabilities.drops(r, SoftInput.GUIDANCE)) {
         b.put("guidance_scale", r.guidanceScale());
       }
     }

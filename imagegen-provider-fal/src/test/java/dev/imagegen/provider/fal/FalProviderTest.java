@@ -342,6 +342,73 @@ class FalProviderTest {
     }
   }
 
+  // ------------------------------------------------------------------ soft and hard inputs
+
+  @Nested
+  class SoftInputs {
+    @Test
+    void fluxWithANegativePromptIsServedWithoutItAndWarns() {
+      StubImage img = StubImages.jpeg(1024, 768, 3L);
+      stubs.stubFluxSuccess(List.of(img), List.of(false));
+      ImageGenerationRequest req = ImageGenerationRequest.builder().prompt("a red fox in snow").model("flux-schnell")
+          .negativePrompt("blurry, watermark").sampler("euler").steps(4).build();
+
+      ImageGenerationResponse r = service().generateImage(req, "fal");
+
+      assertThat(r.provider()).isEqualTo("fal");
+      assertThat(r.images().get(0).bytes()).isEqualTo(img.bytes());
+      JsonNode b = body(onlySubmit("fal-ai/flux/schnell"));
+      assertThat(b.has("negative_prompt")).isFalse();
+      assertThat(b.toString()).doesNotContain("blurry").doesNotContain("euler");
+      assertThat(b.path("num_inference_steps").asInt()).as("FLUX takes steps").isEqualTo(4);
+      assertThat(r.warnings()).contains("negative prompt not sent: model 'flux-schnell' does not take it",
+          "sampler 'euler' not sent: model 'flux-schnell' does not take it");
+    }
+
+    @Test
+    void fluxWithANegativePromptIsServedByFailoverToo() {
+      stubs.stubFluxSuccess(List.of(StubImages.jpeg(1024, 768, 3L)), List.of(false));
+
+      ImageGenerationResponse r = service().generateImageWithFailover(ImageGenerationRequest.builder().prompt("a red fox")
+          .negativePrompt("blurry").build());
+
+      assertThat(r.provider()).isEqualTo("fal");
+      assertThat(r.attempts()).singleElement().satisfies(a -> assertThat(a.outcome()).isEqualTo(dev.imagegen.Attempt.Outcome.SUCCEEDED));
+      assertThat(r.warnings()).contains("negative prompt not sent: the default model does not take it");
+    }
+
+    @Test
+    void strictRequestWithANegativePromptSkipsFalWithTheReason() {
+      ImageGenerationRequest req = ImageGenerationRequest.builder().prompt("a red fox").model("flux-schnell")
+          .negativePrompt("blurry").strict(true).build();
+
+      assertThatThrownBy(() -> service().generateImageWithFailover(req))
+          .isInstanceOf(dev.imagegen.NoCapableProviderException.class)
+          .hasMessageContaining("fal: negative prompt would be dropped: model 'flux-schnell' does not take it (strict request)");
+      server.verify(0, postRequestedFor(urlPathMatching("/.*")));
+    }
+
+    @Test
+    void nanoBananaDropsStepsAndGuidanceWithCoreWarningsAndSkipsThemWhenStrict() {
+      stubUploads();
+      stubNanoSuccess();
+      ImageGenerationRequest req = ImageGenerationRequest.builder().prompt("make the jacket red").model(NANO)
+          .inputImage(InputImage.ofBytes(InputImage.Role.INIT, StubImages.png(64, 96, 1).bytes()))
+          .steps(30).guidanceScale(6.0).build();
+
+      ImageGenerationResponse r = service().generateImage(req, "fal");
+
+      JsonNode b = body(onlySubmit(NANO));
+      assertThat(b.has("num_inference_steps")).isFalse();
+      assertThat(b.has("guidance_scale")).isFalse();
+      assertThat(r.warnings()).contains("steps 30 not sent: model '" + NANO + "' does not take it",
+          "guidance scale 6.0 not sent: model '" + NANO + "' does not take it");
+      assertThat(new FalProviderFactory().create(config().build()).capabilities().whyNot(req.toBuilder().strict(true).build()))
+          .containsExactly("guidance scale 6.0 would be dropped: model '" + NANO + "' does not take it (strict request)",
+              "steps 30 would be dropped: model '" + NANO + "' does not take it (strict request)");
+    }
+  }
+
   // ------------------------------------------------------------------ editing and uploads
 
   @Nested

@@ -1,10 +1,13 @@
 package dev.imagegen.provider.huggingface;
 
+import dev.imagegen.spi.SoftInput;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
@@ -70,6 +73,21 @@ final class HuggingFaceModels {
     /** Whether scheduler names apply (diffusers' SD schedulers; FLUX uses flow matching only). */
     boolean schedulers() {
       return this == STABLE_DIFFUSION || this == GENERIC;
+    }
+
+    /** The soft inputs the pipeline ignores: not sent, and warned about by core's rule. */
+    Set<SoftInput> ignoredInputs() {
+      EnumSet<SoftInput> out = EnumSet.noneOf(SoftInput.class);
+      if (!negativePrompt) {
+        out.add(SoftInput.NEGATIVE_PROMPT);
+      }
+      if (!guidance) {
+        out.add(SoftInput.GUIDANCE);
+      }
+      if (!schedulers()) {
+        out.add(SoftInput.SAMPLER);
+      }
+      return out;
     }
   }
 

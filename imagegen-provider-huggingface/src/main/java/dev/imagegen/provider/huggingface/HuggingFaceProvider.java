@@ -136,7 +136,11 @@ final class HuggingFaceProvider implements ImageProvider {
         .anyModel(!dedicated) // any repo id owner/name on the router
         .sizes(64, 2048, 8)
         .maxSteps(100)
-        .negativePrompt(!dedicated || HuggingFaceModels.profile(defaultModel).negativePrompt)
+        .negativePrompt(true)
+        .modelInputs(r -> {
+          String served = modelOf(r);
+          return served == null ? Set.of() : HuggingFaceModels.profile(served).ignoredInputs();
+        })
         .seed(true)
         .maxImagesPerRequest(maxImages)
         .queued(false)
@@ -201,43 +205,32 @@ final class HuggingFaceProvider implements ImageProvider {
     return run(plan, ctx);
   }
 
+  /** The repo id a request runs on, or null when its model is neither an alias nor a repo id. */
+  private @Nullable String modelOf(ImageGenerationRequest request) {
+    return dedicated || request.model() == null ? defaultModel : HuggingFaceModels.repoId(request.model());
+  }
+
   private Plan plan(ImageGenerationRequest request) {
-    String model;
-    if (dedicated || request.model() == null) {
-      model = defaultModel;
-    } else {
-      String m = request.model();
-      model = HuggingFaceModels.repoId(m);
-      if (model == null) {
-        throw new ProviderUnavailableException("model '" + m + "' is neither an alias this provider knows ("
-            + String.join(", ", HuggingFaceModels.ALIASES.keySet()) + ") nor a Hugging Face repo id (owner/name)", ID, false,
-            false, null, null);
-      }
+    String model = modelOf(request);
+    if (model == null) {
+      throw new ProviderUnavailableException("model '" + request.model() + "' is neither an alias this provider knows ("
+          + String.join(", ", HuggingFaceModels.ALIASES.keySet()) + ") nor a Hugging Face repo id (owner/name)", ID, false,
+          false, null, null);
     }
     Profile p = HuggingFaceModels.profile(model);
-    List<String> warnings = new ArrayList<>();
+    // soft inputs the model ignores are left out below and named by core's rule
+    List<String> warnings = new ArrayList<>(capabilities.warnings(request));
 
-    String negative = null;
-    if (p.negativePrompt) {
-      negative = request.effectiveNegativePrompt();
-    } else if (request.negativePrompt() != null && !request.negativePrompt().isBlank()) {
-      warnings.add("negative prompt not sent: " + model + " does not take negative_prompt");
-    }
+    String negative = p.negativePrompt ? request.effectiveNegativePrompt() : null;
     Integer steps = request.steps();
     if (steps != null && p.maxSteps > 0 && steps > p.maxSteps) {
       warnings.add("steps lowered from " + steps + " to " + p.maxSteps + ": " + model + " takes 1-" + p.maxSteps + " steps");
       steps = p.maxSteps;
     }
-    Double guidance = request.guidanceScale();
-    if (guidance != null && !p.guidance) {
-      warnings.add("guidance_scale not sent: " + model + " does not use guidance");
-      guidance = null;
-    }
+    Double guidance = p.guidance ? request.guidanceScale() : null;
     String scheduler = null;
-    if (request.sampler() != null) {
-      if (!p.schedulers()) {
-        warnings.add("sampler '" + request.sampler() + "' not sent: " + model + " uses its own flow-matching scheduler");
-      } else {
+    if (request.sampler() != null && !request.sampler().isBlank()) {
+      if (p.schedulers()) {
         scheduler = HuggingFaceModels.scheduler(request.sampler());
         if (scheduler == null) {
           warnings.add("sampler '" + request.sampler() + "' not sent: no matching diffusers scheduler (known: euler, euler_a, "

@@ -140,8 +140,8 @@ class HuggingFaceProviderTest {
       assertThat(img.width()).isEqualTo(96);
       assertThat(img.seed()).isEqualTo(42L);
       assertThat(r.model()).isEqualTo("black-forest-labs/FLUX.1-schnell");
-      assertThat(r.warnings()).anyMatch(w -> w.contains("guidance_scale not sent"))
-          .anyMatch(w -> w.contains("negative prompt not sent"));
+      assertThat(r.warnings()).contains("guidance scale 3.0 not sent: the default model does not take it",
+          "negative prompt not sent: the default model does not take it");
       assertThat(r.metadata()).containsEntry("compute_time_seconds", "1.500").containsEntry("compute_type", "cpu");
       assertThat(r.cost().source()).isEqualTo(Cost.Source.ESTIMATED);
       assertThat(r.cost().amount()).isEqualByComparingTo("0.00018"); // 1.5 s x 0.00012 USD/s
@@ -660,6 +660,52 @@ class HuggingFaceProviderTest {
       assertThat(p.costModel().estimate(request().numImages(2).build()).amount()).isEqualByComparingTo("0.0024");
       assertThat(ServiceLoader.load(ImageProviderFactory.class).stream().map(ServiceLoader.Provider::type))
           .contains(HuggingFaceProviderFactory.class);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  @Nested
+  @DisplayName("soft and hard inputs: core's rule")
+  class SoftInputs {
+
+    @Test
+    @DisplayName("FLUX with a negative prompt and a sampler: served without them, warned about from core")
+    void fluxDropsSoftInputsFromTheBodyWithCoreWarnings() throws Exception {
+      stubs.success(png);
+      ImageGenerationResponse r = service().generateImage(request().model("flux-dev").negativePrompt("blurry")
+          .sampler("euler_a").guidanceScale(3.5).build(), "huggingface");
+
+      JsonNode p = body(posts().get(0)).path("parameters");
+      assertThat(p.has("negative_prompt")).isFalse();
+      assertThat(p.has("scheduler")).isFalse();
+      assertThat(p.path("guidance_scale").asDouble()).as("FLUX.1-dev uses guidance").isEqualTo(3.5);
+      assertThat(r.warnings()).containsExactly("negative prompt not sent: model 'flux-dev' does not take it",
+          "sampler 'euler_a' not sent: model 'flux-dev' does not take it");
+    }
+
+    @Test
+    @DisplayName("strict FLUX request with a negative prompt: Hugging Face is skipped with the reason, never called")
+    void strictFluxRequestSkipsHuggingFaceWithTheReason() {
+      Backup backup = new Backup();
+      ImageGenerationResponse r = service(config().build(), backup).generateImageWithFailover(request()
+          .model("flux-schnell").negativePrompt("blurry").strict(true).build());
+
+      assertThat(r.provider()).isEqualTo("backup");
+      assertThat(r.attempts().get(0).outcome()).isEqualTo(dev.imagegen.Attempt.Outcome.SKIPPED);
+      assertThat(r.attempts().get(0).message())
+          .isEqualTo("negative prompt would be dropped: model 'flux-schnell' does not take it (strict request)");
+      assertThat(posts()).isEmpty();
+    }
+
+    @Test
+    @DisplayName("strict SDXL request: every input honoured and sent")
+    void strictSdxlRequestIsServed() throws Exception {
+      stubs.success(png);
+      ImageGenerationResponse r = service().generateImage(request().model("sdxl").negativePrompt("blurry").strict(true)
+          .build(), "huggingface");
+
+      assertThat(r.warnings()).isEmpty();
+      assertThat(body(posts().get(0)).path("parameters").path("negative_prompt").asText()).isEqualTo("blurry");
     }
   }
 

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.imagegen.AuthenticationException;
 import dev.imagegen.ContentPolicyException;
 import dev.imagegen.GenerationCancelledException;
-import dev.imagegen.GenerationTimeoutException;
 import dev.imagegen.ImageGenerationException;
 import dev.imagegen.InsufficientCreditsException;
 import dev.imagegen.InvalidRequestException;
@@ -37,6 +36,7 @@ import org.jspecify.annotations.Nullable;
  * <tr><td>5xx on a create</td><td>{@link ProviderUnavailableException}, not retried (a duplicate paid run)</td><td>no*</td><td>yes</td></tr>
  * <tr><td>status {@code failed}, NSFW</td><td>{@link ContentPolicyException}</td><td>no</td><td>no</td></tr>
  * <tr><td>status {@code failed}, other</td><td>{@link ProviderUnavailableException}</td><td>no</td><td>yes</td></tr>
+ * <tr><td>status {@code aborted} (not started, not billed)</td><td>{@link ProviderUnavailableException}</td><td>no</td><td>yes</td></tr>
  * </table>
  * * unless {@code retry-create-on-server-error} is true. Everything else: core's {@code HttpErrors}.
  */
@@ -119,8 +119,11 @@ final class ReplicateErrors {
         return new GenerationCancelledException("prediction " + p.id() + " was canceled at Replicate"
             + (error.isEmpty() ? "" : ": " + error), id);
       case "aborted":
-        return new GenerationTimeoutException("prediction " + p.id() + " was aborted at Replicate: its deadline passed "
-            + "before it started (not billed)", id, false, null);
+        // Replicate's Cancel-After deadline passed before the prediction started: no GPU time, not
+        // billed; the request's own deadline may still leave time for another provider
+        return new ProviderUnavailableException("prediction " + p.id() + " was aborted at Replicate: its Cancel-After "
+            + "deadline passed before it started, so it was not started and not billed" + (error.isEmpty() ? "" : " (" + error
+            + ")"), id, false, false, null, null);
       default:
         return new ProviderUnavailableException("prediction " + p.id() + " ended with unknown status '" + p.status() + "'",
             id, false, false, null, null);

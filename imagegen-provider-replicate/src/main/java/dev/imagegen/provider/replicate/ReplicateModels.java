@@ -7,11 +7,14 @@ import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.InputImage;
 import dev.imagegen.InvalidRequestException;
 import dev.imagegen.spi.ImageBytes;
+import dev.imagegen.spi.SoftInput;
 import java.math.BigDecimal;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
@@ -145,6 +148,22 @@ final class ReplicateModels {
   }
 
   /**
+   * The soft inputs a model ignores: flux-schnell takes no negative prompt, guidance scale or
+   * sampler; SDXL and other models get every field the request sets.
+   *
+   * @param requested the request's model, or null
+   * @param defaultModel the configured default
+   * @return those inputs (empty for a name that is not a Replicate model: {@link #resolve} reports it)
+   */
+  static Set<SoftInput> ignoredInputs(@Nullable String requested, String defaultModel) {
+    Target t = tryResolve(requested == null || requested.isBlank() ? defaultModel : requested);
+    if (t != null && t.family() == Family.FLUX_SCHNELL) {
+      return EnumSet.of(SoftInput.NEGATIVE_PROMPT, SoftInput.GUIDANCE, SoftInput.SAMPLER);
+    }
+    return Set.of();
+  }
+
+  /**
    * The model's input for a request: its own field names, then the request's
    * {@code providerOptions("replicate")} merged over them (a null value removes a field).
    *
@@ -213,15 +232,8 @@ final class ReplicateModels {
     if (r.outputFormat() != null) {
       in.put("output_format", formatName(r.outputFormat()));
     }
-    if (r.negativePrompt() != null && !r.negativePrompt().isBlank()) {
-      warnings.add(FLUX_SCHNELL + " takes no negative prompt; it was not sent");
-    }
-    if (r.guidanceScale() != null) {
-      warnings.add(FLUX_SCHNELL + " takes no guidance scale; it was not sent");
-    }
-    if (r.sampler() != null) {
-      warnings.add(FLUX_SCHNELL + " takes no sampler; it was not sent");
-    }
+    // no negative prompt, guidance scale or sampler: soft inputs flux-schnell ignores
+    // (ignoredInputs), left out and warned about through the provider's capabilities
   }
 
   private static void sdxl(ImageGenerationRequest r, Map<String, Object> in, List<String> warnings) {

@@ -23,6 +23,7 @@ import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.spi.Reconciliation;
 import dev.imagegen.spi.RemoteJob;
 import dev.imagegen.spi.Secret;
+import dev.imagegen.spi.SoftInput;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpRequest;
@@ -138,6 +139,7 @@ final class ReplicateProvider implements ImageProvider {
         .sizes(64, 2048, 8)
         .maxSteps(500)
         .negativePrompt(true)
+        .modelInputs(r -> ReplicateModels.ignoredInputs(r.model(), defaultModel))
         .seed(true)
         .img2img(true)
         .mask(true)
@@ -310,6 +312,8 @@ final class ReplicateProvider implements ImageProvider {
       this.request = request;
       this.ctx = ctx;
       this.target = ReplicateModels.resolve(request.model(), defaultModel);
+      // the soft inputs the model ignores are left out of the input (ReplicateModels) and named here
+      this.warnings.addAll(capabilities.warnings(request));
       this.input = ReplicateModels.input(request, target, warnings);
     }
 

@@ -264,7 +264,7 @@ class ReplicateProviderTest {
       ImageGenerationRequest withOptions = new ImageGenerationRequest(r.prompt(), r.negativePrompt(), r.defaultNegativePrompt(),
           r.model(), r.width(), r.height(), r.numImages(), r.seed(), r.steps(), r.guidanceScale(), r.sampler(), r.style(),
           r.qualityEnhancers(), r.loras(), r.inputImages(), r.strength(), r.outputFormat(), r.preset(), r.timeout(),
-          Map.of("replicate", opts));
+          Map.of("replicate", opts), r.strict());
 
       service().generateImage(withOptions, "replicate");
 
@@ -308,6 +308,59 @@ class ReplicateProviderTest {
   }
 
   @Nested
+  class SoftInputs {
+
+    @Test
+    void fluxDropsNegativePromptGuidanceAndSamplerWithCoreWarnings() throws Exception {
+      String id = ReplicateStubs.newId();
+      stubs.created(stubs.prediction(id, "succeeded").output(stubs.serveImage(id, 0, StubImages.png(8, 8, 1))).json());
+
+      ImageGenerationResponse r = service().generateImage(request().model("flux-schnell").negativePrompt("blurry")
+          .guidanceScale(3.5).sampler("euler").steps(4).build(), "replicate");
+
+      JsonNode in = body(creates().get(0)).get("input");
+      assertThat(in.has("negative_prompt")).isFalse();
+      assertThat(in.has("guidance_scale")).isFalse();
+      assertThat(in.has("scheduler")).isFalse();
+      assertThat(in.get("num_inference_steps").asInt()).isEqualTo(4);
+      assertThat(r.warnings()).containsExactly(
+          "negative prompt not sent: model 'flux-schnell' does not take it",
+          "sampler 'euler' not sent: model 'flux-schnell' does not take it",
+          "guidance scale 3.5 not sent: model 'flux-schnell' does not take it");
+    }
+
+    @Test
+    void strictFluxRequestWithANegativePromptSkipsReplicateWithTheReason() {
+      ImageGenerationResponse r = service(true).generateImageWithFailover(request().model("flux-schnell")
+          .negativePrompt("blurry").strict(true).build());
+
+      assertThat(r.provider()).isEqualTo(Fallback.ID);
+      Attempt first = r.attempts().get(0);
+      assertThat(first.provider()).isEqualTo("replicate");
+      assertThat(first.outcome()).isEqualTo(Attempt.Outcome.SKIPPED);
+      assertThat(first.message()).isEqualTo(
+          "negative prompt would be dropped: model 'flux-schnell' does not take it (strict request)");
+      assertThat(creates()).isEmpty();
+    }
+
+    @Test
+    void strictSdxlRequestIsServedWithEveryInput() throws Exception {
+      String id = ReplicateStubs.newId();
+      stubs.created(stubs.prediction(id, "succeeded").model("stability-ai/sdxl", ReplicateModels.SDXL_VERSION)
+          .output(stubs.serveImage(id, 0, StubImages.png(8, 8, 1))).json());
+
+      ImageGenerationResponse r = service(true).generateImageWithFailover(request().model("sdxl").negativePrompt("blurry")
+          .guidanceScale(9.0).strict(true).build());
+
+      assertThat(r.provider()).isEqualTo("replicate");
+      assertThat(r.warnings()).isEmpty();
+      JsonNode in = body(creates().get(0)).get("input");
+      assertThat(in.get("negative_prompt").asText()).isEqualTo("blurry");
+      assertThat(in.get("guidance_scale").asDouble()).isEqualTo(9.0);
+    }
+  }
+
+  @Nested
   class Waiting {
 
     @Test
@@ -347,8 +400,34 @@ class ReplicateProviderTest {
       long t0 = System.nanoTime();
 
       assertThatThrownBy(() -> service().generateImage(request().build(), "replicate"))
-          .isInstanceOf(GenerationTimeoutException.class).hasMessageContaining("aborted");
+          .isInstanceOfSatisfying(ProviderUnavailableException.class, e -> {
+            assertThat(e.failoverMayHelp()).isTrue();
+            assertThat(e.retryMayHelp()).isFalse();
+            assertThat(e.outcomeUnknown()).isFalse();
+          })
+          .hasMessageContaining("aborted");
       assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(5));
+      assertThat(creates()).as("an aborted prediction is not created again at Replicate").hasSize(1);
+    }
+
+    @Test
+    void abortedPredictionWithTimeLeftFailsOverAndSaysItWasNotStartedNorBilled() {
+      String id = ReplicateStubs.newId();
+      stubs.created(stubs.prediction(id, "starting").json());
+      server.stubFor(ReplicateStubs.anyPoll().willReturn(ReplicateStubs.json(200, stubs.prediction(id, "aborted").json())));
+
+      ImageGenerationResponse r = service(true).generateImageWithFailover(request().timeout(Duration.ofSeconds(300)).build());
+
+      assertThat(r.provider()).isEqualTo(Fallback.ID);
+      assertThat(fallback.calls).hasValue(1);
+      Attempt first = r.attempts().get(0);
+      assertThat(first.provider()).isEqualTo("replicate");
+      assertThat(first.outcome()).isEqualTo(Attempt.Outcome.FAILED);
+      assertThat(first.errorKind()).isEqualTo(ErrorKind.UNAVAILABLE);
+      assertThat(first.remoteJobId()).isEqualTo(id);
+      assertThat(first.mayBeBilled()).isFalse();
+      assertThat(first.message()).contains("aborted").contains("not started").contains("not billed");
+      assertThat(creates()).hasSize(1);
     }
 
     @Test

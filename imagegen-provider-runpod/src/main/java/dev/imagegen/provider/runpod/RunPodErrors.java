@@ -32,7 +32,8 @@ import org.jspecify.annotations.Nullable;
  *     handler returned as {@code error} (worker-sdxl's validation: a list of messages). Validation
  *     and input errors give {@link InvalidRequestException}; anything else (CUDA out of memory,
  *     {@code RuntimeError}) a retryable {@link ProviderUnavailableException}.
- * <li>{@code TIMED_OUT}: expired in the queue or the worker went silent; retry or fail over.
+ * <li>{@code TIMED_OUT}: expired in the queue or the worker went silent; it may have been billed, so it
+ *     is not retried on RunPod (no second job for it): fail over.
  * <li>{@code CANCELLED} that imagegen did not ask for: fail over.
  * <li>Everything else: {@link HttpErrors}' default mapping (429 with Retry-After, 5xx retried).
  * </ul>
@@ -103,8 +104,10 @@ final class RunPodErrors {
       @Nullable JsonNode output, @Nullable String workerId, ObjectMapper mapper, Redactor redactor) {
     String where = "job " + jobId + (workerId == null ? "" : " on worker " + workerId);
     if ("TIMED_OUT".equals(status)) {
+      // the worker may have run (and billed) part of it: never a new job on this endpoint for it
       return new ProviderUnavailableException(where + " timed out at RunPod (expired in the queue, or the worker went silent"
-          + " past the execution timeout)", providerId, true, false, null, null);
+          + " past the execution timeout); it may have been billed and is not resubmitted to this endpoint", providerId, false,
+          false, null, null);
     }
     if ("CANCELLED".equals(status)) {
       return new ProviderUnavailableException(where + " was cancelled at RunPod (not by imagegen)", providerId, false, false,

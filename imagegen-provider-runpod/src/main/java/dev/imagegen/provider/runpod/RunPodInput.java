@@ -14,8 +14,10 @@ import dev.imagegen.ImageFormat;
 import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.InputImage;
 import dev.imagegen.InvalidRequestException;
+import dev.imagegen.spi.SoftInput;
 import java.io.UncheckedIOException;
 import java.util.Base64;
+import java.util.EnumSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -111,9 +113,29 @@ final class RunPodInput {
     return source;
   }
 
-  /** Whether the mapping carries a negative prompt. */
-  boolean negativePrompt() {
-    return template == null || used.contains("negative_prompt");
+  /**
+   * The soft inputs this mapping cannot carry: for a template, those whose placeholder
+   * ({@code {{negative_prompt}}}, {@code {{sampler}}}, {@code {{guidance}}}, {@code {{steps}}}) it
+   * does not use; none for worker-sdxl's contract.
+   */
+  Set<SoftInput> ignoredInputs() {
+    EnumSet<SoftInput> out = EnumSet.noneOf(SoftInput.class);
+    if (template == null) {
+      return out;
+    }
+    if (!used.contains("negative_prompt")) {
+      out.add(SoftInput.NEGATIVE_PROMPT);
+    }
+    if (!used.contains("sampler")) {
+      out.add(SoftInput.SAMPLER);
+    }
+    if (!used.contains("guidance")) {
+      out.add(SoftInput.GUIDANCE);
+    }
+    if (!used.contains("steps")) {
+      out.add(SoftInput.STEPS);
+    }
+    return out;
   }
 
   /** Whether the mapping carries a seed. */

@@ -97,11 +97,11 @@ final class RunPodProvider implements ImageProvider {
   @Override
   public CompletableFuture<ProviderResult> generate(ImageGenerationRequest request, GenerationContext ctx) {
     RunPodSettings.Target target;
-    RunPodWire.Submit body;
-    List<String> warnings = new ArrayList<>();
+    ObjectNode input;
+    List<String> warnings = new ArrayList<>(capabilities.warnings(request));
     try {
       target = settings.target(request.model());
-      ObjectNode input = target.input().render(request, target.alias() != null ? target.alias() : request.model(), ID,
+      input = target.input().render(request, target.alias() != null ? target.alias() : request.model(), ID,
           ctx.json(), warnings);
       Map<String, Object> options = request.providerOptions(ID);
       if (!options.isEmpty()) {
@@ -113,19 +113,20 @@ final class RunPodProvider implements ImageProvider {
         }
         RunPodInput.merge(input, tree);
       }
-      body = new RunPodWire.Submit(input, settings.policy, settings.webhook);
     } catch (ImageGenerationException e) {
       return CompletableFuture.failedFuture(e);
     }
     return coldStartCheck(target, ctx)
-        .thenCompose(v -> submit(target, body, ctx))
+        .thenCompose(v -> submit(target, input, ctx))
         .thenCompose(job -> await(new Job(target, job.id(), request, ctx, warnings), ctx));
   }
 
-  private CompletableFuture<RunPodWire.Job> submit(RunPodSettings.Target target, RunPodWire.Submit body, GenerationContext ctx) {
+  private CompletableFuture<RunPodWire.Job> submit(RunPodSettings.Target target, ObjectNode input, GenerationContext ctx) {
     if (ctx.isCancelled()) {
       return CompletableFuture.failedFuture(new GenerationCancelledException("cancelled before submitting", ID));
     }
+    // the policy is taken from the time left now, after the cold-start check
+    RunPodWire.Submit body = new RunPodWire.Submit(input, jobPolicy(settings.policy, ctx.remaining()), settings.webhook);
     HttpRequest req = authorized(ctx.http(), target.endpointId(), "/run")
         .header("Content-Type", "application/json")
         .POST(ctx.http().jsonBody(body))
@@ -420,6 +421,36 @@ final class RunPodProvider implements ImageProvider {
   }
 
   // ------------------------------------------------------------------ wire
+
+  /** RunPod's shortest {@code policy.executionTimeout}. */
+  static final Duration MIN_EXECUTION_TIMEOUT = Duration.ofSeconds(5);
+  /** RunPod's shortest {@code policy.ttl}. */
+  static final Duration MIN_TTL = Duration.ofSeconds(10);
+  /** RunPod's longest {@code policy.executionTimeout} and {@code policy.ttl}. */
+  static final Duration MAX_POLICY = Duration.ofDays(7);
+
+  /**
+   * The {@code policy} of a job: {@code executionTimeout} and {@code ttl} are the time left before
+   * the request's deadline (or the configured value when shorter), within RunPod's limits (5 s
+   * and 10 s to 7 days), so that a job orphaned by a dead process stops by itself, as Replicate's
+   * {@code Cancel-After} does; {@code lowPriority} as configured.
+   *
+   * @param configured the operator's {@code execution-timeout}, {@code ttl}, {@code low-priority}, or null
+   * @param remaining the time left before the request's deadline
+   */
+  static RunPodWire.Policy jobPolicy(RunPodWire.@Nullable Policy configured, Duration remaining) {
+    long left = Math.max(0, remaining.toMillis());
+    Long execution = configured == null ? null : configured.executionTimeout();
+    Long ttl = configured == null ? null : configured.ttl();
+    return new RunPodWire.Policy(
+        clamp(execution == null ? left : Math.min(execution, left), MIN_EXECUTION_TIMEOUT),
+        clamp(ttl == null ? left : Math.min(ttl, left), MIN_TTL),
+        configured == null ? null : configured.lowPriority());
+  }
+
+  private static long clamp(long millis, Duration min) {
+    return Math.max(min.toMillis(), Math.min(MAX_POLICY.toMillis(), millis));
+  }
 
   private HttpRequest.Builder authorized(ProviderHttp http, String endpointId, String path) {
     URI uri = ProviderHttp.join(settings.baseUrl, "/" + endpointId + path);

@@ -217,7 +217,6 @@ final class RunPodSettings {
   /** What the configured endpoints can do together: a feature counts only if every endpoint's mapping carries it. */
   ProviderCapabilities capabilities() {
     List<Target> all = targets();
-    boolean negative = all.stream().allMatch(t -> t.input().negativePrompt());
     boolean seed = all.stream().allMatch(t -> t.input().seed());
     boolean img2img = all.stream().allMatch(t -> t.input().img2img());
     boolean mask = all.stream().allMatch(t -> t.input().mask());
@@ -225,7 +224,13 @@ final class RunPodSettings {
     return ProviderCapabilities.builder()
         .models(aliases())
         .anyModel(false)
-        .negativePrompt(negative)
+        // a template without {{negative_prompt}}, {{sampler}}, {{guidance}} or {{steps}} drops that
+        // soft input: served without it, with a warning, unless the request is strict
+        .negativePrompt(true)
+        .modelInputs(r -> {
+          Target t = targetOrNull(r.model());
+          return t == null ? Set.of() : t.input().ignoredInputs();
+        })
         .seed(seed)
         .img2img(img2img)
         .mask(mask)

@@ -149,10 +149,15 @@ class RunPodProviderTest {
   }
 
   private static ImageGenerationService withBackup(ProviderConfig runpod, Backup backup) {
+    return withBackup(runpod, backup, 0);
+  }
+
+  private static ImageGenerationService withBackup(ProviderConfig runpod, Backup backup, int maxRetries) {
     return ImageGenerationService.builder()
         .provider(new RunPodProviderFactory(), runpod)
         .provider(backup, ProviderConfig.builder("backup").set("priority", "1000000").build())
-        .maxRetries(0)
+        .maxRetries(maxRetries)
+        .retryBackoff(Duration.ofMillis(10), Duration.ofMillis(50))
         .defaultTimeout(Duration.ofSeconds(20))
         .build();
   }
@@ -330,6 +335,42 @@ class RunPodProviderTest {
     }
 
     @Test
+    void timedOutJobIsNeverSubmittedAgainToTheSameEndpointEvenWithRetriesLeft() {
+      stubs.acceptsSubmit();
+      stubs.acceptsCancel();
+      stubs.statusAnswers(RunPodStubs.status("TIMED_OUT"));
+      Backup backup = new Backup();
+      try (ImageGenerationService s = withBackup(config().build(), backup, 2)) {
+        ImageGenerationResponse r = s.generateImageWithFailover(request().timeout(Duration.ofSeconds(300)).build());
+
+        assertThat(r.provider()).isEqualTo("backup");
+        Attempt first = r.attempts().get(0);
+        assertThat(first.provider()).isEqualTo("runpod");
+        assertThat(first.outcome()).isEqualTo(Attempt.Outcome.FAILED);
+        assertThat(first.calls()).as("one call: no retry on RunPod").isEqualTo(1);
+        assertThat(first.message()).contains("timed out").contains("may have been billed").contains("not resubmitted");
+      }
+      assertThat(submits()).as("exactly one /run in the journal").hasSize(1);
+      assertThat(backup.calls).isEqualTo(1);
+    }
+
+    @Test
+    void timedOutJobIsNotRetriedOnRunPod() {
+      stubs.acceptsSubmit();
+      stubs.statusAnswers(RunPodStubs.status("TIMED_OUT"));
+      ImageGenerationService s = ImageGenerationService.builder().provider(new RunPodProviderFactory(), config().build())
+          .maxRetries(2).retryBackoff(Duration.ofMillis(10), Duration.ofMillis(50)).build();
+      try (s) {
+        assertThatThrownBy(() -> s.generateImage(request().build(), "runpod"))
+            .isInstanceOfSatisfying(ProviderUnavailableException.class, e -> {
+              assertThat(e.retryMayHelp()).isFalse();
+              assertThat(e.failoverMayHelp()).isTrue();
+            });
+      }
+      assertThat(submits()).hasSize(1);
+    }
+
+    @Test
     void cancelledAtRunPodIsNotTakenForACallerCancel() {
       stubs.acceptsSubmit();
       stubs.statusAnswers(RunPodStubs.status("CANCELLED"));
@@ -452,6 +493,54 @@ class RunPodProviderTest {
     }
   }
 
+  // ------------------------------------------------------------------ job policy
+
+  @Nested
+  class JobPolicy {
+    @Test
+    void runBodyCarriesAPolicyBoundedByTheRequestsDeadline() {
+      stubs.success(StubImages.png(16, 16, 1));
+      try (ImageGenerationService s = service(config().build())) {
+        s.generateImage(request().timeout(Duration.ofSeconds(30)).build(), "runpod");
+      }
+      JsonNode policy = RunPodStubs.body(submits().get(0)).path("policy");
+      assertThat(policy.path("executionTimeout").isIntegralNumber()).as("milliseconds, an integer: " + policy).isTrue();
+      assertThat(policy.path("executionTimeout").asLong()).isBetween(20_000L, 30_000L);
+      assertThat(policy.path("ttl").asLong()).isBetween(20_000L, 30_000L);
+      assertThat(policy.has("lowPriority")).isFalse();
+    }
+
+    @Test
+    void configuredPolicyIsLoweredToTheDeadlineNeverRaised() {
+      stubs.success(StubImages.png(16, 16, 1));
+      try (ImageGenerationService s = service(config().set("execution-timeout", "20s").set("ttl", "1h")
+          .set("low-priority", "true").build())) {
+        s.generateImage(request().timeout(Duration.ofSeconds(60)).build(), "runpod");
+      }
+      JsonNode policy = RunPodStubs.body(submits().get(0)).path("policy");
+      assertThat(policy.path("executionTimeout").asLong()).as("the configured 20 s is shorter").isEqualTo(20_000L);
+      assertThat(policy.path("ttl").asLong()).as("1 h lowered to the deadline").isBetween(50_000L, 60_000L);
+      assertThat(policy.path("lowPriority").asBoolean()).isTrue();
+    }
+
+    @Test
+    void policyIsClampedToRunPodsLimits() {
+      RunPodWire.Policy shortDeadline = RunPodProvider.jobPolicy(null, Duration.ofSeconds(2));
+      assertThat(shortDeadline.executionTimeout()).as("RunPod's minimum, 5 s").isEqualTo(5_000L);
+      assertThat(shortDeadline.ttl()).as("RunPod's minimum, 10 s").isEqualTo(10_000L);
+      assertThat(shortDeadline.lowPriority()).isNull();
+
+      RunPodWire.Policy longDeadline = RunPodProvider.jobPolicy(null, Duration.ofDays(30));
+      assertThat(longDeadline.executionTimeout()).as("RunPod's maximum, 7 days").isEqualTo(Duration.ofDays(7).toMillis());
+      assertThat(longDeadline.ttl()).isEqualTo(Duration.ofDays(7).toMillis());
+
+      RunPodWire.Policy configured = RunPodProvider.jobPolicy(new RunPodWire.Policy(8_000L, null, false), Duration.ofMinutes(5));
+      assertThat(configured.executionTimeout()).isEqualTo(8_000L);
+      assertThat(configured.ttl()).isEqualTo(Duration.ofMinutes(5).toMillis());
+      assertThat(configured.lowPriority()).isFalse();
+    }
+  }
+
   // ------------------------------------------------------------------ input mapping
 
   @Nested
@@ -513,6 +602,29 @@ class RunPodProviderTest {
       assertThat(fluxInput.has("negative_prompt")).isFalse();
       assertThat(submits()).hasSize(1);
       assertThat(RunPodStubs.body(submits().get(0)).path("input").has("negative_prompt")).isTrue();
+    }
+
+    @Test
+    void templateWithoutANegativePromptIsServedWithoutItAndWarnsUnlessStrict() {
+      stubs.success(StubImages.png(16, 16, 1));
+      ProviderConfig c = config().set("input-template", "{\"text\": \"{{prompt}}\", \"steps\": {{steps}}}").build();
+      Backup backup = new Backup();
+      try (ImageGenerationService s = withBackup(c, backup)) {
+        ImageGenerationResponse r = s.generateImage(request().negativePrompt("ugly").sampler("euler").steps(4).build(), "runpod");
+        assertThat(r.provider()).isEqualTo("runpod");
+        assertThat(r.warnings()).containsExactly("negative prompt not sent: the default model does not take it",
+            "sampler 'euler' not sent: the default model does not take it");
+
+        ImageGenerationResponse strict = s.generateImageWithFailover(request().negativePrompt("ugly").strict(true).build());
+        assertThat(strict.provider()).isEqualTo("backup");
+        assertThat(strict.attempts().get(0).outcome()).isEqualTo(Attempt.Outcome.SKIPPED);
+        assertThat(strict.attempts().get(0).message())
+            .isEqualTo("negative prompt would be dropped: the default model does not take it (strict request)");
+      }
+      assertThat(submits()).hasSize(1);
+      JsonNode input = RunPodStubs.body(submits().get(0)).path("input");
+      assertThat(input.toString()).doesNotContain("ugly").doesNotContain("euler");
+      assertThat(input.path("steps").asInt()).isEqualTo(4);
     }
 
     @Test
