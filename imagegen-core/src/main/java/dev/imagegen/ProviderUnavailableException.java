@@ -16,6 +16,7 @@ public class ProviderUnavailableException extends ImageGenerationException {
   private static final long serialVersionUID = 1L;
 
   private final boolean outcomeUnknown;
+  private boolean notBilled;
   private final @Nullable Duration retryAfter;
 
   /**
@@ -119,6 +120,26 @@ public class ProviderUnavailableException extends ImageGenerationException {
   public static ProviderUnavailableException mayBeBilled(String message, @Nullable String providerId, boolean failoverAllowed,
       @Nullable Throwable cause) {
     return new ProviderUnavailableException(message, providerId, false, true, failoverAllowed, null, cause);
+  }
+
+  /**
+   * A remote job the provider reports as never started and not billed (Replicate's
+   * {@code aborted}: its Cancel-After passed while it was queued); another provider may be tried
+   * and the budget reservation is released.
+   *
+   * @param message what happened
+   * @param providerId the provider involved
+   * @return the exception
+   */
+  public static ProviderUnavailableException notStarted(String message, @Nullable String providerId) {
+    ProviderUnavailableException e = new ProviderUnavailableException(message, providerId, false, false, null, null);
+    e.notBilled = true;
+    return e;
+  }
+
+  /** Whether the provider reported that the job never started and is not billed. */
+  public boolean notBilled() {
+    return notBilled;
   }
 
   /** Whether a submit may have created a remote (possibly billed) job whose answer was lost. */

@@ -51,15 +51,23 @@ final class ProviderAttempt {
   record End(ProviderAttempt attempt, @Nullable ProviderResult result, @Nullable ImageGenerationException error,
       boolean abandoned) {
 
-    /** The provider may bill for this attempt although it brought no image. */
+    /** A submit's outcome was unknown and not reconciled: the attempt is reported as possibly billed. */
     boolean mayBeBilled() {
       return attempt.outcomeUnknown;
     }
 
-    /** A remote job was created and not cancelled: it ran, and may be billed. */
-    boolean jobRan() {
+    /**
+     * The budget reservation stays spent: the outcome is unknown, or a remote job ran and was not
+     * cancelled (its result URL 404ed, it timed out remotely), unless the provider reported that
+     * it never started.
+     */
+    boolean keepsReservation() {
+      if (error instanceof dev.imagegen.ProviderUnavailableException pu && pu.notBilled()) {
+        return false;
+      }
       AttemptContext c = attempt.call;
-      return attempt.earlierJobRan || (c != null && c.remoteJobId() != null && !c.remoteCancelSent());
+      return attempt.outcomeUnknown || attempt.earlierJobRan
+          || (c != null && c.remoteJobId() != null && !c.remoteCancelSent());
     }
   }
 

@@ -35,6 +35,9 @@ final class RequestHash {
     field(sb, "sampler", r.sampler());
     field(sb, "strength", r.strength());
     field(sb, "format", r.outputFormat());
+    if (r.strict()) { // only when set, so the keys of existing entries stay the same
+      field(sb, "strict", "true");
+    }
     for (Lora l : r.loras()) {
       field(sb, "lora", l.name() + "@" + l.weight());
     }

@@ -94,9 +94,7 @@ final class Settlement {
     }
     ImageGenerationException e = end.error();
     boolean mayBeBilled = end.mayBeBilled();
-    // a remote job that was created and not cancelled may be billed even though no image came
-    // back (its result URL 404ed, its image was corrupt): keep its reservation spent
-    if (mayBeBilled || end.jobRan()) {
+    if (end.keepsReservation()) { // the provider may charge for it
       guard("budget store", () -> budgets.settle(a.reservation, Cost.unknown(), a.slot.id()));
     } else {
       guard("budget store", () -> budgets.release(a.reservation));
@@ -121,11 +119,16 @@ final class Settlement {
   void succeeded(Generation g, ProviderSlot slot, ProviderResult r, Cost cost) {
     Map<String, String> meta = new LinkedHashMap<>(r.metadata());
     meta.put("prompt", g.request.prompt());
-    if (g.request.effectiveNegativePrompt() != null && slot.provider.capabilities().negativePrompt()) {
+    dev.imagegen.spi.ProviderCapabilities caps = slot.provider.capabilities();
+    if (g.request.effectiveNegativePrompt() != null && caps.negativePrompt()
+        && !caps.drops(g.request, dev.imagegen.spi.SoftInput.NEGATIVE_PROMPT)) {
       meta.put("negative_prompt", g.request.effectiveNegativePrompt());
     }
     meta.put("request_hash", g.requestHash());
-    List<String> warnings = new ArrayList<>(r.warnings());
+    // what the serving model ignored, from core's rule, also for providers that do not say it
+    java.util.LinkedHashSet<String> unique = new java.util.LinkedHashSet<>(r.warnings());
+    unique.addAll(caps.warnings(g.request));
+    List<String> warnings = new ArrayList<>(unique);
     if (r.images().size() < g.request.numImages()) {
       warnings.add(slot.id() + " returned " + r.images().size() + " of " + g.request.numImages() + " images requested");
     }

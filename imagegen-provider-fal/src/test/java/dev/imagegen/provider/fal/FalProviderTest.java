@@ -672,14 +672,15 @@ class FalProviderTest {
     }
 
     @Test
-    void userTimeout504IsNotRetried() {
+    void userTimeout504ToTheSubmitIsAnUnknownOutcomeNeitherRetriedNorFailedOverByDefault() {
       server.stubFor(FalStubs.anySubmit().willReturn(FalStubs.json(504, "{\"detail\":\"Request timed out\","
           + "\"error_type\":\"request_timeout\"}").withHeader("X-Fal-Request-Timeout-Type", "user")));
       ProviderUnavailableException e = catchThrowableOfType(ProviderUnavailableException.class,
           () -> service().generateImage(ImageGenerationRequest.of("x"),
           "fal"));
       assertThat(e.retryMayHelp()).isFalse();
-      assertThat(e.failoverMayHelp()).isTrue();
+      assertThat(e.outcomeUnknown()).isTrue();
+      assertThat(e.failoverMayHelp()).as("failover may pay twice: only with failoverOnUnknownOutcome").isFalse();
     }
 
     @Test

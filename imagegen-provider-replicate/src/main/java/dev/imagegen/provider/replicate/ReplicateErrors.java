@@ -121,9 +121,9 @@ final class ReplicateErrors {
       case "aborted":
         // Replicate's Cancel-After deadline passed before the prediction started: no GPU time, not
         // billed; the request's own deadline may still leave time for another provider
-        return new ProviderUnavailableException("prediction " + p.id() + " was aborted at Replicate: its Cancel-After "
+        return ProviderUnavailableException.notStarted("prediction " + p.id() + " was aborted at Replicate: its Cancel-After "
             + "deadline passed before it started, so it was not started and not billed" + (error.isEmpty() ? "" : " (" + error
-            + ")"), id, false, false, null, null);
+            + ")"), id);
       default:
         return new ProviderUnavailableException("prediction " + p.id() + " ended with unknown status '" + p.status() + "'",
             id, false, false, null, null);

@@ -548,13 +548,15 @@ class ReplicateProviderTest {
     }
 
     @Test
-    void serverErrorOnCreateIsNotRetriedOnReplicate() {
+    void serverErrorOnCreateIsNotRetriedOnReplicateNorPaidForElsewhere() {
       stubs.serverErrorThenSuccess(StubImages.png(8, 8, 1));
 
-      ImageGenerationResponse r = service(true).generateImageWithFailover(request().build());
+      ProviderUnavailableException e = catchThrowableOfType(
+          () -> service(true).generateImageWithFailover(request().build()), ProviderUnavailableException.class);
 
-      assertThat(r.provider()).isEqualTo(Fallback.ID);
+      assertThat(e.outcomeUnknown()).isTrue();
       assertThat(creates()).hasSize(1);
+      assertThat(fallback.calls).hasValue(0);
     }
 
     @Test

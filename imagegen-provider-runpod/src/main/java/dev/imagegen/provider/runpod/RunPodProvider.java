@@ -155,8 +155,8 @@ final class RunPodProvider implements ImageProvider {
       if (!job.ended && !ctx.isCancelled()) {
         // polling gave up while the job may still run: cancel it so nobody pays for an image
         // nobody will receive, and never let a retry submit it a second time
-        job.cancel().whenComplete((x, ce) -> ctx.log().debug("cancel of abandoned job {} {}", job.id(),
-            ce == null ? "sent" : "failed: " + ce.getMessage()));
+        // through the service: retried if it fails, and awaited by close()
+        ctx.cancelRemoteJob();
         if (c instanceof ImageGenerationException ige && ige.retryMayHelp()) {
           c = new ProviderUnavailableException("lost track of job " + job.id() + " (" + ige.getMessage()
               + "); a cancel was sent and it is not resubmitted", ID, false, false, null, ige);
