@@ -35,7 +35,9 @@ public interface GenerationJob {
   @Nullable ProgressEvent latestProgress();
 
   /**
-   * Adds a progress listener; it receives events in order, on imagegen's threads, and must not block.
+   * Adds a progress listener; it receives events in order, on imagegen's callback threads (never
+   * its HTTP threads). A listener that blocks delays only this job's later events; one that throws,
+   * even an {@link Error}, is logged once and the job goes on.
    *
    * @param listener the listener
    * @return this job

@@ -113,8 +113,10 @@ public final class ImageGenerationService implements AutoCloseable {
   /**
    * Like {@link #generateImageWithFailover}, without blocking. The future is the caller's own:
    * completing it from outside (cancel, {@code orTimeout}, {@code completeExceptionally}) cancels
-   * the generation and its remote job. Stages chained on it run on imagegen's callback threads,
-   * never on its HTTP threads.
+   * the generation and its remote job. Stages chained on it with {@code thenApply} and friends
+   * run on imagegen's threads and must not block; use the {@code ...Async} variants with an
+   * executor of your own for blocking work. (Progress listeners always run on threads of their
+   * own, see {@link GenerationJob#onProgress}.)
    *
    * @param request the request
    */

@@ -56,9 +56,21 @@ class EnginePromisesTest {
 
   /** A provider call that creates a remote job after {@code submitDelay}, then never finishes. */
   private static ScriptedProvider.Step jobAfter(Duration submitDelay, Set<String> created, Set<String> cancelled) {
+    return jobAfter(submitDelay, created, cancelled, false);
+  }
+
+  /**
+   * As above; with {@code endsOnCancel} the call fails as soon as it is cancelled, as a provider
+   * aborting its HTTP exchange does, which gives its concurrency permit back at once.
+   */
+  private static ScriptedProvider.Step jobAfter(Duration submitDelay, Set<String> created, Set<String> cancelled,
+      boolean endsOnCancel) {
     AtomicInteger n = new AtomicInteger();
     return (r, ctx) -> {
       CompletableFuture<ProviderResult> f = new CompletableFuture<>();
+      if (endsOnCancel) {
+        ctx.onCancel(() -> f.completeExceptionally(new GenerationCancelledException("aborted", "a")));
+      }
       ctx.scheduler().schedule(() -> {
         String job = "job-" + n.incrementAndGet() + "-" + System.nanoTime();
         created.add(job);
@@ -73,34 +85,6 @@ class EnginePromisesTest {
 
   @Nested
   class UserCallbacks {
-    @Test
-    void aListenerThatThrowsAnErrorDoesNotStopTheGeneration() {
-      ScriptedProvider a = new ScriptedProvider("a");
-      a.then((r, ctx) -> {
-        ctx.progress(ProgressEvent.queued("a", 1, Duration.ofSeconds(1)));
-        return CompletableFuture.completedFuture(ProviderResult.builder("m")
-            .image(GeneratedImage.of(ScriptedProvider.png(), 1L, null, false)).build());
-      });
-      ScriptedProvider b = new ScriptedProvider("b");
-      try (ImageGenerationService s = ImageGenerationService.builder().provider(a, config("a", "priority", "1"))
-          .provider(b, config("b", "priority", "2")).build()) {
-        GenerationJob job = s.submit(ImageGenerationRequest.builder().prompt("x").timeout(Duration.ofSeconds(5)).build());
-        job.onProgress(e -> {
-          throw new StackOverflowError("listener bug");
-        });
-        // the listener is added after submit; a second job registers it before any event
-        ImageGenerationResponse r = job.result().orTimeout(5, TimeUnit.SECONDS).join();
-        assertThat(r.provider()).isEqualTo("a");
-        GenerationJob job2 = s.submit(ImageGenerationRequest.builder().prompt("y").timeout(Duration.ofSeconds(5)).build());
-        job2.onProgress(e -> {
-          throw new AssertionError("listener bug");
-        });
-        assertThat(job2.result().orTimeout(5, TimeUnit.SECONDS).join().provider()).isIn("a");
-        assertThat(b.calls).hasValue(0);
-        assertThat(job2.status()).isEqualTo(GenerationJob.Status.SUCCEEDED);
-      }
-    }
-
     @Test
     void aListenerThatThrowsAnErrorOnEveryEventStillLetsTheResultArriveOnTime() {
       ScriptedProvider a = new ScriptedProvider("a");
@@ -265,7 +249,7 @@ class EnginePromisesTest {
     void generationsQueuedBehindTheConcurrencyLimitNeverSubmitAfterClose() throws Exception {
       Set<String> created = ConcurrentHashMap.newKeySet();
       Set<String> cancelled = ConcurrentHashMap.newKeySet();
-      ScriptedProvider a = new ScriptedProvider("a").then(jobAfter(Duration.ZERO, created, cancelled));
+      ScriptedProvider a = new ScriptedProvider("a").then(jobAfter(Duration.ZERO, created, cancelled, true));
       ImageGenerationService s = ImageGenerationService.builder().provider(a, config("a", "max-concurrent", "2")).build();
       for (int i = 0; i < 40; i++) {
         s.generateAsync(ImageGenerationRequest.builder().prompt("x" + i).timeout(Duration.ofSeconds(30)).build());
@@ -487,18 +471,4 @@ class EnginePromisesTest {
     }
   }
 
-  @Test
-  void aContextHandsProvidersTheirDeadline() {
-    // a provider's server-side limit and the budget's maximum read the same deadline
-    List<Duration> seen = new ArrayList<>();
-    ScriptedProvider a = new ScriptedProvider("a").then((r, ctx) -> {
-      seen.add(((GenerationContext) ctx).remaining());
-      return CompletableFuture.completedFuture(ProviderResult.builder("m")
-          .image(GeneratedImage.of(ScriptedProvider.png(), 1L, null, false)).build());
-    });
-    try (ImageGenerationService s = ImageGenerationService.builder().provider(a, config("a")).build()) {
-      s.generateImageWithFailover(ImageGenerationRequest.builder().prompt("x").timeout(Duration.ofSeconds(40)).build());
-    }
-    assertThat(seen).singleElement().satisfies(d -> assertThat(d).isBetween(Duration.ofSeconds(30), Duration.ofSeconds(40)));
-  }
 }

@@ -136,14 +136,22 @@ final class Generation implements GenerationJob {
     }
   }
 
-  /** Completes the caller's future, on the callback lane, with what {@link #outcome} holds. */
+  /**
+   * Completes the caller's future with what {@link #outcome} holds, on the calling thread (no
+   * thread hop on the way back to the caller; stages the caller chains must not block, as the
+   * future's Javadoc says). {@code ifCallerWasFirst} runs when the caller had completed it already.
+   */
   void handOut(@Nullable ImageGenerationResponse r, @Nullable ImageGenerationException e, Runnable ifCallerWasFirst) {
-    lane.run("result stage", () -> {
-      boolean mine = e == null ? handedOut.complete(r) : handedOut.completeExceptionally(e);
-      if (!mine) {
-        ifCallerWasFirst.run();
-      }
-    });
+    boolean mine;
+    try {
+      mine = e == null ? handedOut.complete(r) : handedOut.completeExceptionally(e);
+    } catch (Throwable t) { // CompletableFuture runs dependents inline and contains their failures; be sure anyway
+      engine.log.warn("a stage chained on a generation's future threw {}", t.toString());
+      return;
+    }
+    if (!mine) {
+      ifCallerWasFirst.run();
+    }
   }
 
   /** The caller cancelled: its future shows it at once, before the settlement's bookkeeping. */

@@ -189,9 +189,13 @@ public final class ImageDownloader {
         return CompletableFuture.failedFuture(refused(target, "is not a valid address"));
       }
     }
+    InetAddress[] known = RecentLookups.get(host);
+    if (known != null) { // looked up moments ago: no blocking lookup, no thread hop
+      return checkResolved(target, known);
+    }
     return CompletableFuture.supplyAsync(() -> {
       try {
-        return InetAddress.getAllByName(host);
+        return RecentLookups.put(host, InetAddress.getAllByName(host));
       } catch (UnknownHostException e) {
         throw new CompletionException(new ProviderUnavailableException("result image " + shown(target)
             + ": host " + host + " could not be resolved", context.providerId(), true, false, null, null));
@@ -324,6 +328,39 @@ public final class ImageDownloader {
     return new ProviderUnavailableException(what + " exceeds the limit of " + maxBytes + " bytes ("
         + ProviderConfig.MAX_IMAGE_BYTES + "; raise imagegen." + context.providerId() + "." + ProviderConfig.MAX_IMAGE_BYTES
         + " if images this large are expected)", context.providerId(), false, false, null, null);
+  }
+
+  /**
+   * Host lookups of the last few seconds, so that a provider's download host (the same one for
+   * every image) is checked on the calling thread instead of a lookup on the resolver pool each
+   * time. Kept shorter than the JVM's own positive cache (30 s), so a name is never trusted longer
+   * than the JVM would trust it.
+   */
+  private static final class RecentLookups {
+    private static final long TTL_NANOS = TimeUnit.SECONDS.toNanos(10);
+    private static final int MAX = 1024;
+    private record Entry(InetAddress[] addresses, long until) {}
+    private static final java.util.concurrent.ConcurrentHashMap<String, Entry> MAP = new java.util.concurrent.ConcurrentHashMap<>();
+
+    static InetAddress @Nullable [] get(String host) {
+      Entry e = MAP.get(host);
+      if (e == null) {
+        return null;
+      }
+      if (System.nanoTime() - e.until() > 0) {
+        MAP.remove(host, e);
+        return null;
+      }
+      return e.addresses();
+    }
+
+    static InetAddress[] put(String host, InetAddress[] addresses) {
+      if (MAP.size() >= MAX) {
+        MAP.clear();
+      }
+      MAP.put(host, new Entry(addresses.clone(), System.nanoTime() + TTL_NANOS));
+      return addresses;
+    }
   }
 
   private static Executor resolver() {
