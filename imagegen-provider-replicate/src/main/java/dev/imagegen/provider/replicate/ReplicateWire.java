@@ -47,13 +47,16 @@ final class ReplicateWire {
    *
    * Succeeded adds {@code started_at}, {@code completed_at}, {@code output} (an array of URLs for
    * flux-schnell and sdxl, one string for some models) and
-   * {@code "metrics":{"image_count":1,"predict_time":0.56,"total_time":1.21}}.
+   * {@code "metrics":{"image_count":1,"predict_time":0.56,"total_time":1.21}}. List predictions
+   * adds {@code "source":"api"} or {@code "web"}; {@code input} is the input the create sent.
    */
   record Prediction(
       @Nullable String id,
       @Nullable String model,
       @Nullable String version,
       @Nullable String status,
+      @Nullable String source,
+      @Nullable JsonNode input,
       @Nullable JsonNode output,
       @Nullable JsonNode error,
       @Nullable String logs,
@@ -127,6 +130,18 @@ final class ReplicateWire {
       return between(startedAt, completedAt);
     }
   }
+
+  /**
+   * A page of {@code GET /predictions} (List predictions): the account's predictions, API and web,
+   * most recent first, up to 100 a page.
+   *
+   * <pre>{@code {"previous":null,"next":"https://api.replicate.com/v1/predictions?cursor=cD0y...","results":[...]}}</pre>
+   *
+   * @param previous the previous page's URL, or null
+   * @param next the next (older) page's URL, or null on the last page
+   * @param results the predictions
+   */
+  record Page(@Nullable String previous, @Nullable String next, @Nullable List<Prediction> results) {}
 
   /**
    * The prediction's URLs.

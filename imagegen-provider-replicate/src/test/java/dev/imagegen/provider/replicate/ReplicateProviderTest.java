@@ -50,6 +50,7 @@ import dev.imagegen.testkit.stubs.ReplicateStubs;
 import java.math.BigDecimal;
 import java.net.URI;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -101,7 +102,7 @@ class ReplicateProviderTest {
 
   ProviderConfig config(String... extra) {
     ProviderConfig.Builder b = ProviderConfig.builder("replicate").apiKey(KEY).baseUrl(server.baseUrl() + "/v1")
-        .set("poll-interval", "100ms");
+        .set("poll-interval", "100ms").set("reconcile-delay", "100ms");
     for (int i = 0; i < extra.length; i += 2) {
       b.set(extra[i], extra[i + 1]);
     }
@@ -681,6 +682,226 @@ class ReplicateProviderTest {
 
       assertThat(e.outcomeUnknown()).isTrue();
       assertThat(creates()).hasSize(1);
+    }
+  }
+
+  /** A create whose answer was lost, looked up in List predictions. */
+  @Nested
+  class Reconciling {
+    /** The input a default request sends to flux-schnell, as Replicate echoes it. */
+    static final String INPUT = "{\"prompt\":\"a red fox in snow\",\"num_outputs\":1}";
+
+    /** A prediction of flux-schnell created through the API a moment after the test set it up, with {@link #INPUT}. */
+    ReplicateStubs.Prediction ours(String id, String status) {
+      return stubs.prediction(id, status).source("api").createdAt(Instant.now().plusSeconds(1)).input(INPUT);
+    }
+
+    /** Predictions a listing may show that are not the lost create's. */
+    ReplicateStubs.Prediction[] others() {
+      return new ReplicateStubs.Prediction[] {
+          // the same input, made on the website
+          stubs.prediction(ReplicateStubs.newId(), "succeeded").source("web").createdAt(Instant.now().plusSeconds(1)).input(INPUT),
+          // the same input, another model
+          stubs.prediction(ReplicateStubs.newId(), "succeeded").model("stability-ai/sdxl", ReplicateModels.SDXL_VERSION)
+              .source("api").createdAt(Instant.now().plusSeconds(1)).input(INPUT),
+          // another prompt
+          stubs.prediction(ReplicateStubs.newId(), "processing").source("api").createdAt(Instant.now())
+              .input("{\"prompt\":\"a grey wolf in snow\",\"num_outputs\":1}"),
+          // another number of images
+          stubs.prediction(ReplicateStubs.newId(), "succeeded").source("api").createdAt(Instant.now())
+              .input("{\"prompt\":\"a red fox in snow\",\"num_outputs\":2}"),
+          // the same input, long before the create
+          stubs.prediction(ReplicateStubs.newId(), "succeeded").source("api").createdAt(Instant.now().minusSeconds(120))
+              .input(INPUT)};
+    }
+
+    void createIsReset() {
+      server.stubFor(ReplicateStubs.anyCreate().willReturn(aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER)));
+    }
+
+    List<LoggedRequest> lists() {
+      return server.findAll(stubs.listRequests());
+    }
+
+    @Test
+    void resetAfterTheCreateIsServedFromThePredictionItMade() {
+      createIsReset();
+      String id = ReplicateStubs.newId();
+      StubImage img = StubImages.png(8, 8, 6);
+      List<ReplicateStubs.Prediction> listed = new ArrayList<>(List.of(others()));
+      listed.add(1, ours(id, "succeeded").output(stubs.serveImage(id, 0, img)).metrics(1, 0.56));
+      stubs.lists(listed.toArray(new ReplicateStubs.Prediction[0]));
+
+      ImageGenerationResponse r = service(true).generateImageWithFailover(request().build());
+
+      assertThat(r.provider()).isEqualTo("replicate");
+      assertThat(r.image().bytes()).isEqualTo(img.bytes());
+      assertThat(r.metadata()).containsEntry("prediction_id", id).containsEntry("reconciled", "true");
+      assertThat(r.attempts().get(r.attempts().size() - 1).remoteJobId()).isEqualTo(id);
+      assertThat(creates()).as("the lost create is not sent again").hasSize(1);
+      assertThat(fallback.calls).hasValue(0);
+      assertThat(lists()).singleElement().satisfies(l -> {
+        assertThat(l.getHeader("Authorization")).isEqualTo("Bearer " + KEY);
+        assertThat(l.queryParameter("created_after").isPresent()).isTrue();
+        assertThat(Instant.parse(l.queryParameter("created_after").firstValue())).isBefore(Instant.now());
+      });
+    }
+
+    @Test
+    void serverErrorToTheCreateWithNothingListedIsCreatedOnceMore() {
+      stubs.serverErrorThenSuccess(StubImages.png(8, 8, 1));
+      stubs.lists(others());
+
+      ImageGenerationResponse r = service(true).generateImageWithFailover(request().build());
+
+      assertThat(r.provider()).isEqualTo("replicate");
+      assertThat(r.images()).hasSize(1);
+      assertThat(creates()).as("one create after the listing showed none was made").hasSize(2);
+      assertThat(lists()).hasSize(1);
+      assertThat(fallback.calls).hasValue(0);
+    }
+
+    @Test
+    void secondPageIsReadWhenTheFirstDoesNotReachBackToTheCreate() {
+      createIsReset();
+      String id = ReplicateStubs.newId();
+      StubImage img = StubImages.png(8, 8, 7);
+      stubs.listsTwoPages(List.of(others()[0], others()[2]),
+          List.of(ours(id, "succeeded").output(stubs.serveImage(id, 0, img)), others()[4]));
+
+      ImageGenerationResponse r = service().generateImage(request().build(), "replicate");
+
+      assertThat(r.image().bytes()).isEqualTo(img.bytes());
+      assertThat(lists()).hasSize(2);
+      assertThat(creates()).hasSize(1);
+    }
+
+    @Test
+    void twoMatchingPredictionsStopAsPossiblyBilled() {
+      createIsReset();
+      stubs.lists(ours(ReplicateStubs.newId(), "processing"), ours(ReplicateStubs.newId(), "succeeded"));
+
+      assertStopsAsPossiblyBilled();
+      assertThat(polls()).as("neither is adopted").isEmpty();
+    }
+
+    @Test
+    void predictionWithoutItsInputStopsAsPossiblyBilled() {
+      createIsReset();
+      stubs.lists(ours(ReplicateStubs.newId(), "processing").withoutInput());
+
+      assertStopsAsPossiblyBilled();
+    }
+
+    @Test
+    void predictionWithMoreInputFieldsThanSentStopsAsPossiblyBilled() {
+      createIsReset();
+      stubs.lists(ours(ReplicateStubs.newId(), "succeeded")
+          .input("{\"prompt\":\"a red fox in snow\",\"num_outputs\":1,\"seed\":7,\"go_fast\":false}"));
+
+      assertStopsAsPossiblyBilled();
+    }
+
+    @Test
+    void listingAnswered500StopsAsPossiblyBilled() {
+      createIsReset();
+      server.stubFor(ReplicateStubs.anyList().willReturn(ReplicateStubs.json(500, "{\"detail\":\"Internal server error\"}")));
+
+      assertStopsAsPossiblyBilled();
+    }
+
+    @Test
+    void listingResetStopsAsPossiblyBilled() {
+      createIsReset();
+      server.stubFor(ReplicateStubs.anyList().willReturn(aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER)));
+
+      assertStopsAsPossiblyBilled();
+    }
+
+    @Test
+    void listingNotFoundStopsAsPossiblyBilled() {
+      createIsReset(); // no listing stubbed: WireMock answers 404
+
+      assertStopsAsPossiblyBilled();
+    }
+
+    void assertStopsAsPossiblyBilled() {
+      ProviderUnavailableException e = catchThrowableOfType(
+          () -> service(true).generateImageWithFailover(request().build()), ProviderUnavailableException.class);
+
+      assertThat(e.outcomeUnknown()).isTrue();
+      assertThat(e.getMessage()).contains("may be billed");
+      assertThat(creates()).as("nothing is created again").hasSize(1);
+      assertThat(lists()).as("the listing was asked").isNotEmpty();
+      assertThat(fallback.calls).as("no second provider is paid for the same image").hasValue(0);
+    }
+
+    @Test
+    void runningPredictionFoundIsPolledToCompletion() {
+      createIsReset();
+      String id = ReplicateStubs.newId();
+      StubImage img = StubImages.png(8, 8, 8);
+      String path = stubs.serveImage(id, 0, img);
+      stubs.lists(ours(id, "processing"));
+      server.stubFor(ReplicateStubs.anyPoll().inScenario("r").whenScenarioStateIs("Started")
+          .willReturn(ReplicateStubs.json(200, stubs.prediction(id, "processing").json())).willSetStateTo("done"));
+      server.stubFor(ReplicateStubs.anyPoll().inScenario("r").whenScenarioStateIs("done")
+          .willReturn(ReplicateStubs.json(200, stubs.prediction(id, "succeeded").output(path).metrics(1, 0.56).json())));
+
+      ImageGenerationResponse r = service(true).generateImageWithFailover(request().build());
+
+      assertThat(r.provider()).isEqualTo("replicate");
+      assertThat(r.image().bytes()).isEqualTo(img.bytes());
+      assertThat(polls()).hasSizeGreaterThanOrEqualTo(2).allSatisfy(p -> assertThat(p.getUrl()).isEqualTo("/v1/predictions/" + id));
+      assertThat(creates()).hasSize(1);
+      assertThat(fallback.calls).hasValue(0);
+    }
+
+    @Test
+    void runningPredictionFoundIsCancelledAtTheDeadline() throws Exception {
+      createIsReset();
+      String id = ReplicateStubs.newId();
+      stubs.lists(ours(id, "starting"));
+      server.stubFor(ReplicateStubs.anyPoll().willReturn(ReplicateStubs.json(200, stubs.prediction(id, "processing").json())));
+      stubs.cancelAnswers(id);
+
+      GenerationTimeoutException e = catchThrowableOfType(() -> service().generateImage(
+          request().timeout(Duration.ofSeconds(3)).build(), "replicate"), GenerationTimeoutException.class);
+
+      assertThat(e).isNotNull();
+      List<LoggedRequest> cancels = awaitRequests(postRequestedFor(urlEqualTo("/v1/predictions/" + id + "/cancel")), 1);
+      assertThat(cancels).hasSize(1);
+      assertThat(cancels.get(0).getHeader("Authorization")).isEqualTo("Bearer " + KEY);
+      assertThat(e.remoteCancelled()).isTrue();
+      assertThat(creates()).hasSize(1);
+    }
+
+    @Test
+    void canceledPredictionFoundFailsOver() {
+      createIsReset();
+      stubs.lists(ours(ReplicateStubs.newId(), "canceled"));
+
+      ImageGenerationResponse r = service(true).generateImageWithFailover(request().build());
+
+      assertThat(r.provider()).isEqualTo(Fallback.ID);
+      assertThat(r.attempts().get(0).message()).contains("found and cancelled");
+      assertThat(creates()).hasSize(1);
+    }
+
+    @Test
+    void inputsAreComparedByValue() throws Exception {
+      JsonNode sent = JSON.readTree("{\"prompt\":\"fox\",\"guidance_scale\":9.0,\"seed\":7,\"image\":\"data:image/png;base64,AAAA\"}");
+
+      assertThat(ReplicateProvider.sameInput(sent, JSON.readTree(
+          "{\"prompt\":\"fox\",\"guidance_scale\":9,\"seed\":7,\"image\":\"https://replicate.delivery/x.png\",\"extra\":1}")))
+          .isTrue();
+      assertThat(ReplicateProvider.sameInput(sent, JSON.readTree(
+          "{\"prompt\":\"fox\",\"guidance_scale\":9.5,\"seed\":7,\"image\":\"https://replicate.delivery/x.png\"}")))
+          .isFalse();
+      assertThat(ReplicateProvider.sameInput(sent, JSON.readTree("{\"prompt\":\"fox\",\"guidance_scale\":9,\"seed\":7}")))
+          .as("a field sent is missing").isFalse();
+      assertThat(ReplicateProvider.addsFields(sent, JSON.readTree("{\"prompt\":\"fox\",\"seed\":7,\"extra\":1}"))).isTrue();
+      assertThat(ReplicateProvider.addsFields(sent, JSON.readTree("{\"prompt\":\"fox\",\"seed\":7,\"extra\":null}"))).isFalse();
     }
   }
 

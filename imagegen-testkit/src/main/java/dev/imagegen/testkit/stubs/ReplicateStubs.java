@@ -1,6 +1,8 @@
 package dev.imagegen.testkit.stubs;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.absent;
+import static com.github.tomakehurst.wiremock.client.WireMock.equalTo;
 import static com.github.tomakehurst.wiremock.client.WireMock.get;
 import static com.github.tomakehurst.wiremock.client.WireMock.getRequestedFor;
 import static com.github.tomakehurst.wiremock.client.WireMock.post;
@@ -22,6 +24,9 @@ import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.testkit.ProviderStubs;
 import java.io.IOException;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -46,6 +51,8 @@ public final class ReplicateStubs implements ProviderStubs {
   public static final String FLUX_CREATE = BASE_PATH + "/models/black-forest-labs/flux-schnell/predictions";
   /** The create path of a prediction by version ({@code POST /predictions}). */
   public static final String VERSION_CREATE = BASE_PATH + "/predictions";
+  /** The path of List predictions ({@code GET /predictions}), the same as the versioned create's. */
+  public static final String LIST = BASE_PATH + "/predictions";
   /** flux-schnell's safety-filter {@code error} of a failed prediction. */
   public static final String NSFW_FLUX = "All generated images contained NSFW content. Try running it again with a different prompt.";
   /** SDXL's safety-filter {@code error} of a failed prediction. */
@@ -82,6 +89,9 @@ public final class ReplicateStubs implements ProviderStubs {
    */
 
   private static final ObjectMapper JSON = new ObjectMapper();
+  /** {@code created_at} as Replicate writes it: RFC 3339 in UTC with microseconds, e.g. {@code 2023-09-08T16:19:34.907244Z}. */
+  private static final DateTimeFormatter CREATED_AT = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'")
+      .withZone(ZoneOffset.UTC);
   private static final String STARTED = com.github.tomakehurst.wiremock.stubbing.Scenario.STARTED;
   private static final AtomicInteger IDS = new AtomicInteger();
 
@@ -290,6 +300,60 @@ public final class ReplicateStubs implements ProviderStubs {
     }
 
     /**
+     * Sets {@code created_at}, written as Replicate writes it (RFC 3339, UTC, microseconds).
+     *
+     * @param at when the prediction was created
+     * @return this
+     */
+    public Prediction createdAt(Instant at) {
+      node.put("created_at", CREATED_AT.format(at));
+      return this;
+    }
+
+    /**
+     * Sets {@code source}, how the prediction was created: {@code api} or {@code web} (List
+     * predictions reports it).
+     *
+     * @param source {@code api} or {@code web}
+     * @return this
+     */
+    public Prediction source(String source) {
+      node.put("source", source);
+      return this;
+    }
+
+    /**
+     * Sets {@code input}, the input the create sent, which Replicate echoes.
+     *
+     * @param inputJson a JSON object, e.g. {@code {"prompt":"a red fox in snow","num_outputs":1}}
+     * @return this
+     * @throws IllegalArgumentException when it is not a JSON object
+     */
+    public Prediction input(String inputJson) {
+      JsonNode in;
+      try {
+        in = JSON.readTree(inputJson);
+      } catch (IOException e) {
+        throw new IllegalArgumentException("input is not JSON: " + inputJson, e);
+      }
+      if (in == null || !in.isObject()) {
+        throw new IllegalArgumentException("input is not a JSON object: " + inputJson);
+      }
+      node.set("input", in);
+      return this;
+    }
+
+    /**
+     * Removes {@code input}, as when Replicate no longer holds it.
+     *
+     * @return this
+     */
+    public Prediction withoutInput() {
+      node.remove("input");
+      return this;
+    }
+
+    /**
      * The body.
      *
      * @return the JSON text
@@ -297,6 +361,71 @@ public final class ReplicateStubs implements ProviderStubs {
     public String json() {
       return node.toString();
     }
+  }
+
+  /**
+   * A page of List predictions ({@code GET /predictions}) as Replicate returns it:
+   * {@code {"previous":null,"next":null,"results":[...]}}, the predictions in the order given
+   * (Replicate lists the most recent first).
+   *
+   * @param previous the previous page's URL, or null
+   * @param next the next page's URL, or null
+   * @param results the predictions, most recent first
+   * @return the JSON text
+   */
+  public static String page(@Nullable String previous, @Nullable String next, Prediction... results) {
+    ObjectNode page = JSON.createObjectNode();
+    page.put("previous", previous);
+    page.put("next", next);
+    ArrayNode a = page.putArray("results");
+    for (Prediction p : results) {
+      a.add(p.node.deepCopy());
+    }
+    return page.toString();
+  }
+
+  /**
+   * Every List predictions call ({@code GET /predictions}, any query).
+   *
+   * @return a mapping to complete with an answer
+   */
+  public static MappingBuilder anyList() {
+    return get(urlPathEqualTo(LIST));
+  }
+
+  /**
+   * List predictions answers 200 with one page holding these predictions and no further page.
+   *
+   * @param predictions the predictions, most recent first
+   */
+  public void lists(Prediction... predictions) {
+    server.stubFor(anyList().willReturn(json(200, page(null, null, predictions))));
+  }
+
+  /**
+   * List predictions answers with two pages: the first ({@code GET /predictions} without a
+   * cursor) links the second by {@code next} ({@code ?cursor=...} on this server), the second
+   * links back by {@code previous}.
+   *
+   * @param first the first page's predictions, most recent first
+   * @param second the second page's predictions
+   */
+  public void listsTwoPages(List<Prediction> first, List<Prediction> second) {
+    String cursor = "cD0yMDI1LTA3LTA0KzA5JTNBMTYlM0EyMS4xNDU";
+    String next = server.baseUrl() + LIST + "?cursor=" + cursor;
+    server.stubFor(anyList().withQueryParam("cursor", absent())
+        .willReturn(json(200, page(null, next, first.toArray(new Prediction[0])))));
+    server.stubFor(anyList().withQueryParam("cursor", equalTo(cursor))
+        .willReturn(json(200, page(server.baseUrl() + LIST, null, second.toArray(new Prediction[0])))));
+  }
+
+  /**
+   * The List predictions calls made.
+   *
+   * @return a pattern matching {@code GET /predictions}
+   */
+  public RequestPatternBuilder listRequests() {
+    return getRequestedFor(urlPathEqualTo(LIST));
   }
 
   /**
