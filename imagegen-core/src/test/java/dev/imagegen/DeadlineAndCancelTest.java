@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.imagegen.spi.ProviderConfig;
+import dev.imagegen.testing.Eventually;
 import dev.imagegen.testing.ScriptedProvider;
 import java.time.Duration;
 import java.util.List;
@@ -15,19 +16,9 @@ import org.junit.jupiter.api.Test;
 class DeadlineAndCancelTest {
 
   private static void eventually(Runnable assertion) throws InterruptedException {
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-    while (true) {
-      try {
-        assertion.run();
-        return;
-      } catch (AssertionError e) {
-        if (System.nanoTime() > end) {
-          throw e;
-        }
-        Thread.sleep(10);
-      }
-    }
+    Eventually.eventually(Duration.ofSeconds(5), assertion);
   }
+
 
   @Test
   void deadlineCancelsTheRemoteJobAndStopsFailover() throws Exception {
