@@ -43,4 +43,16 @@ class ImageFormatTest {
       assertThat(files).hasSize(1); // no temporary file left behind
     }
   }
+
+  @Test
+  void aGeneratedImageCannotBeChangedThroughTheArrayItWasGivenOrHandsOut() {
+    byte[] png = TestImages.png(4, 4);
+    GeneratedImage img = GeneratedImage.of(png, 1L, null, false);
+    png[png.length - 1] ^= 0x55;
+    byte[] out = img.bytes();
+    out[0] = 0;
+    assertThat(img.bytes()).isEqualTo(TestImages.png(4, 4));
+    assertThat(img.size()).isEqualTo(out.length);
+    assertThat(img.asByteBuffer().isReadOnly()).isTrue();
+  }
 }
