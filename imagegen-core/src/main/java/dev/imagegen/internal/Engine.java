@@ -258,7 +258,8 @@ public final class Engine implements AutoCloseable {
     if (a != null) {
       a.abandon(x -> timeout[0] = timedOut(x));
     }
-    settlement.failed(g, timeout[0] != null ? timeout[0] : timedOut(null));
+    // the attempt may have ended on its own at the same instant: the timeout still names it
+    settlement.failed(g, timeout[0] != null ? timeout[0] : timedOut(a));
   }
 
   private static GenerationTimeoutException timedOut(@Nullable ProviderAttempt a) {
