@@ -454,6 +454,31 @@ class EnginePromisesTest {
   }
 
   @Nested
+  class Polling {
+    @Test
+    void aJobWhosePollingGivesUpIsCancelledNotLeftRunning() throws Exception {
+      Set<String> cancelled = ConcurrentHashMap.newKeySet();
+      ScriptedProvider a = new ScriptedProvider("a").then((r, ctx) -> ctx.await(new dev.imagegen.spi.RemoteJob() {
+        @Override public String id() { return "job-p"; }
+        @Override public CompletableFuture<dev.imagegen.spi.PollResult> poll() {
+          // a permanent refusal of the status answer (e.g. far past max-image-bytes)
+          return CompletableFuture.failedFuture(new ProviderUnavailableException("status answer too large", "a", false,
+              false, null, null));
+        }
+        @Override public CompletableFuture<?> cancel() {
+          cancelled.add("job-p");
+          return CompletableFuture.completedFuture(null);
+        }
+      }, dev.imagegen.spi.PollPolicy.every(Duration.ofMillis(10), Duration.ofMillis(10))));
+      try (ImageGenerationService s = ImageGenerationService.builder().provider(a, config("a")).build()) {
+        assertThatThrownBy(() -> s.generateImage(ImageGenerationRequest.of("x"), "a"))
+            .isInstanceOf(ProviderUnavailableException.class).hasMessageContaining("too large");
+        eventually(Duration.ofSeconds(5), () -> assertThat(cancelled).containsExactly("job-p"));
+      }
+    }
+  }
+
+  @Nested
   class Settings {
     @Test
     void changingTheBuilderAfterBuildChangesNoRunningService() {

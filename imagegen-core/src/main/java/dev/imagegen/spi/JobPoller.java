@@ -98,6 +98,9 @@ public final class JobPoller {
 
     private void onError(Throwable e) {
       if (!(e instanceof ImageGenerationException ige) || !ige.retryMayHelp() || ++errors > policy.maxConsecutiveErrors()) {
+        // polling gave up on a job that may still be running (an answer refused as too large,
+        // errors in a row): cancel it through the service, or it runs on, billed, for nobody
+        ctx.cancelRemoteJob();
         result.completeExceptionally(e instanceof ImageGenerationException ? e
             : new ProviderUnavailableException("polling job " + job.id() + " failed: " + e, ctx.providerId(), e));
         return;
