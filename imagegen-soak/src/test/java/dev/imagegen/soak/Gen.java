@@ -14,7 +14,12 @@ final class Gen {
   /** Which API the generation goes through. */
   enum Mode { BLOCKING, ASYNC, SUBMIT }
 
+  /** A progress listener a {@code submit} caller registers that misbehaves. */
+  enum Hostile { NONE, THROWS_ASSERTION_ERROR, THROWS_STACK_OVERFLOW, BLOCKS }
+
   final int n;
+  /** The misbehaving listener it registers (submit only), or NONE. */
+  volatile Hostile hostile = Hostile.NONE;
   final Mode mode;
   final Duration deadline;
   /** When the caller cancels, after the start, or null for never. */
