@@ -219,7 +219,7 @@ final class FaultInjector {
   /** The fault of a submit: the plan's, unless the server holds it (trial after the outage, or closing). */
   private @Nullable FaultKind submitFault(String subject, int gen, boolean imageInAnswer) {
     FaultKind f = decide(Protocol.Call.SUBMIT, subject, imageInAnswer);
-    if (gen >= ledger.holdSubmitsFromGen) {
+    if (gen >= ledger.holdSubmitsFromGen && gen < ledger.holdSubmitsToGen) {
       return FaultKind.SUBMIT_HELD_AT_CLOSE;
     }
     if (ledger.trialHangs.get() > 0 && ledger.trialHangs.getAndDecrement() > 0) {

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * The fault soak (issue 14): thousands of generations through every remote provider's wire
- * protocol, with faults injected at random (fixed seed), checked against fourteen invariants. The
+ * protocol, with faults injected at random (fixed seed), checked against fifteen invariants. The
  * soak runs once; each invariant is its own test. {@code -Dsoak.generations=N} sets the number of
  * generations (2,000 by default; 10,000 with {@code -Psoak}), {@code -Dsoak.seed=S} the seed. The
  * report table goes to standard output and to {@code target/soak-report.txt}.
@@ -140,5 +140,12 @@ class FaultSoakTest {
   @DisplayName("14: listeners that throw an Error or block delay no generation past its deadline")
   void hostileListenersDelayNothing() {
     verdict.check(14);
+  }
+
+  @Test
+  @Order(15)
+  @DisplayName("15: a cache directory shared by two services never fails a generation nor serves a half-written entry")
+  void sharedCacheDirectoryIsSafe() {
+    verdict.check(15);
   }
 }

@@ -39,6 +39,7 @@ final class Ledger {
   volatile @Nullable String redirectBase;
   /** Submits of generations from this number on are answered late (the service closes meanwhile). */
   volatile int holdSubmitsFromGen = Integer.MAX_VALUE;
+  volatile int holdSubmitsToGen = Integer.MAX_VALUE;
   /** How long such a submit is held, in milliseconds: odd generations' past the closing service's grace. */
   volatile long holdMillis;
   volatile long holdLongMillis;

@@ -53,25 +53,26 @@ final class SoakRun {
       int blockingThreads,
       BiFunction<String, ImageProvider, ImageProvider> wrap,
       String label,
-      boolean closePhase) {
+      boolean closePhase,
+      boolean cache) {
 
     /** The soak as the normal test run and the benchmark run it. */
     static Options standard(int generations, long seed) {
       return new Options(generations, seed, Math.min(1500, Math.max(50, generations / 2)), 1.0,
           List.of("replicate", "fal", "runpod", "horde", "huggingface", "sdwebui"), 3, true, 24, (id, p) -> p,
-          "imagegen fault soak", true);
+          "imagegen fault soak", true, true);
     }
 
     /** With every provider wrapped (a broken build). */
     Options withWrap(String label, BiFunction<String, ImageProvider, ImageProvider> wrap) {
       return new Options(generations, seed, maxInFlight, faultScale, providers, services, outage, blockingThreads,
-          wrap, label, closePhase);
+          wrap, label, closePhase, cache);
     }
 
     /** Smaller: at most this many in flight, no outage, no closing phase (the breakage tests). */
     Options small(int inFlight) {
       return new Options(generations, seed, inFlight, faultScale, providers, services, false, blockingThreads, wrap,
-          label, false);
+          label, false, cache);
     }
   }
 
@@ -104,6 +105,12 @@ final class SoakRun {
   static final long CLOSING_HOLD_MS = 2000;
   /** ... and for odd generations longer than the grace (3 s): still in flight when close gives up waiting. */
   static final long CLOSING_HOLD_LONG_MS = 4500;
+  /** Prompts of repeating (cacheable, seeded) requests name this plus their group. */
+  static final int CACHE_LABEL_BASE = 900_000;
+  /** Groups of repeating requests. */
+  static final int CACHE_GROUPS = 20;
+  /** The cache directory's bound: small, so that both stores evict under each other. */
+  static final long CACHE_MAX_BYTES = 24 * 1024;
   /** How long a blocking progress listener blocks. */
   static final long LISTENER_BLOCK_MS = 3000;
 
@@ -158,6 +165,10 @@ final class SoakRun {
   volatile int closeCallsInFlight;
   volatile int closingUnanswered;
   volatile long heapAfterRun;
+  /** The directory the first two services' caches share (two processes sharing it), or null. */
+  java.nio.file.Path cacheDir;
+  /** What the vandal did to the shared cache directory (another process half-writing or deleting). */
+  final Map<String, AtomicInteger> vandalism = new java.util.concurrent.ConcurrentHashMap<>();
   /** Time the launching thread spent inside generateAsync and submit (they should return at once). */
   final java.util.concurrent.atomic.LongAdder callerNanos = new java.util.concurrent.atomic.LongAdder();
 
@@ -227,7 +238,7 @@ final class SoakRun {
         order.add(options.providers().get((i + s * 2) % k));
       }
       routing.add(order);
-      services.add(buildService(order, factories, 256));
+      services.add(buildService(order, factories, 256, s < 2 && options.cache()));
     }
     this.factories = factories;
     SplittableRandom rnd = new SplittableRandom(options.seed());
@@ -245,6 +256,15 @@ final class SoakRun {
         g.hostile = h < 0.03 ? Gen.Hostile.THROWS_ASSERTION_ERROR : h < 0.05 ? Gen.Hostile.THROWS_STACK_OVERFLOW
             : h < 0.08 ? Gen.Hostile.BLOCKS : Gen.Hostile.NONE;
       }
+      if (g.service < 2 && options.cache()) {
+        // some requests repeat, seeded (cacheable) through the two services that share a cache directory
+        SplittableRandom c = new SplittableRandom(options.seed() * 17 + n);
+        if (c.nextDouble() < 0.12) {
+          int group = c.nextInt(CACHE_GROUPS);
+          g.label = CACHE_LABEL_BASE + group;
+          g.seed = (long) group;
+        }
+      }
       gens.add(g);
     }
     drive();
@@ -253,7 +273,7 @@ final class SoakRun {
   private Map<String, ImageProviderFactory> factories = Map.of();
 
   private ImageGenerationService buildService(List<String> order, Map<String, ImageProviderFactory> factories,
-      int maxConcurrent) {
+      int maxConcurrent, boolean sharedCache) {
     ImageGenerationService.Builder b = ImageGenerationService.builder()
         .retryBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
         .maxRetries(2)
@@ -265,6 +285,17 @@ final class SoakRun {
         .budgetStore(budget)
         .shutdownGrace(Duration.ofSeconds(3))
         .jobJournal(journal);
+    if (sharedCache) {
+      if (cacheDir == null) {
+        try {
+          cacheDir = java.nio.file.Files.createTempDirectory("imagegen-soak-cache");
+        } catch (java.io.IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }
+      // a small memory tier, so that most hits read the directory the other service writes
+      b.cache(new dev.imagegen.CacheConfig(cacheDir, 4, CACHE_MAX_BYTES, "soak", false));
+    }
     for (int i = 0; i < order.size(); i++) {
       String id = order.get(i);
       ImageProviderFactory f = factories.get(id);
@@ -329,6 +360,9 @@ final class SoakRun {
     long t0 = System.nanoTime();
     startNanos = t0;
     java.util.concurrent.ScheduledFuture<?> sampling = timer.scheduleAtFixedRate(monitor, 0, 25, TimeUnit.MILLISECONDS);
+    java.util.concurrent.ScheduledFuture<?> vandal = cacheDir == null ? null
+        : timer.scheduleWithFixedDelay(new Vandal(new SplittableRandom(options.seed() ^ 0x5ca1ab1eL)), 100, 500,
+            TimeUnit.MILLISECONDS);
     CompletableFuture<Void> outage = CompletableFuture.completedFuture(null);
     if (options.outage()) {
       // mid-run: once 30% of the generations have ended, the provider with the most jobs running goes down for 3 s
@@ -371,6 +405,9 @@ final class SoakRun {
       }
     } finally {
       sampling.cancel(false);
+      if (vandal != null) {
+        vandal.cancel(false);
+      }
       monitor.scanLogs();
       for (ImageGenerationService s : services) {
         metrics.add(s.getMetrics());
@@ -398,11 +435,12 @@ final class SoakRun {
    * remote jobs it could not confirm cancelled) is kept for the checks.
    */
   private void closingPhase() throws Exception {
-    ImageGenerationService svc = buildService(routing.get(0), factories, CLOSING_MAX_CONCURRENT);
+    ImageGenerationService svc = buildService(routing.get(0), factories, CLOSING_MAX_CONCURRENT, false);
     int from = options.generations();
     for (SoakServer s : servers.values()) {
       s.ledger.holdMillis = CLOSING_HOLD_MS;
       s.ledger.holdLongMillis = CLOSING_HOLD_LONG_MS;
+      s.ledger.holdSubmitsToGen = from + CLOSING_GENERATIONS;
       s.ledger.holdSubmitsFromGen = from;
     }
     long mark = KitLogs.mark();
@@ -457,6 +495,9 @@ final class SoakRun {
         .sorted(java.util.Comparator.comparingInt(j -> j.gen)).toList();
     int n = 0;
     for (Job j : open) {
+      if (j.gen < 0 || j.gen >= gens.size()) {
+        continue;
+      }
       Gen g = gens.get(j.gen);
       Runnable c = g.cancel;
       if (n >= OUTAGE_CANCELS || g.ended() || c == null || g.cancelledDuringOutage) {
@@ -507,7 +548,11 @@ final class SoakRun {
 
   private void start(Gen g, Semaphore slots, CountDownLatch done, ExecutorService blocking, ScheduledExecutorService cancels) {
     ImageGenerationService svc = services.get(g.service);
-    ImageGenerationRequest req = ImageGenerationRequest.builder().prompt(g.prompt()).timeout(g.deadline).build();
+    ImageGenerationRequest.Builder rb = ImageGenerationRequest.builder().prompt(g.prompt()).timeout(g.deadline);
+    if (g.seed != null) {
+      rb.seed(g.seed);
+    }
+    ImageGenerationRequest req = rb.build();
     switch (g.mode) {
       case BLOCKING -> blocking.execute(() -> {
         synchronized (g) {
@@ -612,6 +657,71 @@ final class SoakRun {
       }
       slots.release();
       done.countDown();
+    }
+  }
+
+  /**
+   * Another process sharing the cache directory, misbehaving: every 500 ms it truncates an
+   * entry's image to half (a write cut short), overwrites an entry's metadata with half of it,
+   * deletes an entry while it may be read, or leaves a stray half-written temporary directory.
+   */
+  private final class Vandal implements Runnable {
+    private final SplittableRandom rnd;
+
+    Vandal(SplittableRandom rnd) {
+      this.rnd = rnd;
+    }
+
+    @Override
+    public void run() {
+      try {
+        List<java.nio.file.Path> entries = new ArrayList<>();
+        try (var ds = java.nio.file.Files.newDirectoryStream(cacheDir)) {
+          for (java.nio.file.Path p : ds) {
+            if (java.nio.file.Files.isDirectory(p) && !p.getFileName().toString().startsWith(".")) {
+              entries.add(p);
+            }
+          }
+        }
+        int what = rnd.nextInt(4);
+        if (what == 3) {
+          java.nio.file.Path tmp = cacheDir.resolve(".tmp-99999-" + Long.toHexString(rnd.nextLong()));
+          java.nio.file.Files.createDirectories(tmp);
+          java.nio.file.Files.write(tmp.resolve("0.png"), java.util.Arrays.copyOf(Images.MARKER, Images.MARKER.length / 2));
+          vandalism.computeIfAbsent("stray temporary directory", k -> new AtomicInteger()).incrementAndGet();
+          return;
+        }
+        if (entries.isEmpty()) {
+          return;
+        }
+        java.nio.file.Path e = entries.get(rnd.nextInt(entries.size()));
+        List<java.nio.file.Path> files = new ArrayList<>();
+        try (var ds = java.nio.file.Files.newDirectoryStream(e)) {
+          ds.forEach(files::add);
+        }
+        java.nio.file.Path image = files.stream().filter(f -> !f.getFileName().toString().endsWith(".json")).findFirst()
+            .orElse(null);
+        java.nio.file.Path meta = files.stream().filter(f -> f.getFileName().toString().endsWith(".json")).findFirst()
+            .orElse(null);
+        if (what == 0 && image != null) {
+          byte[] b = java.nio.file.Files.readAllBytes(image);
+          java.nio.file.Files.write(image, java.util.Arrays.copyOf(b, b.length / 2));
+          vandalism.computeIfAbsent("image truncated", k -> new AtomicInteger()).incrementAndGet();
+        } else if (what == 1 && meta != null) {
+          byte[] b = java.nio.file.Files.readAllBytes(meta);
+          java.nio.file.Files.write(meta, java.util.Arrays.copyOf(b, b.length / 2));
+          vandalism.computeIfAbsent("metadata truncated", k -> new AtomicInteger()).incrementAndGet();
+        } else if (what == 2) {
+          for (java.nio.file.Path f : files) {
+            java.nio.file.Files.deleteIfExists(f);
+          }
+          java.nio.file.Files.deleteIfExists(e);
+          vandalism.computeIfAbsent("entry deleted", k -> new AtomicInteger()).incrementAndGet();
+        }
+      } catch (java.io.IOException | RuntimeException e) {
+        // the stores move and delete entries meanwhile: a race lost is fine
+        vandalism.computeIfAbsent("race lost", k -> new AtomicInteger()).incrementAndGet();
+      }
     }
   }
 

@@ -44,7 +44,8 @@ final class Verdict {
       Map.entry(11, "close: no submit after close returned; every remote job created ends or is listed by close"),
       Map.entry(12, "no generation has two billed jobs after a submit that created a job and answered 5xx"),
       Map.entry(13, "inline images far past max-image-bytes are refused as permanent; heap stays bounded"),
-      Map.entry(14, "listeners that throw an Error or block delay no generation past its deadline")));
+      Map.entry(14, "listeners that throw an Error or block delay no generation past its deadline"),
+      Map.entry(15, "a shared cache directory never fails a generation and never serves a half-written entry")));
   /** Heap in use after the run (after a GC), servers' journals included, must stay below this. */
   static final long MAX_HEAP_AFTER_RUN = 768L * 1024 * 1024;
   /** How long after its breaker's delay a provider must be called again. */
@@ -91,6 +92,8 @@ final class Verdict {
   private long closingJobs;
   private long closingJobsCancelled;
   private long billedTwiceChecked;
+  private long repeating;
+  private final Map<String, Long> cacheHits = new TreeMap<>();
   private long hugeAnswers;
   private long hugeRepeats;
   private final Map<String, Long> hostileLateMax = new TreeMap<>();
@@ -124,6 +127,7 @@ final class Verdict {
     billedTwice();
     hugeInline();
     listeners();
+    cache();
   }
 
   /** The violations of an invariant (empty when it holds). */
@@ -192,8 +196,10 @@ final class Verdict {
       outcomes.merge(o, 1L, Long::sum);
       if (r != null) {
         responses++;
-        servedBy.merge(r.provider(), 1L, Long::sum);
-        if (r.cost().isKnown()) {
+        if (!r.cached()) {
+          servedBy.merge(r.provider(), 1L, Long::sum);
+        }
+        if (r.cost().isKnown() && !r.cached()) {
           responseCost = responseCost.add(r.cost().amountOrZero());
           costBy.merge(r.provider(), r.cost().amountOrZero(), BigDecimal::add);
         }
@@ -272,6 +278,9 @@ final class Verdict {
         }
       }
       for (Map.Entry<Integer, List<ServeEvent>> en : byGen.entrySet()) {
+        if (en.getKey() >= SoakRun.CACHE_LABEL_BASE) {
+          continue; // a repeating request: several callers submit it (invariant 15 checks them)
+        }
         List<ServeEvent> list = en.getValue();
         for (int i = 0; i < list.size() - 1; i++) {
           String id = list.get(i).getId().toString();
@@ -483,6 +492,9 @@ final class Verdict {
         v.add(g + ": a response without images");
         continue;
       }
+      if (r.cached()) {
+        continue; // invariant 15 checks cached images
+      }
       SoakServer s = run.servers.get(r.provider());
       Attempt won = null;
       for (Attempt a : r.attempts()) {
@@ -505,7 +517,7 @@ final class Verdict {
           if (job == null) {
             v.add(g + ": " + r.provider() + " response names job " + (won == null ? "none" : won.remoteJobId())
                 + ", which its server never created");
-          } else if (job.gen != g.n) {
+          } else if (job.gen != g.label) {
             v.add(g + ": the image is job " + job.id + "'s, which belongs to gen " + job.gen);
           } else if (!Arrays.equals(img.bytes(), job.image())) {
             v.add(g + ": the image differs from what " + r.provider() + " served for job " + job.id);
@@ -513,7 +525,7 @@ final class Verdict {
             v.add(g + ": job " + job.id + "'s image was never served intact, yet it was returned");
           }
         } else {
-          boolean served = s.ledger.syncImages.stream().anyMatch(x -> x.gen() == g.n && Arrays.equals(x.bytes(), img.bytes()));
+          boolean served = s.ledger.syncImages.stream().anyMatch(x -> x.gen() == g.label && Arrays.equals(x.bytes(), img.bytes()));
           if (!served) {
             v.add(g + ": the image differs from every image " + r.provider() + " served to this generation");
           }
@@ -553,7 +565,7 @@ final class Verdict {
     expect(v, "successes", successes, responses);
     expect(v, "failures", failures, errors);
     expect(v, "requests = successes + failures", successes + failures, requests);
-    expect(v, "cache hits", cacheHits, 0);
+    expect(v, "cache hits", cacheHits, run.gens.stream().filter(g -> g.response != null && g.response.cached()).count());
     expect(v, "successes of unknown cost", unknownCost, unknownCostResponses);
     if (cost.compareTo(responseCost) != 0) {
       v.add("metrics total cost " + cost.toPlainString() + " USD, the responses cost " + responseCost.toPlainString() + " USD");
@@ -769,6 +781,7 @@ final class Verdict {
       return;
     }
     int from = run.closingGens.get(0).n;
+    int to = from + run.closingGens.size();
     if (run.closingUnanswered > 0) {
       v.add(run.closingUnanswered + " generation(s) of the closed service had no answer when close() returned");
     }
@@ -779,7 +792,7 @@ final class Verdict {
         }
         long t = nanos(e);
         int gen = Integer.parseInt(e.getRequest().getHeader(FaultInjector.GEN));
-        if (gen >= from && t > run.closeStartNanos) {
+        if (gen >= from && gen < to && t > run.closeStartNanos) {
           closingSubmitsAfterCloseStart++;
         }
         if (t > run.closeReturnedNanos) {
@@ -788,7 +801,7 @@ final class Verdict {
         }
       }
       for (Job j : s.ledger.jobs()) {
-        if (j.gen < from) {
+        if (j.gen < from || j.gen >= to) {
           continue;
         }
         closingJobs++;
@@ -845,6 +858,9 @@ final class Verdict {
       }
     }
     billed.forEach((g, list) -> {
+      if (g >= SoakRun.CACHE_LABEL_BASE) {
+        return; // a repeating request: several callers may each pay once
+      }
       long first5xx = list.stream().filter(Billed::createdUnder5xx).mapToLong(Billed::seq).min().orElse(Long.MAX_VALUE);
       if (first5xx == Long.MAX_VALUE) {
         return;
@@ -920,6 +936,63 @@ final class Verdict {
         }
       }
     }
+  }
+
+  // ------------------------------------------------------------------------------ 15
+
+  /**
+   * Two services share a cache directory that another process vandalises: no generation fails
+   * because of the cache, and every cached image decodes and is an image a server sent intact for
+   * that request.
+   */
+  private void cache() {
+    List<String> v = violations.get(15);
+    if (run.cacheDir == null) {
+      return;
+    }
+    for (Gen g : run.gens) {
+      if (g.seed != null) {
+        repeating++;
+      }
+      ImageGenerationResponse r = g.response;
+      if (r != null && r.cached()) {
+        cacheHits.merge("service" + g.service, 1L, Long::sum);
+        for (GeneratedImage img : r.images()) {
+          if (!Images.decodes(img.bytes())) {
+            v.add(g + ": a cached image does not decode (" + img.bytes().length + " bytes): a half-written entry was served");
+          } else if (!servedFor(g.label, img.bytes())) {
+            v.add(g + ": a cached image is no image any server sent intact for its request");
+          }
+        }
+      }
+      List<String> texts = new ArrayList<>();
+      collect(g.error, texts, Collections.newSetFromMap(new IdentityHashMap<>()));
+      for (Attempt a : attempts(g)) {
+        texts.add(a.message());
+      }
+      for (String t : texts) {
+        if (t != null && t.toLowerCase(Locale.ROOT).contains("cache")) {
+          v.add(g + " failed with a cache-related cause: " + clip(t));
+          break;
+        }
+      }
+    }
+  }
+
+  private boolean servedFor(int label, byte[] bytes) {
+    for (SoakServer s : run.servers.values()) {
+      for (Job j : s.ledger.jobs()) {
+        if (j.gen == label && j.imageServed && Arrays.equals(j.image(), bytes)) {
+          return true;
+        }
+      }
+      for (Ledger.SyncImage x : s.ledger.syncImages) {
+        if (x.gen() == label && Arrays.equals(x.bytes(), bytes)) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   // ------------------------------------------------------------------------------ report
@@ -1018,6 +1091,8 @@ final class Verdict {
     line(sb, "huge inline images", hugeAnswers + " answer(s) of " + Images.HUGE.length / (1024 * 1024) + " MiB, " + hugeRepeats
         + " repeat(s) of the same call after them");
     line(sb, "listeners", "latest end past a deadline, by listener: " + hostileLateMax + " ms; generations " + hostileCounts);
+    line(sb, "shared cache", run.cacheDir == null ? "none" : repeating + " repeating seeded request(s) through 2 services "
+        + "sharing one directory; hits " + cacheHits + "; another process meanwhile: " + run.vandalism);
     line(sb, "images checked", Long.toString(imagesChecked));
     line(sb, "latest end", lateMaxMillis + " ms past a deadline (slack " + SoakRun.SLACK.toMillis() + " ms)");
     line(sb, "wall time", String.format("%.1f s", run.wallNanos / 1e9));
