@@ -25,7 +25,7 @@ import java.util.concurrent.CancellationException;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Checks a finished {@link SoakRun}: the eight invariants, each from the servers' request journals
+ * Checks a finished {@link SoakRun}: the fifteen invariants, each from the servers' request journals
  * (and what the injector decided for each request) and the SDK's results, and the report table.
  */
 final class Verdict {
@@ -46,8 +46,13 @@ final class Verdict {
       Map.entry(13, "inline images far past max-image-bytes are refused as permanent; heap stays bounded"),
       Map.entry(14, "listeners that throw an Error or block delay no generation past its deadline"),
       Map.entry(15, "a shared cache directory never fails a generation and never serves a half-written entry")));
-  /** Heap in use after the run (after a GC), servers' journals included, must stay below this. */
-  static final long MAX_HEAP_AFTER_RUN = 768L * 1024 * 1024;
+  /**
+   * Heap in use after the run (after a GC) must stay below this: 256 MiB plus 60 KiB a generation
+   * for what the servers' journals hold (every request and answer, the huge inline images included).
+   */
+  private long maxHeapAfterRun() {
+    return 256L * 1024 * 1024 + 60L * 1024 * run.options.generations();
+  }
   /** How long after its breaker's delay a provider must be called again. */
   static final long BREAKER_SLACK_MS = 2000;
   /** Live threads in the JVM (servers, callers and SDK together) must stay below this. */
@@ -715,7 +720,6 @@ final class Verdict {
     long window = (SoakRun.BREAKER_DELAY.toMillis() + BREAKER_SLACK_MS) * 1_000_000L;
     Map<String, List<long[]>> calls = new TreeMap<>();
     Map<String, List<Long>> skips = new TreeMap<>();
-    Map<String, Long> lastTried = new TreeMap<>();
     for (Gen g : run.gens) {
       // attempts run back to back and the generation ends right after the last: time them from its end
       // (a generation may have waited before its first attempt)
@@ -728,11 +732,9 @@ final class Verdict {
         if (a.outcome() == Attempt.Outcome.SKIPPED) {
           if (a.message() != null && a.message().contains("circuit open")) {
             skips.computeIfAbsent(key, k -> new ArrayList<>()).add(at);
-            lastTried.merge(a.provider(), at, Math::max);
           }
         } else {
           calls.computeIfAbsent(key, k -> new ArrayList<>()).add(new long[] {start, at});
-          lastTried.merge(a.provider(), start, Math::max);
         }
         at = start;
       }
@@ -905,8 +907,8 @@ final class Verdict {
         }
       }
     }
-    if (run.heapAfterRun > MAX_HEAP_AFTER_RUN) {
-      v.add("heap in use after the run " + run.heapAfterRun / (1024 * 1024) + " MiB (bound " + MAX_HEAP_AFTER_RUN / (1024 * 1024)
+    if (run.heapAfterRun > maxHeapAfterRun()) {
+      v.add("heap in use after the run " + run.heapAfterRun / (1024 * 1024) + " MiB (bound " + maxHeapAfterRun() / (1024 * 1024)
           + " MiB)");
     }
   }
@@ -1105,7 +1107,7 @@ final class Verdict {
     line(sb, "  SDK threads", run.threadPatternsAtPeak.entrySet().stream().filter(e -> e.getKey().startsWith("sdk"))
         .map(e -> e.getKey().substring(5) + "=" + e.getValue()).toList().toString());
     line(sb, "heap", "peak " + run.peakHeap / (1024 * 1024) + " MiB used; " + run.heapAfterRun / (1024 * 1024)
-        + " MiB after the run (bound " + MAX_HEAP_AFTER_RUN / (1024 * 1024) + " MiB)");
+        + " MiB after the run (bound " + maxHeapAfterRun() / (1024 * 1024) + " MiB)");
     line(sb, "log lines checked", run.logLinesScanned + (run.logLinesLost > 0 ? " (" + run.logLinesLost + " lost)" : ""));
     sb.append("invariants\n");
     for (int i : INVARIANTS.keySet()) {
