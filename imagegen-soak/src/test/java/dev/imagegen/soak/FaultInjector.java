@@ -35,9 +35,19 @@ final class FaultInjector {
   static final String GEN = "X-Soak-Gen";
   static final String JOB = "X-Soak-Job";
   static final String SEQ = "X-Soak-Seq";
+  /** When the request reached the server (System.nanoTime of the soak's JVM). */
+  static final String NANOS = "X-Soak-Nanos";
   private static final Pattern PROMPT = Pattern.compile("soak-(\\d{6})");
   private static final String MARKER_B64 = Base64.getEncoder().encodeToString(Images.MARKER);
   private static final AtomicLong SEQUENCE = new AtomicLong();
+  /**
+   * Whether status reads are redirected off-host too ({@code -Dsoak.pollRedirects=true}); off by
+   * default: core's JobPoller gives up on the refused redirect without cancelling the remote job,
+   * which leaves it running (invariant 3) until that is fixed (see the README).
+   */
+  static final boolean POLL_REDIRECTS = Boolean.getBoolean("soak.pollRedirects");
+  /** The execution time the RunPod stubs' completed answers report. */
+  private static final String EXECUTION_TIME = "\"executionTime\":" + dev.imagegen.testkit.stubs.RunPodStubs.EXECUTION_MS;
 
   private final Protocol protocol;
   private final Ledger ledger;
@@ -122,7 +132,8 @@ final class FaultInjector {
       RequestWrapper.Builder b = RequestWrapper.create()
           .addHeader(CALL, call.name())
           .addHeader(GEN, Integer.toString(gen))
-          .addHeader(SEQ, Long.toString(SEQUENCE.incrementAndGet()));
+          .addHeader(SEQ, Long.toString(SEQUENCE.incrementAndGet()))
+          .addHeader(NANOS, Long.toString(System.nanoTime()));
       if (job != null) {
         b.addHeader(JOB, job.id);
       }
@@ -165,6 +176,15 @@ final class FaultInjector {
       Job job = jobId == null ? null : ledger.jobById.get(jobId);
       int gen = Integer.parseInt(req.getHeader(GEN));
       String eventId = event.getId().toString();
+      requests.put(eventId, req);
+      try {
+        return answer(response, req, call, job, gen, eventId);
+      } finally {
+        requests.remove(eventId);
+      }
+    }
+
+    private Response answer(Response response, Request req, Protocol.Call call, @Nullable Job job, int gen, String eventId) {
       if (ledger.draining && call != Protocol.Call.OTHER) {
         record(eventId, FaultKind.DOWN_503);
         return error(response, FaultKind.HTTP_503);
@@ -196,10 +216,34 @@ final class FaultInjector {
     return plan.pick(call, plan.random(protocol.id, call.name(), subject, occ), imageInAnswer);
   }
 
+  /** The fault of a submit: the plan's, unless the server holds it (trial after the outage, or closing). */
+  private @Nullable FaultKind submitFault(String subject, int gen, boolean imageInAnswer) {
+    FaultKind f = decide(Protocol.Call.SUBMIT, subject, imageInAnswer);
+    if (gen >= ledger.holdSubmitsFromGen && gen < ledger.holdSubmitsToGen) {
+      return FaultKind.SUBMIT_HELD_AT_CLOSE;
+    }
+    if (ledger.trialHangs.get() > 0 && ledger.trialHangs.getAndDecrement() > 0) {
+      return FaultKind.TRIAL_HANGS;
+    }
+    if (f == FaultKind.REDIRECT_OFF_HOST && ledger.redirectBase == null) {
+      return null;
+    }
+    return f;
+  }
+
   private Response asyncSubmit(Response response, String eventId, int gen) {
     int occ = ledger.occurrence("submit-count|" + gen);
     String subject = "g" + gen + "s" + occ;
-    FaultKind f = decide(Protocol.Call.SUBMIT, subject, false);
+    FaultKind f = submitFault(subject, gen, false);
+    if (f == FaultKind.REDIRECT_OFF_HOST) {
+      record(eventId, f);
+      return redirect(response, 307, event(eventId));
+    }
+    if (f == FaultKind.SUBMIT_HELD_AT_CLOSE) {
+      record(eventId, f);
+      response = Response.Builder.like(response).but().incrementInitialDelay(ledger.hold(gen)).build();
+      f = null;
+    }
     if (f != null && !f.unknownOutcome) {
       record(eventId, f);
       return error(response, f); // refused: no job exists
@@ -210,7 +254,16 @@ final class FaultInjector {
     SplittableRandom rnd = plan.random(protocol.id, "job", subject, 0);
     Job.Fate fate = plan.fate(rnd, protocol.hasRemoteCancel());
     int pending = plan.pendingPolls(rnd, protocol.slowPolls());
-    Job job = newJob(gen, eventId, fate, pending, rnd.nextLong());
+    long imageSeed = rnd.nextLong();
+    boolean overrun = protocol.reportsGpuTime() && plan.gpuOverrun(plan.random(protocol.id, "gpu", subject, 0));
+    if (overrun) {
+      pending += 2 + plan.random(protocol.id, "gpu-polls", subject, 0).nextInt(5);
+    }
+    Job job = newJob(gen, eventId, fate, pending, imageSeed);
+    job.gpuOverrun = overrun;
+    if (overrun && fate == Job.Fate.DONE) {
+      ledger.count(FaultKind.GPU_TIME_OVERRUN);
+    }
     if (f != null) {
       countFate(job);
       record(eventId, f);
@@ -286,6 +339,14 @@ final class FaultInjector {
           job.end = Job.End.COMPLETED;
         }
         String body = stub.getBodyAsString();
+        if (protocol.reportsGpuTime() && body.contains(EXECUTION_TIME)) {
+          long age = (System.nanoTime() - job.createdNanos) / 1_000_000;
+          long ms = job.gpuOverrun ? Math.max(1, age) : Math.min(Math.max(1, age), 400);
+          body = body.replace(EXECUTION_TIME, "\"executionTime\":" + ms);
+          if (deliver) {
+            job.reportedExecMs = ms;
+          }
+        }
         boolean inline = body.contains(MARKER_B64);
         if (deliver && inline) {
           job.imageServed = true;
@@ -302,12 +363,20 @@ final class FaultInjector {
     boolean doneWithInlineImage = job.fate == Job.Fate.DONE && job.deliveredPending.get() >= job.pendingPolls
         && response.getBodyAsString().contains(MARKER_B64);
     FaultKind f = decide(Protocol.Call.POLL, job.id, doneWithInlineImage);
-    if (f == FaultKind.IMAGE_CORRUPT || f == FaultKind.IMAGE_OVERSIZED) {
+    if (f == FaultKind.REDIRECT_OFF_HOST) {
+      if (ledger.redirectBase == null || !POLL_REDIRECTS) {
+        f = null;
+      } else {
+        record(eventId, f);
+        return redirect(response, 302, event(eventId));
+      }
+    }
+    if (f == FaultKind.IMAGE_CORRUPT || f == FaultKind.IMAGE_OVERSIZED || f == FaultKind.HUGE_INLINE_IMAGE) {
       record(eventId, f);
       job.end = Job.End.COMPLETED;
-      return Response.Builder.like(response).but()
-          .body(substitute(response.getBodyAsString(), job, f == FaultKind.IMAGE_CORRUPT ? Images.CORRUPT : Images.OVERSIZED))
-          .build();
+      byte[] broken = f == FaultKind.IMAGE_CORRUPT ? Images.CORRUPT : f == FaultKind.IMAGE_OVERSIZED ? Images.OVERSIZED
+          : Images.HUGE;
+      return Response.Builder.like(response).but().body(substitute(response.getBodyAsString(), job, broken)).build();
     }
     if (f != null && !f.unknownOutcome) {
       record(eventId, f);
@@ -376,12 +445,24 @@ final class FaultInjector {
   private Response syncSubmit(Response response, String eventId, int gen) {
     int occ = ledger.occurrence("submit-count|" + gen);
     String subject = "g" + gen + "s" + occ;
-    FaultKind f = decide(Protocol.Call.SUBMIT, subject, true);
-    if (f != null && !f.unknownOutcome && f != FaultKind.IMAGE_CORRUPT && f != FaultKind.IMAGE_OVERSIZED) {
+    FaultKind f = submitFault(subject, gen, true);
+    if (f == FaultKind.REDIRECT_OFF_HOST) {
+      record(eventId, f);
+      return redirect(response, 307, event(eventId));
+    }
+    long held = 0;
+    if (f == FaultKind.SUBMIT_HELD_AT_CLOSE) {
+      record(eventId, f);
+      held = ledger.hold(gen);
+      f = null;
+    }
+    boolean imageFault = f == FaultKind.IMAGE_CORRUPT || f == FaultKind.IMAGE_OVERSIZED || f == FaultKind.HUGE_INLINE_IMAGE;
+    if (f != null && !f.unknownOutcome && !imageFault) {
       record(eventId, f);
       return error(response, f);
     }
     byte[] image = f == FaultKind.IMAGE_CORRUPT ? Images.CORRUPT : f == FaultKind.IMAGE_OVERSIZED ? Images.OVERSIZED
+        : f == FaultKind.HUGE_INLINE_IMAGE ? Images.HUGE
         : Images.png(plan.random(protocol.id, "image", subject, 0).nextLong());
     Response normal;
     byte[] body = response.getBody();
@@ -394,14 +475,17 @@ final class FaultInjector {
     }
     // the model takes a while: 0.5 to 2.5 s, as a blocking API holds the call while it samples
     long work = 500 + plan.random(protocol.id, "work", subject, 0).nextInt(2000);
-    normal = Response.Builder.like(normal).but().incrementInitialDelay(work).build();
+    normal = Response.Builder.like(normal).but().incrementInitialDelay(work + held).build();
     if (f == null) {
       ledger.syncImages.add(new Ledger.SyncImage(gen, eventId, image));
       return normal;
     }
     record(eventId, f);
-    if (f == FaultKind.IMAGE_CORRUPT || f == FaultKind.IMAGE_OVERSIZED) {
+    if (imageFault) {
       return normal;
+    }
+    if (f == FaultKind.CREATED_THEN_5XX) {
+      ledger.syncBilledUnanswered.put(eventId, gen);
     }
     return unknownOutcome(normal, normal.getBodyAsString(), f);
   }
@@ -430,9 +514,29 @@ final class FaultInjector {
         String t = text == null ? "{\"status\":" : text;
         yield Response.Builder.like(normal).but().body(t.substring(0, Math.max(1, t.length() / 2))).build();
       }
-      case DELAY_PAST_DEADLINE -> Response.Builder.like(normal).but().incrementInitialDelay(delayMillis).build();
+      case DELAY_PAST_DEADLINE, TRIAL_HANGS -> Response.Builder.like(normal).but().incrementInitialDelay(delayMillis).build();
+      case CREATED_THEN_5XX -> {
+        int pick = plan.random(protocol.id, "5xx", String.valueOf(text), 0).nextInt(3);
+        yield error(normal, pick == 0 ? FaultKind.HTTP_500 : pick == 1 ? FaultKind.HTTP_502 : FaultKind.HTTP_503);
+      }
       default -> throw new IllegalArgumentException(f.name());
     };
+  }
+
+  private final Map<String, Request> requests = new java.util.concurrent.ConcurrentHashMap<>();
+
+  private Request event(String eventId) {
+    return requests.get(eventId);
+  }
+
+  /** A redirect of the request to the same path on another host. */
+  private Response redirect(Response like, int status, Request req) {
+    String location = ledger.redirectBase + req.getUrl();
+    HttpHeaders h = HttpHeaders.noHeaders().plus(new HttpHeader("Location", location))
+        .plus(new HttpHeader("Content-Type", "text/html"));
+    return Response.Builder.like(like).but().status(status).headers(h)
+        .body(("<html><body>Moved: <a href=\"" + location + "\">here</a></body></html>").getBytes(StandardCharsets.UTF_8))
+        .build();
   }
 
   /** An error answer: nothing was created. */

@@ -40,7 +40,19 @@ enum FaultKind {
   /** HTTP 503 to everything while the server is about to go down. */
   DOWN_503(false, "provider going down: 503"),
   /** Connection refused while the server is down (observed by the client, not the server). */
-  CONNECTION_REFUSED(false, "could not connect (down, or connect timeout)");
+  CONNECTION_REFUSED(false, "could not connect (down, or connect timeout)"),
+  /** The submit created the job (it runs and is billed), yet the answer is a 500, 502 or 503. */
+  CREATED_THEN_5XX(true, "job created, then 5xx to the submit"),
+  /** A 307 (submit) or 302 (status read) to another host, which records what reaches it. */
+  REDIRECT_OFF_HOST(false, "redirect to another host"),
+  /** A JSON answer whose inline base64 image is far past max-image-bytes (megabytes). */
+  HUGE_INLINE_IMAGE(false, "inline base64 image far past the limit"),
+  /** A submit to a server just back from its outage held until after every deadline (the breaker's trial). */
+  TRIAL_HANGS(true, "first submits after the outage hang to the deadline"),
+  /** A job whose reported GPU time is far above the typical run time the estimate assumes. */
+  GPU_TIME_OVERRUN(false, "reported GPU time far above the estimate"),
+  /** A submit answered late while its service closes (in flight at close). */
+  SUBMIT_HELD_AT_CLOSE(false, "submit answer held while the service closes");
 
   final boolean unknownOutcome;
   final String label;

@@ -37,11 +37,13 @@ final class FaultPlan {
     rates.put(Protocol.Call.SUBMIT, ordered(
         RESET_AFTER_REQUEST, 0.025, CLOSED_WITHOUT_ANSWER, 0.008, EMPTY_BODY, 0.01, MALFORMED_JSON, 0.012,
         DELAY_PAST_DEADLINE, 0.008, HTTP_500, 0.02, HTTP_502, 0.01, HTTP_503, 0.02, RATE_LIMITED_SHORT, 0.03,
-        RATE_LIMITED_LONG, 0.003, IMAGE_CORRUPT, 0.012, IMAGE_OVERSIZED, 0.008));
+        RATE_LIMITED_LONG, 0.003, IMAGE_CORRUPT, 0.012, IMAGE_OVERSIZED, 0.008,
+        FaultKind.CREATED_THEN_5XX, 0.02, FaultKind.REDIRECT_OFF_HOST, 0.008, FaultKind.HUGE_INLINE_IMAGE, 0.004));
     rates.put(Protocol.Call.POLL, ordered(
         RESET_AFTER_REQUEST, 0.015, CLOSED_WITHOUT_ANSWER, 0.005, EMPTY_BODY, 0.008, MALFORMED_JSON, 0.01,
         DELAY_PAST_DEADLINE, 0.006, HTTP_500, 0.02, HTTP_503, 0.015, RATE_LIMITED_SHORT, 0.015,
-        IMAGE_CORRUPT, 0.012, IMAGE_OVERSIZED, 0.008));
+        IMAGE_CORRUPT, 0.012, IMAGE_OVERSIZED, 0.008, FaultKind.REDIRECT_OFF_HOST, 0.006,
+        FaultKind.HUGE_INLINE_IMAGE, 0.004));
     rates.put(Protocol.Call.RESULT, ordered(
         RESET_AFTER_REQUEST, 0.01, MALFORMED_JSON, 0.01, HTTP_500, 0.02, DELAY_PAST_DEADLINE, 0.005));
     rates.put(Protocol.Call.DOWNLOAD, ordered(
@@ -86,7 +88,7 @@ final class FaultPlan {
       acc += e.getValue() * scale;
       if (u < acc) {
         FaultKind k = e.getKey();
-        boolean imageFault = k == IMAGE_CORRUPT || k == IMAGE_OVERSIZED;
+        boolean imageFault = k == IMAGE_CORRUPT || k == IMAGE_OVERSIZED || k == FaultKind.HUGE_INLINE_IMAGE;
         if (imageFault && !imageInAnswer && call != Protocol.Call.DOWNLOAD) {
           return null;
         }
@@ -112,6 +114,14 @@ final class FaultPlan {
       return remoteCancel ? Job.Fate.CANCELLED_REMOTELY : Job.Fate.FAILED;
     }
     return Job.Fate.DONE;
+  }
+
+  /**
+   * Whether a job reports far more GPU time than the typical run the estimate assumes (it runs
+   * longer: more pending polls, and its reported execution time is all the time it existed).
+   */
+  boolean gpuOverrun(SplittableRandom rnd) {
+    return scale > 0 && rnd.nextDouble() < 0.15 * Math.min(1, scale);
   }
 
   int pendingPolls(SplittableRandom rnd, boolean slowPolls) {

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * The fault soak (issue 14): thousands of generations through every remote provider's wire
- * protocol, with faults injected at random (fixed seed), checked against eight invariants. The
+ * protocol, with faults injected at random (fixed seed), checked against fifteen invariants. The
  * soak runs once; each invariant is its own test. {@code -Dsoak.generations=N} sets the number of
  * generations (2,000 by default; 10,000 with {@code -Psoak}), {@code -Dsoak.seed=S} the seed. The
  * report table goes to standard output and to {@code target/soak-report.txt}.
@@ -99,5 +99,53 @@ class FaultSoakTest {
   @DisplayName("8: threads stay bounded while thousands of generations are in flight")
   void threadsStayBounded() {
     verdict.check(8);
+  }
+  @Test
+  @Order(9)
+  @DisplayName("9: no credential and no request body reaches the host an API answer redirects to")
+  void redirectsLeakNothing() {
+    verdict.check(9);
+  }
+
+  @Test
+  @Order(10)
+  @DisplayName("10: every provider is called again after its breaker's delay once it is healthy")
+  void breakersCloseAgain() {
+    verdict.check(10);
+  }
+
+  @Test
+  @Order(11)
+  @DisplayName("11: close under load: no submit after close returned; every remote job ends or is listed by close")
+  void closeLeavesNothingBehind() {
+    verdict.check(11);
+  }
+
+  @Test
+  @Order(12)
+  @DisplayName("12: a job created under a 5xx answer is never paid for twice")
+  void createdThen5xxIsNotPaidTwice() {
+    verdict.check(12);
+  }
+
+  @Test
+  @Order(13)
+  @DisplayName("13: inline images far past max-image-bytes are refused as permanent; heap stays bounded")
+  void hugeInlineImagesAreRefused() {
+    verdict.check(13);
+  }
+
+  @Test
+  @Order(14)
+  @DisplayName("14: listeners that throw an Error or block delay no generation past its deadline")
+  void hostileListenersDelayNothing() {
+    verdict.check(14);
+  }
+
+  @Test
+  @Order(15)
+  @DisplayName("15: a cache directory shared by two services never fails a generation nor serves a half-written entry")
+  void sharedCacheDirectoryIsSafe() {
+    verdict.check(15);
   }
 }

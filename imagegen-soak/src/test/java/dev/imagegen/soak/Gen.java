@@ -14,7 +14,19 @@ final class Gen {
   /** Which API the generation goes through. */
   enum Mode { BLOCKING, ASYNC, SUBMIT }
 
+  /** A progress listener a {@code submit} caller registers that misbehaves. */
+  enum Hostile { NONE, THROWS_ASSERTION_ERROR, THROWS_STACK_OVERFLOW, BLOCKS }
+
   final int n;
+  /**
+   * The number its prompt names (the servers label its requests with it): its own, or for a
+   * request that repeats (cached) {@link SoakRun#CACHE_LABEL_BASE} plus its group.
+   */
+  volatile int label;
+  /** The seed of a repeating request (cacheable), or null. */
+  volatile @Nullable Long seed;
+  /** The misbehaving listener it registers (submit only), or NONE. */
+  volatile Hostile hostile = Hostile.NONE;
   final Mode mode;
   final Duration deadline;
   /** When the caller cancels, after the start, or null for never. */
@@ -41,10 +53,11 @@ final class Gen {
     this.deadline = deadline;
     this.cancelAfter = cancelAfter;
     this.service = service;
+    this.label = n;
   }
 
   String prompt() {
-    return String.format("soak-%06d a lighthouse at dusk", n);
+    return String.format("soak-%06d a lighthouse at dusk", label);
   }
 
   boolean ended() {
@@ -57,7 +70,7 @@ final class Gen {
 
   @Override
   public String toString() {
-    return "gen " + n + " (" + mode + ", deadline " + deadline.toMillis() + " ms"
+    return "gen " + n + (label != n ? " (repeats group " + (label - SoakRun.CACHE_LABEL_BASE) + ")" : "") + " (" + mode + ", deadline " + deadline.toMillis() + " ms"
         + (cancelAfter == null ? "" : ", cancelled after " + cancelAfter.toMillis() + " ms") + ", service " + service + ")";
   }
 }

@@ -15,6 +15,8 @@ final class Images {
   static final int MAX_IMAGE_BYTES = 100_000;
   /** An image larger than {@link #MAX_IMAGE_BYTES} (a PNG header, then padding). */
   static final byte[] OVERSIZED = oversized();
+  /** An image far past {@link #MAX_IMAGE_BYTES} (4 MB: a PNG header, then padding), for inline base64 answers. */
+  static final byte[] HUGE = Arrays.copyOf(MARKER, 4 * 1024 * 1024);
   /** Bytes that are no image (an HTML error page a CDN might send with 200). */
   static final byte[] CORRUPT = "<html><body>AccessDenied: the object was corrupted in transit</body></html>"
       .getBytes(StandardCharsets.UTF_8);

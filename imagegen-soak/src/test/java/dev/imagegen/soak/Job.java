@@ -37,6 +37,12 @@ final class Job {
   /** Whether the job's image went out intact (inline or as a download). */
   volatile boolean imageServed;
   private volatile byte @Nullable [] image;
+  /** When the server created it (System.nanoTime). */
+  final long createdNanos = System.nanoTime();
+  /** Whether it reports far more GPU time than the estimate assumes. */
+  volatile boolean gpuOverrun;
+  /** The execution time its completed answer reported (ms), or -1. */
+  volatile long reportedExecMs = -1;
 
   Job(String provider, int gen, String prefix, String id, String submitEvent, Fate fate, int pendingPolls, long imageSeed) {
     this.provider = provider;

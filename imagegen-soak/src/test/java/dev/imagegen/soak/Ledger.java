@@ -33,6 +33,22 @@ final class Ledger {
   final List<Throwable> errors = new CopyOnWriteArrayList<>();
   /** Set while the server answers 503 to everything before it goes down. */
   volatile boolean draining;
+  /** Submits still to hold past every deadline (the first ones after the server came back). */
+  final AtomicInteger trialHangs = new AtomicInteger();
+  /** Where off-host redirects point (another server that records what reaches it), or null for none. */
+  volatile @Nullable String redirectBase;
+  /** Submits of generations from this number on are answered late (the service closes meanwhile). */
+  volatile int holdSubmitsFromGen = Integer.MAX_VALUE;
+  volatile int holdSubmitsToGen = Integer.MAX_VALUE;
+  /** How long such a submit is held, in milliseconds: odd generations' past the closing service's grace. */
+  volatile long holdMillis;
+  volatile long holdLongMillis;
+
+  long hold(int gen) {
+    return gen % 2 == 0 ? holdMillis : holdLongMillis;
+  }
+  /** Synchronous calls that ran (billed) but were answered with a 5xx: generation by serve event. */
+  final Map<String, Integer> syncBilledUnanswered = new ConcurrentHashMap<>();
 
   Ledger(String provider) {
     this.provider = provider;

@@ -82,6 +82,11 @@ abstract class Protocol {
     return false;
   }
 
+  /** Whether a completed job reports the GPU time it ran (RunPod's {@code executionTime}). */
+  boolean reportsGpuTime() {
+    return false;
+  }
+
   /** Whether the API can report a job cancelled on its side. */
   boolean hasRemoteCancel() {
     return true;
@@ -279,6 +284,7 @@ abstract class Protocol {
     }
 
     @Override boolean async() { return true; }
+    @Override boolean reportsGpuTime() { return true; }
     @Override boolean isDownload(String path) { return false; }
 
     @Override Answer pending(int step) {

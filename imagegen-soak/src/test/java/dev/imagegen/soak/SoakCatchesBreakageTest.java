@@ -43,11 +43,12 @@ class SoakCatchesBreakageTest {
   }
 
   @Test
-  @DisplayName("control: unbroken providers keep invariants 2 and 3")
+  @DisplayName("control: unbroken providers keep invariants 2, 3 and 12")
   void control() throws Exception {
     Verdict v = soak("control", p -> p);
     v.check(2);
     v.check(3);
+    v.check(12);
   }
 
   @Test
@@ -55,6 +56,13 @@ class SoakCatchesBreakageTest {
   void blindResubmitIsCaught() throws Exception {
     Verdict v = soak("blind resubmit", Wrappers::blindResubmit);
     assertThat(caught(v, 2)).contains("outcome unknown").contains("more submit(s) followed");
+  }
+
+  @Test
+  @DisplayName("a provider that reports an unknown outcome as safe to fail over breaks invariant 12")
+  void unknownOutcomeReportedAsSafeIsCaught() throws Exception {
+    Verdict v = soak("unknown outcome as safe", Wrappers::unknownOutcomeAsSafe);
+    assertThat(caught(v, 12)).contains("answered 5xx").contains("more billed job(s)");
   }
 
   @Test

@@ -52,25 +52,27 @@ final class SoakRun {
       boolean outage,
       int blockingThreads,
       BiFunction<String, ImageProvider, ImageProvider> wrap,
-      String label) {
+      String label,
+      boolean closePhase,
+      boolean cache) {
 
     /** The soak as the normal test run and the benchmark run it. */
     static Options standard(int generations, long seed) {
       return new Options(generations, seed, Math.min(1500, Math.max(50, generations / 2)), 1.0,
           List.of("replicate", "fal", "runpod", "horde", "huggingface", "sdwebui"), 3, true, 24, (id, p) -> p,
-          "imagegen fault soak");
+          "imagegen fault soak", true, true);
     }
 
     /** With every provider wrapped (a broken build). */
     Options withWrap(String label, BiFunction<String, ImageProvider, ImageProvider> wrap) {
       return new Options(generations, seed, maxInFlight, faultScale, providers, services, outage, blockingThreads,
-          wrap, label);
+          wrap, label, closePhase, cache);
     }
 
-    /** Smaller: at most this many in flight, no outage (the breakage tests). */
+    /** Smaller: at most this many in flight, no outage, no closing phase (the breakage tests). */
     Options small(int inFlight) {
       return new Options(generations, seed, inFlight, faultScale, providers, services, false, blockingThreads, wrap,
-          label);
+          label, false, cache);
     }
   }
 
@@ -91,6 +93,26 @@ final class SoakRun {
   static final int OUTAGE_CANCELS = 20;
   static final long RETRY_AFTER_SHORT_S = 1;
   static final long RETRY_AFTER_LONG_S = 5;
+  /** The circuit breaker's delay before a trial call. */
+  static final Duration BREAKER_DELAY = Duration.ofSeconds(1);
+  /** RunPod is priced per GPU-second: this price, and the typical run the estimate assumes. */
+  static final BigDecimal RUNPOD_USD_PER_GPU_SECOND = new BigDecimal("0.001");
+  static final String RUNPOD_TYPICAL_GPU_SECONDS = "0.4";
+  /** Generations started on the closing service, and how many calls it runs at once (the rest wait). */
+  static final int CLOSING_GENERATIONS = 60;
+  static final int CLOSING_MAX_CONCURRENT = 8;
+  /** How long the closing service's submits are held by the servers (less than its shutdown grace). */
+  static final long CLOSING_HOLD_MS = 2000;
+  /** ... and for odd generations longer than the grace (3 s): still in flight when close gives up waiting. */
+  static final long CLOSING_HOLD_LONG_MS = 4500;
+  /** Prompts of repeating (cacheable, seeded) requests name this plus their group. */
+  static final int CACHE_LABEL_BASE = 900_000;
+  /** Groups of repeating requests. */
+  static final int CACHE_GROUPS = 20;
+  /** The cache directory's bound: small, so that both stores evict under each other. */
+  static final long CACHE_MAX_BYTES = 24 * 1024;
+  /** How long a blocking progress listener blocks. */
+  static final long LISTENER_BLOCK_MS = 3000;
 
   final Options options;
   final Map<String, SoakServer> servers = new LinkedHashMap<>();
@@ -131,6 +153,24 @@ final class SoakRun {
   final List<Throwable> monitorErrors = new CopyOnWriteArrayList<>();
   private final CompletableFuture<Void> thirtyPercent = new CompletableFuture<>();
   private final AtomicLong logMark = new AtomicLong();
+  /** The other host off-host redirects point to; it records everything that reaches it. */
+  com.github.tomakehurst.wiremock.WireMockServer attacker;
+  /** The generations of the closing phase (not among {@link #gens}: a service closed under them). */
+  final List<Gen> closingGens = new ArrayList<>();
+  volatile long closeStartNanos;
+  volatile long closeReturnedNanos;
+  /** The close warning's lines, the remote jobs it lists, and the calls it counted in flight. */
+  final List<String> closeWarnings = new CopyOnWriteArrayList<>();
+  final java.util.Set<String> closeListed = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  volatile int closeCallsInFlight;
+  volatile int closingUnanswered;
+  volatile long heapAfterRun;
+  /** The directory the first two services' caches share (two processes sharing it), or null. */
+  java.nio.file.Path cacheDir;
+  /** What the vandal did to the shared cache directory (another process half-writing or deleting). */
+  final Map<String, AtomicInteger> vandalism = new java.util.concurrent.ConcurrentHashMap<>();
+  /** Time the launching thread spent inside generateAsync and submit (they should return at once). */
+  final java.util.concurrent.atomic.LongAdder callerNanos = new java.util.concurrent.atomic.LongAdder();
 
   private SoakRun(Options options) {
     this.options = options;
@@ -138,6 +178,7 @@ final class SoakRun {
     this.policy = BudgetPolicy.builder()
         .total(total)
         .perProvider("fal", new BigDecimal("0.0004").multiply(BigDecimal.valueOf(options.generations())))
+        .perProvider("runpod", new BigDecimal("0.0003").multiply(BigDecimal.valueOf(options.generations())))
         .build();
   }
 
@@ -164,15 +205,26 @@ final class SoakRun {
       for (SoakServer s : run.servers.values()) {
         s.close();
       }
+      if (run.attacker != null) {
+        run.attacker.stop();
+      }
     }
+    System.gc();
+    run.heapAfterRun = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
     return run;
   }
 
   private void execute() throws Exception {
     FaultPlan plan = new FaultPlan(options.seed(), options.faultScale());
     Duration delay = MAX_DEADLINE.plus(Duration.ofSeconds(3));
+    attacker = new com.github.tomakehurst.wiremock.WireMockServer(
+        com.github.tomakehurst.wiremock.core.WireMockConfiguration.options().bindAddress("127.0.0.1").dynamicPort()
+            .containerThreads(6).jettyAcceptors(1).stubRequestLoggingDisabled(true));
+    attacker.start();
     for (String id : options.providers()) {
-      servers.put(id, new SoakServer(id, plan, delay, RETRY_AFTER_SHORT_S, RETRY_AFTER_LONG_S));
+      SoakServer server = new SoakServer(id, plan, delay, RETRY_AFTER_SHORT_S, RETRY_AFTER_LONG_S);
+      server.ledger.redirectBase = "http://127.0.0.1:" + attacker.port();
+      servers.put(id, server);
       keys.put(id, "SOAK-SECRET-" + id + "-" + Long.toHexString(new SplittableRandom(options.seed() ^ id.hashCode()).nextLong()));
     }
     Map<String, ImageProviderFactory> factories = new LinkedHashMap<>();
@@ -186,8 +238,9 @@ final class SoakRun {
         order.add(options.providers().get((i + s * 2) % k));
       }
       routing.add(order);
-      services.add(buildService(order, factories));
+      services.add(buildService(order, factories, 256, s < 2 && options.cache()));
     }
+    this.factories = factories;
     SplittableRandom rnd = new SplittableRandom(options.seed());
     for (int n = 0; n < options.generations(); n++) {
       double u = rnd.nextDouble();
@@ -196,23 +249,53 @@ final class SoakRun {
           : Duration.ofMillis(4000 + rnd.nextInt((int) MAX_DEADLINE.toMillis() - 4000));
       Duration cancel = rnd.nextDouble() < 0.08 ? Duration.ofMillis(50 + rnd.nextInt((int) Math.min(3000, deadline.toMillis())))
           : null;
-      gens.add(new Gen(n, mode, deadline, cancel, n % options.services()));
+      Gen g = new Gen(n, mode, deadline, cancel, n % options.services());
+      if (mode == Gen.Mode.SUBMIT) {
+        // some callers' progress listeners throw an Error or block (a seed of their own: the rest is unchanged)
+        double h = new SplittableRandom(options.seed() * 31 + n).nextDouble();
+        g.hostile = h < 0.03 ? Gen.Hostile.THROWS_ASSERTION_ERROR : h < 0.05 ? Gen.Hostile.THROWS_STACK_OVERFLOW
+            : h < 0.08 ? Gen.Hostile.BLOCKS : Gen.Hostile.NONE;
+      }
+      if (g.service < 2 && options.cache()) {
+        // some requests repeat, seeded (cacheable) through the two services that share a cache directory
+        SplittableRandom c = new SplittableRandom(options.seed() * 17 + n);
+        if (c.nextDouble() < 0.12) {
+          int group = c.nextInt(CACHE_GROUPS);
+          g.label = CACHE_LABEL_BASE + group;
+          g.seed = (long) group;
+        }
+      }
+      gens.add(g);
     }
     drive();
   }
 
-  private ImageGenerationService buildService(List<String> order, Map<String, ImageProviderFactory> factories) {
+  private Map<String, ImageProviderFactory> factories = Map.of();
+
+  private ImageGenerationService buildService(List<String> order, Map<String, ImageProviderFactory> factories,
+      int maxConcurrent, boolean sharedCache) {
     ImageGenerationService.Builder b = ImageGenerationService.builder()
         .retryBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
         .maxRetries(2)
         .maxRetryAfter(Duration.ofSeconds(2))
-        .circuitBreaker(8, Duration.ofSeconds(1))
+        .circuitBreaker(8, BREAKER_DELAY)
         .defaultTimeout(MAX_DEADLINE)
-        .defaultMaxConcurrent(256)
+        .defaultMaxConcurrent(maxConcurrent)
         .budget(policy)
         .budgetStore(budget)
         .shutdownGrace(Duration.ofSeconds(3))
         .jobJournal(journal);
+    if (sharedCache) {
+      if (cacheDir == null) {
+        try {
+          cacheDir = java.nio.file.Files.createTempDirectory("imagegen-soak-cache");
+        } catch (java.io.IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }
+      // a small memory tier, so that most hits read the directory the other service writes
+      b.cache(new dev.imagegen.CacheConfig(cacheDir, 4, CACHE_MAX_BYTES, "soak", false));
+    }
     for (int i = 0; i < order.size(); i++) {
       String id = order.get(i);
       ImageProviderFactory f = factories.get(id);
@@ -224,9 +307,8 @@ final class SoakRun {
           .baseUrl(server.baseUrl() + server.protocol.stubs.basePath())
           .apiKey(keys.get(id))
           .set("poll-interval", Math.max(100, server.protocol.stubs.minPollInterval().toMillis()) + "ms")
-          .set("price-per-image", PRICES.get(id).toPlainString())
           .set("priority", Integer.toString(10 * (i + 1)))
-          .set("max-concurrent", "256")
+          .set("max-concurrent", Integer.toString(maxConcurrent))
           .set("max-image-bytes", Integer.toString(Images.MAX_IMAGE_BYTES))
           .set("timeout", "12s")
           .set("download-timeout", "5s");
@@ -236,6 +318,13 @@ final class SoakRun {
           c.set(k, v);
         }
       });
+      if (server.protocol.reportsGpuTime()) {
+        // priced per GPU-second: the estimate assumes a typical run, the provider reports the real one
+        c.set("price-per-gpu-second", RUNPOD_USD_PER_GPU_SECOND.toPlainString())
+            .set("typical-gpu-seconds", RUNPOD_TYPICAL_GPU_SECONDS);
+      } else {
+        c.set("price-per-image", PRICES.get(id).toPlainString());
+      }
       ProviderConfig config = c.build().withDefaults(f.defaults());
       b.provider(options.wrap().apply(id, f.create(config)), config);
     }
@@ -271,6 +360,9 @@ final class SoakRun {
     long t0 = System.nanoTime();
     startNanos = t0;
     java.util.concurrent.ScheduledFuture<?> sampling = timer.scheduleAtFixedRate(monitor, 0, 25, TimeUnit.MILLISECONDS);
+    java.util.concurrent.ScheduledFuture<?> vandal = cacheDir == null ? null
+        : timer.scheduleWithFixedDelay(new Vandal(new SplittableRandom(options.seed() ^ 0x5ca1ab1eL)), 100, 500,
+            TimeUnit.MILLISECONDS);
     CompletableFuture<Void> outage = CompletableFuture.completedFuture(null);
     if (options.outage()) {
       // mid-run: once 30% of the generations have ended, the provider with the most jobs running goes down for 3 s
@@ -308,8 +400,14 @@ final class SoakRun {
       outage.get(30, TimeUnit.SECONDS);
       wallNanos = System.nanoTime() - t0;
       settleJournals();
+      if (options.closePhase()) {
+        closingPhase();
+      }
     } finally {
       sampling.cancel(false);
+      if (vandal != null) {
+        vandal.cancel(false);
+      }
       monitor.scanLogs();
       for (ImageGenerationService s : services) {
         metrics.add(s.getMetrics());
@@ -329,6 +427,64 @@ final class SoakRun {
   }
 
   /**
+   * Closes a service while its submits are in flight and generations wait behind its
+   * {@code max-concurrent}: a fourth service (routed as the first, {@value #CLOSING_MAX_CONCURRENT}
+   * calls at once) gets {@value #CLOSING_GENERATIONS} generations whose submits the servers hold
+   * for {@value #CLOSING_HOLD_MS} ms (odd ones {@value #CLOSING_HOLD_LONG_MS} ms, past the grace),
+   * and is closed while they are held. The close warning (the
+   * remote jobs it could not confirm cancelled) is kept for the checks.
+   */
+  private void closingPhase() throws Exception {
+    ImageGenerationService svc = buildService(routing.get(0), factories, CLOSING_MAX_CONCURRENT, false);
+    int from = options.generations();
+    for (SoakServer s : servers.values()) {
+      s.ledger.holdMillis = CLOSING_HOLD_MS;
+      s.ledger.holdLongMillis = CLOSING_HOLD_LONG_MS;
+      s.ledger.holdSubmitsToGen = from + CLOSING_GENERATIONS;
+      s.ledger.holdSubmitsFromGen = from;
+    }
+    long mark = KitLogs.mark();
+    List<CompletableFuture<ImageGenerationResponse>> futures = new ArrayList<>();
+    for (int i = 0; i < CLOSING_GENERATIONS; i++) {
+      Gen g = new Gen(from + i, Gen.Mode.ASYNC, MAX_DEADLINE, null, options.services());
+      closingGens.add(g);
+      g.startNanos = System.nanoTime();
+      CompletableFuture<ImageGenerationResponse> f =
+          svc.generateAsync(ImageGenerationRequest.builder().prompt(g.prompt()).timeout(g.deadline).build());
+      f.whenComplete((r, e) -> {
+        if (g.completions.incrementAndGet() == 1) {
+          g.endNanos = System.nanoTime();
+          g.response = r;
+          g.error = e;
+        }
+      });
+      futures.add(f);
+    }
+    Thread.sleep(600);
+    closeStartNanos = System.nanoTime();
+    svc.close();
+    closeReturnedNanos = System.nanoTime();
+    closingUnanswered = (int) futures.stream().filter(f -> !f.isDone()).count();
+    java.util.regex.Pattern warning = java.util.regex.Pattern.compile(
+        "closed with (\\d+) provider call\\(s\\) still in flight and (\\d+) remote job\\(s\\) not confirmed cancelled(?::\\s*(.*?)(?:; they may run on.*)?)?$");
+    for (String line : KitLogs.since(mark)) {
+      java.util.regex.Matcher m = warning.matcher(line.strip());
+      if (!m.find()) {
+        continue;
+      }
+      closeWarnings.add(line);
+      closeCallsInFlight += Integer.parseInt(m.group(1));
+      if (m.group(3) != null) {
+        for (String id : m.group(3).split(",\\s*")) {
+          String e = id.strip(); // "provider job-id"
+          closeListed.add(e.substring(e.lastIndexOf(' ') + 1));
+        }
+      }
+    }
+    settleJournals();
+  }
+
+  /**
    * Some callers give up while the provider is down: up to {@value #OUTAGE_CANCELS} generations
    * with a job running there are cancelled, so their remote cancels meet a closed port.
    */
@@ -339,6 +495,9 @@ final class SoakRun {
         .sorted(java.util.Comparator.comparingInt(j -> j.gen)).toList();
     int n = 0;
     for (Job j : open) {
+      if (j.gen < 0 || j.gen >= gens.size()) {
+        continue;
+      }
       Gen g = gens.get(j.gen);
       Runnable c = g.cancel;
       if (n >= OUTAGE_CANCELS || g.ended() || c == null || g.cancelledDuringOutage) {
@@ -389,7 +548,11 @@ final class SoakRun {
 
   private void start(Gen g, Semaphore slots, CountDownLatch done, ExecutorService blocking, ScheduledExecutorService cancels) {
     ImageGenerationService svc = services.get(g.service);
-    ImageGenerationRequest req = ImageGenerationRequest.builder().prompt(g.prompt()).timeout(g.deadline).build();
+    ImageGenerationRequest.Builder rb = ImageGenerationRequest.builder().prompt(g.prompt()).timeout(g.deadline);
+    if (g.seed != null) {
+      rb.seed(g.seed);
+    }
+    ImageGenerationRequest req = rb.build();
     switch (g.mode) {
       case BLOCKING -> blocking.execute(() -> {
         synchronized (g) {
@@ -424,7 +587,9 @@ final class SoakRun {
         g.startNanos = System.nanoTime();
         CompletableFuture<ImageGenerationResponse> f;
         try {
+          long c0 = System.nanoTime();
           f = svc.generateAsync(req);
+          callerNanos.add(System.nanoTime() - c0);
         } catch (RuntimeException e) {
           complete(g, null, e, slots, done);
           return;
@@ -440,13 +605,29 @@ final class SoakRun {
         g.startNanos = System.nanoTime();
         GenerationJob job;
         try {
+          long c0 = System.nanoTime();
           job = svc.submit(req);
+          callerNanos.add(System.nanoTime() - c0);
         } catch (RuntimeException e) {
           complete(g, null, e, slots, done);
           return;
         }
         g.job = job;
         job.onProgress(g.progress::add);
+        if (g.hostile != Gen.Hostile.NONE) {
+          java.util.concurrent.atomic.AtomicBoolean blocked = new java.util.concurrent.atomic.AtomicBoolean();
+          job.onProgress(p -> {
+            switch (g.hostile) {
+              case THROWS_ASSERTION_ERROR -> throw new AssertionError("a listener's assertion failed at " + p.stage());
+              case THROWS_STACK_OVERFLOW -> throw new StackOverflowError();
+              default -> {
+                if (blocked.compareAndSet(false, true)) {
+                  java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(LISTENER_BLOCK_MS));
+                }
+              }
+            }
+          });
+        }
         job.result().whenComplete((r, e) -> complete(g, r, e, slots, done));
         g.cancel = () -> {
           g.cancelNanos = System.nanoTime();
@@ -476,6 +657,71 @@ final class SoakRun {
       }
       slots.release();
       done.countDown();
+    }
+  }
+
+  /**
+   * Another process sharing the cache directory, misbehaving: every 500 ms it truncates an
+   * entry's image to half (a write cut short), overwrites an entry's metadata with half of it,
+   * deletes an entry while it may be read, or leaves a stray half-written temporary directory.
+   */
+  private final class Vandal implements Runnable {
+    private final SplittableRandom rnd;
+
+    Vandal(SplittableRandom rnd) {
+      this.rnd = rnd;
+    }
+
+    @Override
+    public void run() {
+      try {
+        List<java.nio.file.Path> entries = new ArrayList<>();
+        try (var ds = java.nio.file.Files.newDirectoryStream(cacheDir)) {
+          for (java.nio.file.Path p : ds) {
+            if (java.nio.file.Files.isDirectory(p) && !p.getFileName().toString().startsWith(".")) {
+              entries.add(p);
+            }
+          }
+        }
+        int what = rnd.nextInt(4);
+        if (what == 3) {
+          java.nio.file.Path tmp = cacheDir.resolve(".tmp-99999-" + Long.toHexString(rnd.nextLong()));
+          java.nio.file.Files.createDirectories(tmp);
+          java.nio.file.Files.write(tmp.resolve("0.png"), java.util.Arrays.copyOf(Images.MARKER, Images.MARKER.length / 2));
+          vandalism.computeIfAbsent("stray temporary directory", k -> new AtomicInteger()).incrementAndGet();
+          return;
+        }
+        if (entries.isEmpty()) {
+          return;
+        }
+        java.nio.file.Path e = entries.get(rnd.nextInt(entries.size()));
+        List<java.nio.file.Path> files = new ArrayList<>();
+        try (var ds = java.nio.file.Files.newDirectoryStream(e)) {
+          ds.forEach(files::add);
+        }
+        java.nio.file.Path image = files.stream().filter(f -> !f.getFileName().toString().endsWith(".json")).findFirst()
+            .orElse(null);
+        java.nio.file.Path meta = files.stream().filter(f -> f.getFileName().toString().endsWith(".json")).findFirst()
+            .orElse(null);
+        if (what == 0 && image != null) {
+          byte[] b = java.nio.file.Files.readAllBytes(image);
+          java.nio.file.Files.write(image, java.util.Arrays.copyOf(b, b.length / 2));
+          vandalism.computeIfAbsent("image truncated", k -> new AtomicInteger()).incrementAndGet();
+        } else if (what == 1 && meta != null) {
+          byte[] b = java.nio.file.Files.readAllBytes(meta);
+          java.nio.file.Files.write(meta, java.util.Arrays.copyOf(b, b.length / 2));
+          vandalism.computeIfAbsent("metadata truncated", k -> new AtomicInteger()).incrementAndGet();
+        } else if (what == 2) {
+          for (java.nio.file.Path f : files) {
+            java.nio.file.Files.deleteIfExists(f);
+          }
+          java.nio.file.Files.deleteIfExists(e);
+          vandalism.computeIfAbsent("entry deleted", k -> new AtomicInteger()).incrementAndGet();
+        }
+      } catch (java.io.IOException | RuntimeException e) {
+        // the stores move and delete entries meanwhile: a race lost is fine
+        vandalism.computeIfAbsent("race lost", k -> new AtomicInteger()).incrementAndGet();
+      }
     }
   }
 

@@ -32,6 +32,10 @@ final class SoakServer implements AutoCloseable {
   private final List<WireMockServer> incarnations = new CopyOnWriteArrayList<>();
   private volatile WireMockServer current;
   private volatile long downNanos;
+  /** When the server came back after its outage (System.nanoTime), or 0. */
+  volatile long backNanos;
+  /** How many submits hang to their deadline once the server is back. */
+  static final int TRIAL_HANGS = 3;
 
   SoakServer(String provider, FaultPlan plan, Duration delayPastDeadline, long retryAfterShort, long retryAfterLong) {
     this.provider = provider;
@@ -119,6 +123,9 @@ final class SoakServer implements AutoCloseable {
           incarnations.add(next);
           current = next;
           downNanos += System.nanoTime() - t0;
+          // the first submits after the outage (the breakers' half-open trials) hang to their deadline
+          ledger.trialHangs.set(TRIAL_HANGS);
+          backNanos = System.nanoTime();
           ledger.draining = false;
           back.complete(null);
         } catch (RuntimeException e) {

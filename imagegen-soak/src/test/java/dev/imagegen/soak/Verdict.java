@@ -25,20 +25,36 @@ import java.util.concurrent.CancellationException;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Checks a finished {@link SoakRun}: the eight invariants, each from the servers' request journals
+ * Checks a finished {@link SoakRun}: the fifteen invariants, each from the servers' request journals
  * (and what the injector decided for each request) and the SDK's results, and the report table.
  */
 final class Verdict {
   /** The invariants, numbered as in the issue. */
-  static final Map<Integer, String> INVARIANTS = Map.of(
-      1, "every generation ends exactly once, within its deadline plus slack",
-      2, "no second paid submit after a submit whose outcome was unknown",
-      3, "every acknowledged remote job ends completed, failed, or cancelled by us",
-      4, "spend never exceeds the budget",
-      5, "every returned image decodes and is the image the server served for it",
-      6, "metrics agree with the results",
-      7, "no API key in any captured log line or exception message",
-      8, "threads stay bounded while thousands are in flight");
+  static final Map<Integer, String> INVARIANTS = new TreeMap<>(Map.ofEntries(
+      Map.entry(1, "every generation ends exactly once, within its deadline plus slack"),
+      Map.entry(2, "no second paid submit after a submit whose outcome was unknown"),
+      Map.entry(3, "every acknowledged remote job ends completed, failed, or cancelled by us (or is listed by close)"),
+      Map.entry(4, "spend never exceeds the budget, provider-reported cost included"),
+      Map.entry(5, "every returned image decodes and is the image the server served for it"),
+      Map.entry(6, "metrics agree with the results"),
+      Map.entry(7, "no API key in any captured log line or exception message"),
+      Map.entry(8, "threads stay bounded while thousands are in flight"),
+      Map.entry(9, "no credential and no request body reaches the host an API answer redirects to"),
+      Map.entry(10, "every provider is called again after its breaker's delay once it is healthy"),
+      Map.entry(11, "close: no submit after close returned; every remote job created ends or is listed by close"),
+      Map.entry(12, "no generation has two billed jobs after a submit that created a job and answered 5xx"),
+      Map.entry(13, "inline images far past max-image-bytes are refused as permanent; heap stays bounded"),
+      Map.entry(14, "listeners that throw an Error or block delay no generation past its deadline"),
+      Map.entry(15, "a shared cache directory never fails a generation and never serves a half-written entry")));
+  /**
+   * Heap in use after the run (after a GC) must stay below this: 256 MiB plus 60 KiB a generation
+   * for what the servers' journals hold (every request and answer, the huge inline images included).
+   */
+  private long maxHeapAfterRun() {
+    return 256L * 1024 * 1024 + 60L * 1024 * run.options.generations();
+  }
+  /** How long after its breaker's delay a provider must be called again. */
+  static final long BREAKER_SLACK_MS = 2000;
   /** Live threads in the JVM (servers, callers and SDK together) must stay below this. */
   static final int MAX_THREADS = 200;
 
@@ -70,6 +86,23 @@ final class Verdict {
   private long jobsCancelledByUs;
   private long jobsOrphanedUnknown;
   private long jobsLeftRunning;
+  private long jobsListedByClose;
+  private long gpuPricedResponses;
+  private long gpuOverrunResponses;
+  private BigDecimal gpuOverrunMax = BigDecimal.ZERO;
+  private long attackerRequests;
+  private long redirectsInjected;
+  private final List<String> breakerNotes = new ArrayList<>();
+  private long closingSubmitsAfterCloseStart;
+  private long closingJobs;
+  private long closingJobsCancelled;
+  private long billedTwiceChecked;
+  private long repeating;
+  private final Map<String, Long> cacheHits = new TreeMap<>();
+  private long hugeAnswers;
+  private long hugeRepeats;
+  private final Map<String, Long> hostileLateMax = new TreeMap<>();
+  private final Map<String, Long> hostileCounts = new TreeMap<>();
   private long cancelsFaulted;
   private long imagesChecked;
   private BigDecimal responseCost = BigDecimal.ZERO;
@@ -82,7 +115,7 @@ final class Verdict {
 
   Verdict(SoakRun run) {
     this.run = run;
-    for (int i = 1; i <= 8; i++) {
+    for (int i : INVARIANTS.keySet()) {
       violations.put(i, new ArrayList<>());
     }
     results();
@@ -93,6 +126,13 @@ final class Verdict {
     metrics();
     secrets();
     threads();
+    redirects();
+    breakers();
+    closing();
+    billedTwice();
+    hugeInline();
+    listeners();
+    cache();
   }
 
   /** The violations of an invariant (empty when it holds). */
@@ -161,8 +201,10 @@ final class Verdict {
       outcomes.merge(o, 1L, Long::sum);
       if (r != null) {
         responses++;
-        servedBy.merge(r.provider(), 1L, Long::sum);
-        if (r.cost().isKnown()) {
+        if (!r.cached()) {
+          servedBy.merge(r.provider(), 1L, Long::sum);
+        }
+        if (r.cost().isKnown() && !r.cached()) {
           responseCost = responseCost.add(r.cost().amountOrZero());
           costBy.merge(r.provider(), r.cost().amountOrZero(), BigDecimal::add);
         }
@@ -241,6 +283,9 @@ final class Verdict {
         }
       }
       for (Map.Entry<Integer, List<ServeEvent>> en : byGen.entrySet()) {
+        if (en.getKey() >= SoakRun.CACHE_LABEL_BASE) {
+          continue; // a repeating request: several callers submit it (invariant 15 checks them)
+        }
         List<ServeEvent> list = en.getValue();
         for (int i = 0; i < list.size() - 1; i++) {
           String id = list.get(i).getId().toString();
@@ -304,13 +349,27 @@ final class Verdict {
           jobsCancelledRemotely++;
         } else if (cancelled.contains(j.id)) {
           jobsCancelledByUs++;
+        } else if (run.closeListed.contains(j.id)) {
+          jobsListedByClose++;
         } else {
           jobsLeftRunning++;
           v.add(j + " was acknowledged, never reported ended to the client, and never cancelled: left running for nobody"
-              + genOutcome(j.gen));
+              + genOutcome(j.gen) + "; its requests: " + requestsOf(s, j));
         }
       }
     }
+  }
+
+  /** The calls a job's server received for it, with their answers and faults (for a violation's report). */
+  private static String requestsOf(SoakServer s, Job j) {
+    List<String> out = new ArrayList<>();
+    for (ServeEvent e : s.journal()) {
+      if (j.id.equals(e.getRequest().getHeader(FaultInjector.JOB)) || e.getId().toString().equals(j.submitEvent)) {
+        FaultKind f = s.ledger.fault(e.getId().toString());
+        out.add(e.getRequest().getHeader(FaultInjector.CALL) + " " + e.getResponse().getStatus() + (f == null ? "" : " (" + f.label + ")"));
+      }
+    }
+    return out.toString();
   }
 
   /**
@@ -355,13 +414,44 @@ final class Verdict {
         v.add(p + " responses cost " + spent.toPlainString() + " USD, above its limit of " + limit.toPlainString());
       }
     });
+    // spend counts the provider-reported cost: a response priced per GPU-second costs what its job reported
+    for (Gen g : run.gens) {
+      ImageGenerationResponse r = g.response;
+      SoakServer s = r == null ? null : run.servers.get(r.provider());
+      if (s == null || !s.protocol.reportsGpuTime() || r.cached()) {
+        continue;
+      }
+      Job job = r.attempts().stream().filter(a -> a.outcome() == Attempt.Outcome.SUCCEEDED && a.remoteJobId() != null)
+          .map(a -> s.ledger.jobById.get(a.remoteJobId())).filter(java.util.Objects::nonNull).findFirst().orElse(null);
+      if (job == null || job.reportedExecMs < 0) {
+        continue;
+      }
+      gpuPricedResponses++;
+      BigDecimal expected = gpuCost(job);
+      BigDecimal estimate = SoakRun.RUNPOD_USD_PER_GPU_SECOND.multiply(new BigDecimal(SoakRun.RUNPOD_TYPICAL_GPU_SECONDS));
+      if (expected.compareTo(estimate.multiply(BigDecimal.valueOf(2))) > 0) {
+        gpuOverrunResponses++;
+        gpuOverrunMax = gpuOverrunMax.max(expected);
+      }
+      if (!r.cost().isKnown() || r.cost().amountOrZero().compareTo(expected) != 0) {
+        v.add(g + ": " + r.provider() + " job " + job.id + " reported " + job.reportedExecMs + " ms of GPU time ("
+            + expected.toPlainString() + " USD), yet the response costs " + r.cost());
+      }
+    }
     // the providers' view: what they would bill for the jobs they finished and the images they sent
     for (SoakServer s : run.servers.values()) {
       BigDecimal price = SoakRun.PRICES.get(s.provider);
       long billed = 0;
       long maybe = 0;
       for (Job j : s.ledger.jobs()) {
-        if (j.end == Job.End.COMPLETED) {
+        if (j.end == Job.End.COMPLETED && s.protocol.reportsGpuTime()) {
+          BigDecimal c = gpuCost(j);
+          billedKnown = billedKnown.add(c);
+          if (!deliveredBy(j)) {
+            completedUndelivered++;
+            completedUndeliveredCost = completedUndeliveredCost.add(c);
+          }
+        } else if (j.end == Job.End.COMPLETED) {
           billed++;
           if (!deliveredBy(j)) {
             completedUndelivered++;
@@ -376,6 +466,12 @@ final class Verdict {
       billedKnown = billedKnown.add(price.multiply(BigDecimal.valueOf(billed + sync)));
       billedMaybe = billedMaybe.add(price.multiply(BigDecimal.valueOf(maybe)));
     }
+  }
+
+  /** What a job priced per GPU-second costs for the time it reported (the estimate when it reported none). */
+  private static BigDecimal gpuCost(Job j) {
+    double seconds = j.reportedExecMs >= 0 ? j.reportedExecMs / 1000.0 : Double.parseDouble(SoakRun.RUNPOD_TYPICAL_GPU_SECONDS);
+    return SoakRun.RUNPOD_USD_PER_GPU_SECOND.multiply(BigDecimal.valueOf(seconds)).setScale(6, java.math.RoundingMode.HALF_UP);
   }
 
   /** Whether the job's own image reached its generation's caller. */
@@ -401,6 +497,9 @@ final class Verdict {
         v.add(g + ": a response without images");
         continue;
       }
+      if (r.cached()) {
+        continue; // invariant 15 checks cached images
+      }
       SoakServer s = run.servers.get(r.provider());
       Attempt won = null;
       for (Attempt a : r.attempts()) {
@@ -423,7 +522,7 @@ final class Verdict {
           if (job == null) {
             v.add(g + ": " + r.provider() + " response names job " + (won == null ? "none" : won.remoteJobId())
                 + ", which its server never created");
-          } else if (job.gen != g.n) {
+          } else if (job.gen != g.label) {
             v.add(g + ": the image is job " + job.id + "'s, which belongs to gen " + job.gen);
           } else if (!Arrays.equals(img.bytes(), job.image())) {
             v.add(g + ": the image differs from what " + r.provider() + " served for job " + job.id);
@@ -431,7 +530,7 @@ final class Verdict {
             v.add(g + ": job " + job.id + "'s image was never served intact, yet it was returned");
           }
         } else {
-          boolean served = s.ledger.syncImages.stream().anyMatch(x -> x.gen() == g.n && Arrays.equals(x.bytes(), img.bytes()));
+          boolean served = s.ledger.syncImages.stream().anyMatch(x -> x.gen() == g.label && Arrays.equals(x.bytes(), img.bytes()));
           if (!served) {
             v.add(g + ": the image differs from every image " + r.provider() + " served to this generation");
           }
@@ -471,7 +570,7 @@ final class Verdict {
     expect(v, "successes", successes, responses);
     expect(v, "failures", failures, errors);
     expect(v, "requests = successes + failures", successes + failures, requests);
-    expect(v, "cache hits", cacheHits, 0);
+    expect(v, "cache hits", cacheHits, run.gens.stream().filter(g -> g.response != null && g.response.cached()).count());
     expect(v, "successes of unknown cost", unknownCost, unknownCostResponses);
     if (cost.compareTo(responseCost) != 0) {
       v.add("metrics total cost " + cost.toPlainString() + " USD, the responses cost " + responseCost.toPlainString() + " USD");
@@ -566,6 +665,338 @@ final class Verdict {
     }
   }
 
+  // ------------------------------------------------------------------------------ 9
+
+  /** Nothing that authenticates or pays reaches the host an answer redirected to. */
+  private void redirects() {
+    List<String> v = violations.get(9);
+    for (SoakServer s : run.servers.values()) {
+      redirectsInjected += s.ledger.counts.get(FaultKind.REDIRECT_OFF_HOST).sum();
+    }
+    if (run.attacker == null) {
+      return;
+    }
+    java.util.regex.Pattern credential = java.util.regex.Pattern.compile("(?i).*(authorization|api[-_]?key|x-key|key|token"
+        + "|credential|secret|cookie).*");
+    for (ServeEvent e : run.attacker.getAllServeEvents()) {
+      attackerRequests++;
+      var req = e.getRequest();
+      String what = req.getMethod() + " " + req.getUrl();
+      for (var h : req.getHeaders().all()) {
+        if (credential.matcher(h.key()).matches()) {
+          v.add("the other host received " + what + " with a " + h.key() + " header");
+        }
+        for (Map.Entry<String, String> k : run.keys.entrySet()) {
+          String core = k.getValue().substring(k.getValue().lastIndexOf('-') + 1);
+          if (h.values().stream().anyMatch(x -> x.contains(core))) {
+            v.add("the other host received the " + k.getKey() + " key in " + h.key() + " of " + what);
+          }
+        }
+      }
+      byte[] body = req.getBody();
+      if (body != null && body.length > 0) {
+        v.add("the other host received " + what + " with a body of " + body.length + " bytes: "
+            + clip(new String(body, java.nio.charset.StandardCharsets.UTF_8)));
+      }
+      for (Map.Entry<String, String> k : run.keys.entrySet()) {
+        String core = k.getValue().substring(k.getValue().lastIndexOf('-') + 1);
+        if (req.getUrl().contains(core)) {
+          v.add("the other host received the " + k.getKey() + " key in the URL of " + what);
+        }
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------ 10
+
+  /**
+   * Breakers close again: every "circuit open" skip of a provider (in one service) comes within
+   * the breaker's delay (plus slack) of a call that was let through (the one that opened it, or a
+   * trial that failed or is still running); and the provider that went down receives calls again
+   * after it came back (plus the breaker's delay and slack) whenever generations still tried it.
+   */
+  private void breakers() {
+    List<String> v = violations.get(10);
+    long window = (SoakRun.BREAKER_DELAY.toMillis() + BREAKER_SLACK_MS) * 1_000_000L;
+    Map<String, List<long[]>> calls = new TreeMap<>();
+    Map<String, List<Long>> skips = new TreeMap<>();
+    for (Gen g : run.gens) {
+      // attempts run back to back and the generation ends right after the last: time them from its end
+      // (a generation may have waited before its first attempt)
+      List<Attempt> as = attempts(g);
+      long at = g.endNanos;
+      for (int i = as.size() - 1; i >= 0; i--) {
+        Attempt a = as.get(i);
+        String key = a.provider() + "@service" + g.service;
+        long start = Math.max(g.startNanos, at - a.duration().toNanos());
+        if (a.outcome() == Attempt.Outcome.SKIPPED) {
+          if (a.message() != null && a.message().contains("circuit open")) {
+            skips.computeIfAbsent(key, k -> new ArrayList<>()).add(at);
+          }
+        } else {
+          calls.computeIfAbsent(key, k -> new ArrayList<>()).add(new long[] {start, at});
+        }
+        at = start;
+      }
+    }
+    // a breaker lets a trial through within its delay of opening, and again within its delay of a
+    // failed trial; a trial lasts at most a deadline. Only attempts the results name are seen (a
+    // generation that failed on one provider names none), so this allows a deadline in between.
+    long stuckAfter = window + SoakRun.MAX_DEADLINE.toNanos();
+    skips.forEach((key, list) -> {
+      long lastCall = calls.getOrDefault(key, List.of()).stream().mapToLong(x -> x[1]).max().orElse(run.startNanos);
+      long lastSkip = list.stream().mapToLong(Long::longValue).max().orElse(0);
+      long after = list.stream().filter(x -> x > lastCall).count();
+      if (after > 0 && lastSkip - lastCall > stuckAfter) {
+        v.add(key + ": " + after + " 'circuit open' skip(s) over " + (lastSkip - lastCall) / 1_000_000 + " ms after its last "
+            + "call let through (at " + String.format("%.1f s", (lastCall - run.startNanos) / 1e9) + "): the breaker did not "
+            + "let a trial through after its delay");
+      }
+    });
+    SoakServer down = run.outageProvider == null ? null : run.servers.get(run.outageProvider);
+    if (down != null && down.backNanos > 0) {
+      long after = down.backNanos + window;
+      // generations still arriving after that: the provider must be reached again (its breaker closed)
+      long tried = run.gens.stream().mapToLong(g -> g.startNanos).max().orElse(0);
+      long reached = down.journal().stream().filter(e -> nanos(e) > after).count();
+      breakerNotes.add(down.provider + " back at " + String.format("%.1f s", (down.backNanos - run.startNanos) / 1e9)
+          + "; " + reached + " request(s) reached it more than " + window / 1_000_000 + " ms later");
+      if (tried > after && reached == 0) {
+        v.add(down.provider + " came back at " + String.format("%.1f s", (down.backNanos - run.startNanos) / 1e9)
+            + " and generations arrived until " + String.format("%.1f s", (tried - run.startNanos) / 1e9)
+            + ", yet no request reached it after the breaker's delay and slack");
+      }
+    }
+  }
+
+  private static long nanos(ServeEvent e) {
+    String s = e.getRequest().getHeader(FaultInjector.NANOS);
+    return s == null ? Long.MIN_VALUE : Long.parseLong(s);
+  }
+
+  // ------------------------------------------------------------------------------ 11
+
+  /** A service closed under submits in flight and queued generations. */
+  private void closing() {
+    List<String> v = violations.get(11);
+    if (run.closingGens.isEmpty()) {
+      return;
+    }
+    int from = run.closingGens.get(0).n;
+    int to = from + run.closingGens.size();
+    if (run.closingUnanswered > 0) {
+      v.add(run.closingUnanswered + " generation(s) of the closed service had no answer when close() returned");
+    }
+    for (SoakServer s : run.servers.values()) {
+      for (ServeEvent e : s.journal()) {
+        if (!"SUBMIT".equals(e.getRequest().getHeader(FaultInjector.CALL))) {
+          continue;
+        }
+        long t = nanos(e);
+        int gen = Integer.parseInt(e.getRequest().getHeader(FaultInjector.GEN));
+        if (gen >= from && gen < to && t > run.closeStartNanos) {
+          closingSubmitsAfterCloseStart++;
+        }
+        if (t > run.closeReturnedNanos) {
+          v.add(s.provider + ": a submit of gen " + gen + " arrived " + (t - run.closeReturnedNanos) / 1_000_000
+              + " ms after close() returned");
+        }
+      }
+      for (Job j : s.ledger.jobs()) {
+        if (j.gen < from || j.gen >= to) {
+          continue;
+        }
+        closingJobs++;
+        if (j.end != null) {
+          continue;
+        }
+        if (j.cancelReceived) {
+          closingJobsCancelled++;
+          continue;
+        }
+        if (run.closeListed.contains(j.id)) {
+          continue;
+        }
+        if (!knownToClient(s, j) && run.closeCallsInFlight > 0) {
+          continue; // its submit was still on the wire: counted among the calls in flight
+        }
+        v.add(j + " was created for the closed service and neither ended, nor was cancelled, nor was listed by close"
+            + (run.closeWarnings.isEmpty() ? " (no close warning)" : " (" + clip(run.closeWarnings.get(0)) + ")"));
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------ 12
+
+  /**
+   * A submit that created a job and was answered 5xx leaves a job that runs and is billed: the
+   * generation must not pay for another (no blind resubmit, no failover by default).
+   */
+  private void billedTwice() {
+    List<String> v = violations.get(12);
+    record Billed(long seq, String what, boolean createdUnder5xx) {}
+    Map<Integer, List<Billed>> billed = new TreeMap<>();
+    for (SoakServer s : run.servers.values()) {
+      Map<String, Long> seqs = new java.util.HashMap<>();
+      for (ServeEvent e : s.journal()) {
+        seqs.put(e.getId().toString(), SoakServer.seq(e));
+      }
+      for (Job j : s.ledger.jobs()) {
+        long seq = seqs.getOrDefault(j.submitEvent, Long.MAX_VALUE);
+        if (s.ledger.fault(j.submitEvent) == FaultKind.CREATED_THEN_5XX) {
+          boolean runsOn = j.fate == Job.Fate.DONE && !j.cancelReceived && (j.end == null || j.end == Job.End.COMPLETED);
+          billed.computeIfAbsent(j.gen, k -> new ArrayList<>()).add(new Billed(seq, s.provider + " job " + j.id
+              + " (created, answered 5xx" + (runsOn ? ", runs on" : ", cancelled or failed") + ")", true));
+        } else if (j.end == Job.End.COMPLETED) {
+          billed.computeIfAbsent(j.gen, k -> new ArrayList<>()).add(new Billed(seq, s.provider + " job " + j.id
+              + " (completed)", false));
+        }
+      }
+      s.ledger.syncBilledUnanswered.forEach((event, g) -> billed.computeIfAbsent(g, k -> new ArrayList<>())
+          .add(new Billed(seqs.getOrDefault(event, Long.MAX_VALUE), s.provider + " call (ran, answered 5xx)", true)));
+      for (Ledger.SyncImage img : s.ledger.syncImages) {
+        billed.computeIfAbsent(img.gen(), k -> new ArrayList<>())
+            .add(new Billed(seqs.getOrDefault(img.serveEvent(), Long.MAX_VALUE), s.provider + " call (image served)", false));
+      }
+    }
+    billed.forEach((g, list) -> {
+      if (g >= SoakRun.CACHE_LABEL_BASE) {
+        return; // a repeating request: several callers may each pay once
+      }
+      long first5xx = list.stream().filter(Billed::createdUnder5xx).mapToLong(Billed::seq).min().orElse(Long.MAX_VALUE);
+      if (first5xx == Long.MAX_VALUE) {
+        return;
+      }
+      billedTwiceChecked++;
+      List<String> after = list.stream().filter(b -> b.seq() > first5xx).map(Billed::what).toList();
+      if (!after.isEmpty()) {
+        v.add("gen " + g + ": after a submit that created a job and was answered 5xx, " + after.size()
+            + " more billed job(s): " + after + genOutcome(g));
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------------------ 13
+
+  /** An answer with a huge inline image is refused as permanent: its job is polled at most once more. */
+  private void hugeInline() {
+    List<String> v = violations.get(13);
+    for (SoakServer s : run.servers.values()) {
+      List<ServeEvent> journal = s.journal();
+      for (int i = 0; i < journal.size(); i++) {
+        ServeEvent e = journal.get(i);
+        if (s.ledger.fault(e.getId().toString()) != FaultKind.HUGE_INLINE_IMAGE) {
+          continue;
+        }
+        hugeAnswers++;
+        String job = e.getRequest().getHeader(FaultInjector.JOB);
+        String gen = e.getRequest().getHeader(FaultInjector.GEN);
+        String call = e.getRequest().getHeader(FaultInjector.CALL);
+        long again = 0;
+        for (int k = i + 1; k < journal.size(); k++) {
+          var r = journal.get(k).getRequest();
+          if (job != null ? job.equals(r.getHeader(FaultInjector.JOB)) && "POLL".equals(r.getHeader(FaultInjector.CALL))
+              : gen.equals(r.getHeader(FaultInjector.GEN)) && call.equals(r.getHeader(FaultInjector.CALL))) {
+            again++;
+          }
+        }
+        hugeRepeats += again;
+        if (again > 1) {
+          v.add(s.provider + (job != null ? " job " + job : " gen " + gen) + ": answered with a "
+              + Images.HUGE.length / 1024 + " KiB inline image, then asked again " + again + " times (not refused as permanent)");
+        }
+      }
+    }
+    if (run.heapAfterRun > maxHeapAfterRun()) {
+      v.add("heap in use after the run " + run.heapAfterRun / (1024 * 1024) + " MiB (bound " + maxHeapAfterRun() / (1024 * 1024)
+          + " MiB)");
+    }
+  }
+
+  // ------------------------------------------------------------------------------ 14
+
+  /** Generations with a listener that throws or blocks end on time and are not failed by it; the others are not delayed. */
+  private void listeners() {
+    List<String> v = violations.get(14);
+    long slack = SoakRun.SLACK.toMillis();
+    for (Gen g : run.gens) {
+      if (g.mode != Gen.Mode.SUBMIT || !g.ended()) {
+        continue;
+      }
+      String group = g.hostile == Gen.Hostile.NONE ? "none" : g.hostile.name().toLowerCase(Locale.ROOT);
+      long late = g.elapsed().toMillis() - g.deadline.toMillis();
+      hostileCounts.merge(group, 1L, Long::sum);
+      hostileLateMax.merge(group, late, Math::max);
+      if (late > slack) {
+        v.add(g + " with listener " + group + " ended " + late + " ms after its deadline");
+      }
+      Throwable e = g.error;
+      for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+        if (t instanceof AssertionError || t instanceof StackOverflowError) {
+          v.add(g + " failed because of its listener's " + t.getClass().getSimpleName() + ": " + clip(String.valueOf(e)));
+          break;
+        }
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------ 15
+
+  /**
+   * Two services share a cache directory that another process vandalises: no generation fails
+   * because of the cache, and every cached image decodes and is an image a server sent intact for
+   * that request.
+   */
+  private void cache() {
+    List<String> v = violations.get(15);
+    if (run.cacheDir == null) {
+      return;
+    }
+    for (Gen g : run.gens) {
+      if (g.seed != null) {
+        repeating++;
+      }
+      ImageGenerationResponse r = g.response;
+      if (r != null && r.cached()) {
+        cacheHits.merge("service" + g.service, 1L, Long::sum);
+        for (GeneratedImage img : r.images()) {
+          if (!Images.decodes(img.bytes())) {
+            v.add(g + ": a cached image does not decode (" + img.bytes().length + " bytes): a half-written entry was served");
+          } else if (!servedFor(g.label, img.bytes())) {
+            v.add(g + ": a cached image is no image any server sent intact for its request");
+          }
+        }
+      }
+      List<String> texts = new ArrayList<>();
+      collect(g.error, texts, Collections.newSetFromMap(new IdentityHashMap<>()));
+      for (Attempt a : attempts(g)) {
+        texts.add(a.message());
+      }
+      for (String t : texts) {
+        if (t != null && t.toLowerCase(Locale.ROOT).contains("cache")) {
+          v.add(g + " failed with a cache-related cause: " + clip(t));
+          break;
+        }
+      }
+    }
+  }
+
+  private boolean servedFor(int label, byte[] bytes) {
+    for (SoakServer s : run.servers.values()) {
+      for (Job j : s.ledger.jobs()) {
+        if (j.gen == label && j.imageServed && Arrays.equals(j.image(), bytes)) {
+          return true;
+        }
+      }
+      for (Ledger.SyncImage x : s.ledger.syncImages) {
+        if (x.gen() == label && Arrays.equals(x.bytes(), bytes)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
   // ------------------------------------------------------------------------------ report
 
   /** The report table. */
@@ -630,6 +1061,7 @@ final class Verdict {
     line(sb, "remote jobs", jobs + "  (completed " + jobsCompleted + ", failed " + jobsFailed + ", cancelled remotely "
         + jobsCancelledRemotely + ", cancelled by us " + jobsCancelledByUs + ", outcome lost by a fault " + jobsOrphanedUnknown
         + ", left running " + jobsLeftRunning + ")");
+    line(sb, "  listed by close", jobsListedByClose + " job(s) not confirmed cancelled, named in the close warning");
     line(sb, "duplicates (must be 0)", Long.toString(duplicates));
     line(sb, "lost (must be 0)", (lost + jobsLeftRunning) + "  (generations never ended " + lost + ", jobs left running "
         + jobsLeftRunning + ")");
@@ -644,20 +1076,41 @@ final class Verdict {
     line(sb, "billed (server view)", plain(billedKnown) + " USD for jobs completed and images sent, + up to "
         + plain(billedMaybe) + " for jobs whose submit answer was lost; " + completedUndelivered + " job(s) completed "
         + "remotely without their image reaching the caller (" + plain(completedUndeliveredCost) + " USD)");
+    line(sb, "gpu-second pricing", gpuPricedResponses + " runpod response(s) costed from reported GPU time; " + gpuOverrunResponses
+        + " reported more than twice the estimate (up to " + plain(gpuOverrunMax) + " USD, estimate "
+        + plain(SoakRun.RUNPOD_USD_PER_GPU_SECOND.multiply(new BigDecimal(SoakRun.RUNPOD_TYPICAL_GPU_SECONDS))) + ")");
+    line(sb, "redirects", redirectsInjected + " answer(s) redirected to another host; it received " + attackerRequests
+        + " request(s)");
+    line(sb, "breakers back", breakerNotes.isEmpty() ? "no outage" : String.join("; ", breakerNotes));
+    line(sb, "close", run.closingGens.isEmpty() ? "no closing phase" : run.closingGens.size() + " generations on a service "
+        + "closed after " + (run.closeStartNanos - run.closingGens.get(0).startNanos) / 1_000_000 + " ms (close took "
+        + (run.closeReturnedNanos - run.closeStartNanos) / 1_000_000 + " ms); " + closingJobs + " remote job(s) created ("
+        + closingJobsCancelled + " cancelled), " + closingSubmitsAfterCloseStart + " submit(s) arrived after close began; "
+        + "warning: " + (run.closeWarnings.isEmpty() ? "none" : run.closeCallsInFlight + " call(s) in flight, "
+            + run.closeListed.size() + " job(s) listed"));
+    line(sb, "created then 5xx", billedTwiceChecked + " generation(s) with a job created under a 5xx answer, checked for a "
+        + "second billed job");
+    line(sb, "huge inline images", hugeAnswers + " answer(s) of " + Images.HUGE.length / (1024 * 1024) + " MiB, " + hugeRepeats
+        + " repeat(s) of the same call after them");
+    line(sb, "listeners", "latest end past a deadline, by listener: " + hostileLateMax + " ms; generations " + hostileCounts);
+    line(sb, "shared cache", run.cacheDir == null ? "none" : repeating + " repeating seeded request(s) through 2 services "
+        + "sharing one directory; hits " + cacheHits + "; another process meanwhile: " + run.vandalism);
     line(sb, "images checked", Long.toString(imagesChecked));
     line(sb, "latest end", lateMaxMillis + " ms past a deadline (slack " + SoakRun.SLACK.toMillis() + " ms)");
     line(sb, "wall time", String.format("%.1f s", run.wallNanos / 1e9));
     line(sb, "in flight", "peak " + run.peakInFlight + " generations (at most " + o.maxInFlight() + "; the first "
         + Math.min(o.maxInFlight(), o.generations()) + " started in " + String.format("%.1f s", run.firstWaveNanos / 1e9)
-        + ", all in " + String.format("%.1f s", run.launchNanos / 1e9) + ")");
+        + ", all in " + String.format("%.1f s", run.launchNanos / 1e9) + "; " + String.format("%.1f s", run.callerNanos.sum() / 1e9)
+        + " of it inside generateAsync and submit)");
     line(sb, "threads", "peak " + run.peakThreads + " live (" + run.threadsAtStart + " at start; limit " + MAX_THREADS
         + "); the SDK's at most " + run.peakSdkThreads + "; at the sampled peak " + run.threadGroupsAtPeak);
     line(sb, "  SDK threads", run.threadPatternsAtPeak.entrySet().stream().filter(e -> e.getKey().startsWith("sdk"))
         .map(e -> e.getKey().substring(5) + "=" + e.getValue()).toList().toString());
-    line(sb, "heap", "peak " + run.peakHeap / (1024 * 1024) + " MiB used");
+    line(sb, "heap", "peak " + run.peakHeap / (1024 * 1024) + " MiB used; " + run.heapAfterRun / (1024 * 1024)
+        + " MiB after the run (bound " + maxHeapAfterRun() / (1024 * 1024) + " MiB)");
     line(sb, "log lines checked", run.logLinesScanned + (run.logLinesLost > 0 ? " (" + run.logLinesLost + " lost)" : ""));
     sb.append("invariants\n");
-    for (int i = 1; i <= 8; i++) {
+    for (int i : INVARIANTS.keySet()) {
       List<String> v = violations(i);
       line(sb, "  " + i + " " + (v.isEmpty() ? "holds" : "FAILS (" + v.size() + ")"), INVARIANTS.get(i));
     }

@@ -54,6 +54,26 @@ final class Wrappers {
   }
 
   /**
+   * Broken: reports a submit whose outcome is unknown (a 5xx after the job may have been created,
+   * a reset, a timeout) as a plain failure that is safe to fail over, so the service pays another
+   * provider while the first job may run and be billed. Invariant 12 must fail.
+   */
+  static ImageProvider unknownOutcomeAsSafe(ImageProvider p) {
+    return new Delegating(p) {
+      @Override
+      public CompletableFuture<ProviderResult> generate(ImageGenerationRequest request, GenerationContext ctx) {
+        return p.generate(request, ctx).exceptionallyCompose(e -> {
+          Throwable c = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+          if (c instanceof ProviderUnavailableException pu && pu.outcomeUnknown()) {
+            return CompletableFuture.failedFuture(ProviderUnavailableException.failOver(pu.getMessage(), p.id(), null));
+          }
+          return CompletableFuture.failedFuture(c);
+        });
+      }
+    };
+  }
+
+  /**
    * Broken: tells the service a job exists but hands it a cancel that never calls the provider.
    * Invariant 3 must fail.
    */
