@@ -41,11 +41,10 @@ final class FaultInjector {
   private static final String MARKER_B64 = Base64.getEncoder().encodeToString(Images.MARKER);
   private static final AtomicLong SEQUENCE = new AtomicLong();
   /**
-   * Whether status reads are redirected off-host too ({@code -Dsoak.pollRedirects=true}); off by
-   * default: core's JobPoller gives up on the refused redirect without cancelling the remote job,
-   * which leaves it running (invariant 3) until that is fixed (see the README).
+   * Whether status reads are redirected off-host too (on by default; {@code -Dsoak.pollRedirects=false}
+   * turns it off). A refused redirect ends the wait, and the poller then cancels the job (finding F).
    */
-  static final boolean POLL_REDIRECTS = Boolean.getBoolean("soak.pollRedirects");
+  static final boolean POLL_REDIRECTS = Boolean.parseBoolean(System.getProperty("soak.pollRedirects", "true"));
   /** The execution time the RunPod stubs' completed answers report. */
   private static final String EXECUTION_TIME = "\"executionTime\":" + dev.imagegen.testkit.stubs.RunPodStubs.EXECUTION_MS;
 
