@@ -137,20 +137,27 @@ final class Generation implements GenerationJob {
   }
 
   /**
-   * Completes the caller's future with what {@link #outcome} holds, on the calling thread (no
-   * thread hop on the way back to the caller; stages the caller chains must not block, as the
+   * Completes the caller's future with what {@link #outcome} holds. With progress listeners it is
+   * done on the generation's callback lane, after every event (DONE included) has been delivered,
+   * so a caller that sees the result has seen all the events; without listeners it is done on the
+   * calling thread (no thread hop on the way back; stages the caller chains must not block, as the
    * future's Javadoc says). {@code ifCallerWasFirst} runs when the caller had completed it already.
    */
   void handOut(@Nullable ImageGenerationResponse r, @Nullable ImageGenerationException e, Runnable ifCallerWasFirst) {
-    boolean mine;
-    try {
-      mine = e == null ? handedOut.complete(r) : handedOut.completeExceptionally(e);
-    } catch (Throwable t) { // CompletableFuture runs dependents inline and contains their failures; be sure anyway
-      engine.log.warn("a stage chained on a generation's future threw {}", t.toString());
-      return;
-    }
-    if (!mine) {
-      ifCallerWasFirst.run();
+    Runnable complete = () -> {
+      boolean mine = e == null ? handedOut.complete(r) : handedOut.completeExceptionally(e);
+      if (!mine) {
+        ifCallerWasFirst.run();
+      }
+    };
+    if (listeners.isEmpty()) {
+      try {
+        complete.run();
+      } catch (RuntimeException t) {
+        engine.log.warn("completing a generation's future threw {}", t.toString());
+      }
+    } else {
+      lane.run("result stage", complete);
     }
   }
 
