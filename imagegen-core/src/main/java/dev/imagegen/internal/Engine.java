@@ -332,6 +332,15 @@ public final class Engine implements AutoCloseable {
     return f;
   }
 
+  /** Runs {@code task} after {@code d} on the scheduler; at once when the scheduler is shut down. */
+  void afterDelay(Duration d, Runnable task) {
+    try {
+      support.scheduler.schedule(task, d.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      task.run();
+    }
+  }
+
   /** The cost of a result; a price list that throws gives an unknown cost, not a lost image. */
   Cost guardedCost(ProviderSlot slot, Generation g, ProviderResult r) {
     try {

@@ -139,12 +139,17 @@ final class Generation implements GenerationJob {
   /**
    * Completes the caller's future with what {@link #outcome} holds. With progress listeners it is
    * done on the generation's callback lane, after every event (DONE included) has been delivered,
-   * so a caller that sees the result has seen all the events; without listeners it is done on the
+   * so a caller that sees the result has seen all the events, unless a listener holds the lane
+   * past {@link #LISTENER_GRACE}: then the result goes out first; without listeners it is done on the
    * calling thread (no thread hop on the way back; stages the caller chains must not block, as the
    * future's Javadoc says). {@code ifCallerWasFirst} runs when the caller had completed it already.
    */
   void handOut(@Nullable ImageGenerationResponse r, @Nullable ImageGenerationException e, Runnable ifCallerWasFirst) {
+    AtomicBoolean once = new AtomicBoolean();
     Runnable complete = () -> {
+      if (!once.compareAndSet(false, true)) {
+        return;
+      }
       boolean mine = e == null ? handedOut.complete(r) : handedOut.completeExceptionally(e);
       if (!mine) {
         ifCallerWasFirst.run();
@@ -156,10 +161,20 @@ final class Generation implements GenerationJob {
       } catch (RuntimeException t) {
         engine.log.warn("completing a generation's future threw {}", t.toString());
       }
-    } else {
-      lane.run("result stage", complete);
+      return;
     }
+    lane.run("result stage", complete);
+    // a listener that blocks must not hold the result back: past a short wait the caller gets it
+    // anyway, before the remaining events
+    engine.afterDelay(LISTENER_GRACE, () -> {
+      if (!handedOut.isDone()) {
+        complete.run();
+      }
+    });
   }
+
+  /** How long a caller's result waits for slow listeners to receive the events before it. */
+  static final java.time.Duration LISTENER_GRACE = java.time.Duration.ofMillis(200);
 
   /** The caller cancelled: its future shows it at once, before the settlement's bookkeeping. */
   void cancelHandedOut() {
