@@ -323,8 +323,9 @@ public final class ImageGenerationService implements AutoCloseable {
       serviceSetting(env, props, "routing").ifPresent(v -> routing(RoutingStrategy.valueOf(v.toUpperCase(Locale.ROOT))));
       serviceSetting(env, props, "timeout").ifPresent(v -> defaultTimeout(duration(v)));
       serviceSetting(env, props, "max-retries").ifPresent(v -> maxRetries(Integer.parseInt(v)));
-      serviceSetting(env, props, "max-pending").ifPresent(v -> maxPendingGenerations(Integer.parseInt(v)));
-      serviceSetting(env, props, "failover-on-unknown-outcome").ifPresent(v -> failoverOnUnknownOutcome(Boolean.parseBoolean(v)));
+      serviceSetting(env, props, "max-pending").ifPresent(v -> maxPendingGenerations(positiveInt("imagegen.max-pending", v)));
+      serviceSetting(env, props, "failover-on-unknown-outcome")
+          .ifPresent(v -> failoverOnUnknownOutcome(strictBoolean("imagegen.failover-on-unknown-outcome", v)));
       Optional<String> total = serviceSetting(env, props, "budget.total");
       if (total.isPresent()) {
         BudgetPolicy.Builder b = BudgetPolicy.builder().total(new BigDecimal(total.get()));
@@ -360,6 +361,25 @@ public final class ImageGenerationService implements AutoCloseable {
         v = env.get("IMAGEGEN_" + key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_'));
       }
       return Optional.ofNullable(v).map(String::strip).filter(x -> !x.isEmpty());
+    }
+
+    private static int positiveInt(String key, String v) {
+      try {
+        int n = Integer.parseInt(v);
+        if (n >= 1) {
+          return n;
+        }
+      } catch (NumberFormatException e) {
+        // reported below
+      }
+      throw new IllegalStateException(key + " must be a whole number of at least 1, was '" + v + "'");
+    }
+
+    private static boolean strictBoolean(String key, String v) {
+      if (v.equalsIgnoreCase("true") || v.equalsIgnoreCase("false")) {
+        return Boolean.parseBoolean(v);
+      }
+      throw new IllegalStateException(key + " must be true or false, was '" + v + "'");
     }
 
     private static Duration duration(String v) {

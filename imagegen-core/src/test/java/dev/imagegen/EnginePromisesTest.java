@@ -481,6 +481,20 @@ class EnginePromisesTest {
   @Nested
   class Settings {
     @Test
+    void aMistypedServiceOrProviderSettingIsReportedNotIgnored() {
+      java.util.Properties p = new java.util.Properties();
+      p.setProperty("imagegen.failover-on-unknown-outcome", "ture");
+      assertThatThrownBy(() -> ImageGenerationService.builder().configureFrom(java.util.Map.of(), p))
+          .hasMessageContaining("imagegen.failover-on-unknown-outcome must be true or false, was 'ture'");
+      java.util.Properties q = new java.util.Properties();
+      q.setProperty("imagegen.max-pending", "lots");
+      assertThatThrownBy(() -> ImageGenerationService.builder().configureFrom(java.util.Map.of(), q))
+          .hasMessageContaining("imagegen.max-pending must be a whole number of at least 1, was 'lots'");
+      assertThatThrownBy(() -> config("a", "allow-private-downloads", "yes").bool("allow-private-downloads", false))
+          .hasMessageContaining("a: 'allow-private-downloads' must be true or false, was 'yes'");
+    }
+
+    @Test
     void changingTheBuilderAfterBuildChangesNoRunningService() {
       ScriptedProvider a = new ScriptedProvider("a");
       a.then(ScriptedProvider.fail(new ProviderUnavailableException("HTTP 503", "a", null)));

@@ -291,7 +291,18 @@ public final class ProviderConfig {
    */
   public boolean bool(String key, boolean defaultValue) {
     String s = values.get(key);
-    return s == null ? defaultValue : Boolean.parseBoolean(s.strip());
+    if (s == null) {
+      return defaultValue;
+    }
+    String v = s.strip();
+    if (v.equalsIgnoreCase("true")) {
+      return true;
+    }
+    if (v.equalsIgnoreCase("false")) {
+      return false;
+    }
+    // a typo ("ture", "yes") must not silently mean false
+    throw new IllegalStateException(providerId + ": '" + key + "' must be true or false, was '" + v + "'");
   }
 
   /** Whether a key names a credential (its value is masked in {@link #toString()} and redacted from logs). */
