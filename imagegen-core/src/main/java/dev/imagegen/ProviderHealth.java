@@ -43,4 +43,35 @@ public record ProviderHealth(
   public static ProviderHealth up(String provider, Duration latency) {
     return new ProviderHealth(provider, State.UP, latency, null, null, null);
   }
+
+  /**
+   * A result in the given state with a message and no queue figures.
+   *
+   * @param provider provider id
+   * @param state what the check found
+   * @param latency check duration
+   * @param message what the check found, in words
+   */
+  public static ProviderHealth of(String provider, State state, Duration latency, @Nullable String message) {
+    return new ProviderHealth(provider, state, latency, message, null, null);
+  }
+
+  /**
+   * This result with the provider's queue figures.
+   *
+   * @param queueDepth jobs waiting at the provider, or null when unknown
+   * @param workersReady workers ready to serve, or null when unknown
+   */
+  public ProviderHealth withQueue(@Nullable Integer queueDepth, @Nullable Integer workersReady) {
+    return new ProviderHealth(provider, state, latency, message, queueDepth, workersReady);
+  }
+
+  /**
+   * This result with another message.
+   *
+   * @param newMessage the message
+   */
+  public ProviderHealth withMessage(@Nullable String newMessage) {
+    return new ProviderHealth(provider, state, latency, newMessage, queueDepth, workersReady);
+  }
 }

@@ -152,4 +152,106 @@ public class ProviderUnavailableException extends ImageGenerationException {
   public @Nullable Duration retryAfter() {
     return retryAfter;
   }
+
+  /**
+   * A builder naming each property, for the cases the factories do not cover; everything not set
+   * is off (not retried, outcome known, failover allowed).
+   *
+   * @param message what happened
+   * @param providerId the provider involved
+   * @return the builder
+   */
+  public static Builder builder(String message, @Nullable String providerId) {
+    return new Builder(message, providerId);
+  }
+
+  /** Builds a {@link ProviderUnavailableException} property by property. */
+  public static final class Builder {
+    private final String message;
+    private final @Nullable String providerId;
+    private boolean retryable;
+    private boolean outcomeUnknown;
+    private boolean failoverAllowed = true;
+    private boolean notBilled;
+    private @Nullable Duration retryAfter;
+    private @Nullable Throwable cause;
+
+    private Builder(String message, @Nullable String providerId) {
+      this.message = message;
+      this.providerId = providerId;
+    }
+
+    /**
+     * Whether calling the same provider again may help.
+     *
+     * @param value the value
+     * @return this builder
+     */
+    public Builder retryable(boolean value) {
+      this.retryable = value;
+      return this;
+    }
+
+    /**
+     * Whether a submit may have created a remote job whose answer was lost.
+     *
+     * @param value the value
+     * @return this builder
+     */
+    public Builder outcomeUnknown(boolean value) {
+      this.outcomeUnknown = value;
+      return this;
+    }
+
+    /**
+     * Whether another provider may be tried (default true).
+     *
+     * @param value the value
+     * @return this builder
+     */
+    public Builder failoverAllowed(boolean value) {
+      this.failoverAllowed = value;
+      return this;
+    }
+
+    /**
+     * Marks the job as never started and not billed.
+     *
+     * @return this builder
+     */
+    public Builder notBilled() {
+      this.notBilled = true;
+      return this;
+    }
+
+    /**
+     * How long the provider said it stays unavailable.
+     *
+     * @param value the delay, or null
+     * @return this builder
+     */
+    public Builder retryAfter(@Nullable Duration value) {
+      this.retryAfter = value;
+      return this;
+    }
+
+    /**
+     * The underlying cause.
+     *
+     * @param value the cause, or null
+     * @return this builder
+     */
+    public Builder cause(@Nullable Throwable value) {
+      this.cause = value;
+      return this;
+    }
+
+    /** Builds the exception. */
+    public ProviderUnavailableException build() {
+      ProviderUnavailableException e = new ProviderUnavailableException(message, providerId, retryable, outcomeUnknown,
+          failoverAllowed, retryAfter, cause);
+      e.notBilled = notBilled;
+      return e;
+    }
+  }
 }

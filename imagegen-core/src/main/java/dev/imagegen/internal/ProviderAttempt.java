@@ -7,6 +7,7 @@ import dev.imagegen.GeneratedImage;
 import dev.imagegen.GenerationCancelledException;
 import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ProviderUnavailableException;
+import dev.imagegen.ProgressEvent;
 import dev.imagegen.RateLimitedException;
 import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.spi.Reconciliation;
@@ -177,6 +178,9 @@ final class ProviderAttempt {
     return ready.thenCompose(v -> {
       CompletableFuture<Void> p = slot.permits.acquire();
       waiting = p;
+      if (!p.isDone()) { // every permit of max-concurrent is held: say so, with the place in the queue
+        generation.progress(ProgressEvent.queued(slot.id(), slot.permits.waiting(), null));
+      }
       if (over()) {
         p.cancel(false);
       }

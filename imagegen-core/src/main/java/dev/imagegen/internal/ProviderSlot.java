@@ -3,6 +3,7 @@ package dev.imagegen.internal;
 import dev.failsafe.CircuitBreaker;
 import dev.failsafe.RateLimiter;
 import dev.imagegen.spi.CostModel;
+import dev.imagegen.spi.PriceTable;
 import dev.imagegen.spi.ImageProvider;
 import dev.imagegen.spi.ProviderConfig;
 import java.time.Clock;
@@ -48,7 +49,9 @@ final class ProviderSlot {
     this.context = new BaseContext(support, provider, config);
     this.order = order;
     this.priority = config.intValue(ProviderConfig.PRIORITY, 100);
-    this.costModel = CostModel.fromConfig(config, provider.costModel());
+    // a PriceTable has read the configuration's prices itself, per model; anything else gets the flat keys over it
+    this.costModel = provider.costModel() instanceof PriceTable ? provider.costModel()
+        : CostModel.fromConfig(config, provider.costModel());
     this.clock = s.clock;
     this.openFor = s.breakerOpenFor;
     this.breaker = CircuitBreaker.builder()

@@ -47,8 +47,21 @@ public final class HttpErrors {
    * @return the exception to fail with
    */
   public static ImageGenerationException map(String providerId, HttpResult result, ObjectMapper mapper) {
+    return map(providerId, result, message(result, mapper));
+  }
+
+  /**
+   * Maps an error answer by the default rows, with the provider's own text already read from the
+   * body: a provider whose error body has a shape of its own reads it, handles the statuses that
+   * differ, and passes the rest here.
+   *
+   * @param providerId the provider
+   * @param result the answer (not 2xx)
+   * @param detail the provider's error text (possibly empty), secrets already scrubbed
+   * @return the exception to fail with
+   */
+  public static ImageGenerationException map(String providerId, HttpResult result, String detail) {
     int s = result.status();
-    String detail = message(result, mapper);
     String what = "HTTP " + s + (detail.isEmpty() ? "" : ": " + detail);
     if (s == 400 || s == 422) {
       return new InvalidRequestException(List.of(providerId + " refused the request: " + what), providerId, null);

@@ -10,6 +10,8 @@ import java.net.URI;
 import java.net.UnknownHostException;
 import java.net.http.HttpRequest;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
@@ -116,6 +118,60 @@ public final class ImageDownloader {
     } catch (ImageGenerationException e) {
       return CompletableFuture.failedFuture(e);
     }
+  }
+
+  /**
+   * One result image to fetch.
+   *
+   * @param urlOrBase64 the provider's value (a URL, base64 or a {@code data:} URI), or null when the
+   *     provider gave none (the download then fails, naming the image)
+   * @param seed the seed the provider reported, or null
+   * @param nsfw whether the provider flagged the image
+   */
+  public record Source(@Nullable String urlOrBase64, @Nullable Long seed, boolean nsfw) {}
+
+  /**
+   * Images fetched together, in the order asked, with the time it took.
+   *
+   * @param images the images
+   * @param took from the start of the first download to the end of the last
+   */
+  public record Downloaded(List<GeneratedImage> images, Duration took) {}
+
+  /**
+   * Fetches several result images at once (see {@link #image}); fails with the first failure.
+   *
+   * @param urlsOrBase64 the provider's values
+   * @param seed the seed the provider reported for all of them, or null
+   * @return the images with the time taken
+   */
+  public CompletableFuture<Downloaded> all(List<String> urlsOrBase64, @Nullable Long seed) {
+    return allOf(urlsOrBase64.stream().map(u -> new Source(u, seed, false)).toList());
+  }
+
+  /**
+   * Fetches several result images at once (see {@link #image}); fails with the first failure. An
+   * image without a value fails as the provider's fault, naming its place.
+   *
+   * @param sources the images
+   * @return the images with the time taken
+   */
+  public CompletableFuture<Downloaded> allOf(List<Source> sources) {
+    long t0 = System.nanoTime();
+    List<CompletableFuture<GeneratedImage>> all = new ArrayList<>();
+    for (int i = 0; i < sources.size(); i++) {
+      Source src = sources.get(i);
+      String v = src.urlOrBase64();
+      if (v == null || v.isBlank()) {
+        all.add(CompletableFuture.failedFuture(ProviderUnavailableException.failOver("result image " + (i + 1) + " of "
+            + sources.size() + " has no URL or data", context.providerId(), null)));
+      } else {
+        all.add(image(v.strip(), src.seed(), src.nsfw()));
+      }
+    }
+    return CompletableFuture.allOf(all.toArray(new CompletableFuture<?>[0]))
+        .thenApply(x -> new Downloaded(all.stream().map(CompletableFuture::join).toList(),
+            Duration.ofNanos(System.nanoTime() - t0)));
   }
 
   /**

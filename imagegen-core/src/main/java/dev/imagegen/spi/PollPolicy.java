@@ -1,6 +1,7 @@
 package dev.imagegen.spi;
 
 import java.time.Duration;
+import org.jspecify.annotations.Nullable;
 
 /**
  * How often {@link JobPoller} polls a remote job: the first poll after {@code initialDelay}, then
@@ -45,5 +46,109 @@ public record PollPolicy(Duration initialDelay, Duration interval, Duration maxI
 
   private static Duration max(Duration a, Duration b) {
     return a.compareTo(b) >= 0 ? a : b;
+  }
+
+  /**
+   * A policy built by name, starting from a constant 2 s interval, a 1 s floor and 8 failed polls
+   * in a row before giving up.
+   *
+   * @return the builder
+   */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Builds a {@link PollPolicy} by name. Not thread-safe. */
+  public static final class Builder {
+    private @Nullable Duration initialDelay;
+    private Duration interval = Duration.ofSeconds(2);
+    private @Nullable Duration maxInterval;
+    private double multiplier = 1.0;
+    private Duration floor = Duration.ofSeconds(1);
+    private int maxConsecutiveErrors = 8;
+
+    private Builder() {}
+
+    /**
+     * The delay before the first poll (default the interval).
+     *
+     * @param value the delay
+     * @return this builder
+     */
+    public Builder initialDelay(Duration value) {
+      this.initialDelay = value;
+      return this;
+    }
+
+    /**
+     * The delay between polls at first.
+     *
+     * @param value the delay
+     * @return this builder
+     */
+    public Builder interval(Duration value) {
+      this.interval = value;
+      return this;
+    }
+
+    /**
+     * The largest delay between polls (default the interval).
+     *
+     * @param value the delay
+     * @return this builder
+     */
+    public Builder maxInterval(Duration value) {
+      this.maxInterval = value;
+      return this;
+    }
+
+    /**
+     * The growth of the delay after each poll (default 1, constant).
+     *
+     * @param value the factor, at least 1
+     * @return this builder
+     */
+    public Builder multiplier(double value) {
+      this.multiplier = value;
+      return this;
+    }
+
+    /**
+     * The smallest delay ever used: the provider's documented limit.
+     *
+     * @param value the delay
+     * @return this builder
+     */
+    public Builder floor(Duration value) {
+      this.floor = value;
+      return this;
+    }
+
+    /**
+     * Failed polls in a row before the wait fails (default 8).
+     *
+     * @param value the count, at least 1
+     * @return this builder
+     */
+    public Builder maxConsecutiveErrors(int value) {
+      this.maxConsecutiveErrors = value;
+      return this;
+    }
+
+    /**
+     * Builds the policy.
+     *
+     * @return the policy
+     * @throws IllegalArgumentException when the multiplier is below 1 or the error count below 1
+     */
+    public PollPolicy build() {
+      if (multiplier < 1 || maxConsecutiveErrors < 1) {
+        throw new IllegalArgumentException("a poll policy needs a multiplier of at least 1 and at least 1 error, was "
+            + multiplier + " and " + maxConsecutiveErrors);
+      }
+      Duration max = maxInterval != null ? maxInterval : interval;
+      return new PollPolicy(initialDelay != null ? initialDelay : interval, interval, max.compareTo(interval) < 0 ? interval : max,
+          multiplier, floor, maxConsecutiveErrors);
+    }
   }
 }

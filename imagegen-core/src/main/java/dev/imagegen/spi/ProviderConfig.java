@@ -161,9 +161,7 @@ public final class ProviderConfig {
   public String require(String key) {
     String v = values.get(key);
     if (v == null) {
-      throw new IllegalStateException(providerId + ": '" + key + "' is not configured (set imagegen." + providerId + "."
-          + key + " or IMAGEGEN_" + providerId.toUpperCase(Locale.ROOT).replace('-', '_') + "_"
-          + key.toUpperCase(Locale.ROOT).replace('-', '_') + ")");
+      throw new IllegalStateException(providerId + ": '" + key + "' is not configured (set " + whereToSet(key) + ")");
     }
     return v;
   }
@@ -177,9 +175,112 @@ public final class ProviderConfig {
     return get(key).map(Secret::of);
   }
 
-  /** The {@value #API_KEY} credential, when set. */
+  /** The {@value #API_KEY} credential, when set (a blank value counts as unset). */
   public Optional<Secret> apiKey() {
-    return secret(API_KEY);
+    return get(API_KEY).map(String::strip).filter(k -> !k.isEmpty()).map(Secret::of);
+  }
+
+  /**
+   * The {@value #API_KEY} credential, which the provider cannot work without.
+   *
+   * @return the key
+   * @throws IllegalStateException naming the provider and where to set the key, when it is unset or blank
+   */
+  public Secret requireApiKey() {
+    return apiKey().orElseThrow(() -> new IllegalStateException(providerId + ": no API key: set " + whereToSet(API_KEY)));
+  }
+
+  /**
+   * A text value, stripped; unset or blank gives the default.
+   *
+   * @param key the key
+   * @param defaultValue used when unset or blank
+   * @return the value
+   */
+  public String string(String key, String defaultValue) {
+    return get(key).map(String::strip).filter(v -> !v.isEmpty()).orElse(defaultValue);
+  }
+
+  /**
+   * An integer within bounds.
+   *
+   * @param key the key
+   * @param defaultValue used when unset
+   * @param min the smallest value allowed
+   * @param max the largest value allowed
+   * @return the value
+   * @throws IllegalStateException naming the key, the value and the bounds when it is not a whole number in them
+   */
+  public int intValue(String key, int defaultValue, int min, int max) {
+    int v = intValue(key, defaultValue);
+    if (v < min || v > max) {
+      throw new IllegalStateException(providerId + ": '" + key + "' must be a whole number from " + min + " to " + max
+          + ", was " + values.get(key));
+    }
+    return v;
+  }
+
+  /**
+   * One of a few allowed words, compared ignoring case; the result is the allowed spelling.
+   *
+   * @param key the key
+   * @param defaultValue used when unset or blank
+   * @param allowed the allowed values
+   * @return the value
+   * @throws IllegalStateException naming the key, the value and the allowed ones otherwise
+   */
+  public String choice(String key, String defaultValue, String... allowed) {
+    String v = string(key, defaultValue);
+    for (String a : allowed) {
+      if (a.equalsIgnoreCase(v)) {
+        return a;
+      }
+    }
+    throw new IllegalStateException(providerId + ": '" + key + "' must be one of " + String.join(", ", allowed) + ", was '"
+        + v + "'");
+  }
+
+  /**
+   * The keys that start with {@code prefix} and a dot or a dash, e.g. {@code model.<alias>} or
+   * {@code price.<model>} (a property or variable arrives as {@code price-<model>}), with the
+   * prefix taken off and the rest in the form of {@link #normalizeKeyPart}, in configuration order.
+   *
+   * @param prefix the prefix without its dot, e.g. {@code price}
+   * @return the rest of each key to its value
+   */
+  public Map<String, String> withPrefix(String prefix) {
+    Map<String, String> out = new LinkedHashMap<>();
+    values.forEach((k, v) -> {
+      if (k.length() > prefix.length() + 1 && k.startsWith(prefix) && (k.charAt(prefix.length()) == '.'
+          || k.charAt(prefix.length()) == '-')) {
+        out.put(normalizeKeyPart(k.substring(prefix.length() + 1)), v);
+      }
+    });
+    return out;
+  }
+
+  /**
+   * A name (a model id, an alias) as it stands in a key read from a property or an environment
+   * variable, where dots, slashes and underscores all become dashes: lower case, with each of
+   * {@code . / _} as {@code -}. Compare names against {@link #withPrefix} keys in this form.
+   *
+   * @param name the name
+   * @return the name as a key part
+   */
+  public static String normalizeKeyPart(String name) {
+    return name.strip().toLowerCase(Locale.ROOT).replace('/', '-').replace('.', '-').replace('_', '-');
+  }
+
+  /**
+   * Where an operator sets a key of this provider, for error messages: the property and the
+   * environment variable.
+   *
+   * @param key the key
+   * @return e.g. {@code imagegen.fal.api-key or IMAGEGEN_FAL_API_KEY}
+   */
+  public String whereToSet(String key) {
+    return "imagegen." + providerId + "." + key + " or IMAGEGEN_" + providerId.toUpperCase(Locale.ROOT).replace('-', '_') + "_"
+        + key.toUpperCase(Locale.ROOT).replace('-', '_').replace('.', '_');
   }
 
   /**

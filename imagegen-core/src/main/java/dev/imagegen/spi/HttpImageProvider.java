@@ -1,0 +1,91 @@
+package dev.imagegen.spi;
+
+import java.net.URI;
+import java.net.http.HttpRequest;
+
+/**
+ * A base for providers that speak HTTP to one base URL, so that a provider holds only its wire
+ * protocol: it keeps the configuration, the base URL ({@code base-url} or the provider's public
+ * API) and the id, builds requests under the base URL with imagegen's defaults and the provider's
+ * credentials ({@link #authorize}), and names itself in {@link #toString()} without secrets.
+ *
+ * <pre>{@code
+ * final class AcmeProvider extends HttpImageProvider {
+ *   private final Secret key;
+ *   AcmeProvider(ProviderConfig config) {
+ *     super(config, "https://api.acme.example/v1");
+ *     this.key = config.requireApiKey();
+ *   }
+ *   protected HttpRequest.Builder authorize(HttpRequest.Builder request) {
+ *     return request.header("Authorization", "Bearer " + key.reveal());
+ *   }
+ *   ...
+ * }
+ * }</pre>
+ *
+ * Subclasses must be thread-safe, like every {@link ImageProvider}.
+ */
+public abstract class HttpImageProvider implements ImageProvider {
+  /** The provider's configuration. */
+  protected final ProviderConfig config;
+  /** The base URL, without a trailing slash. */
+  protected final URI baseUrl;
+
+  /**
+   * Reads the base URL.
+   *
+   * @param config the provider's configuration
+   * @param defaultBaseUrl the provider's public API, used when {@code base-url} is unset
+   * @throws IllegalStateException when {@code base-url} is not a URL
+   */
+  protected HttpImageProvider(ProviderConfig config, String defaultBaseUrl) {
+    this.config = config;
+    this.baseUrl = config.baseUrl(defaultBaseUrl);
+  }
+
+  /** The provider id, from its configuration. */
+  @Override
+  public String id() {
+    return config.providerId();
+  }
+
+  /**
+   * Adds the provider's credentials to a request to its own base URL. The default adds none.
+   *
+   * @param request the request
+   * @return the request, with the credentials
+   */
+  protected HttpRequest.Builder authorize(HttpRequest.Builder request) {
+    return request;
+  }
+
+  /**
+   * A request to a path under the base URL, with imagegen's defaults ({@link ProviderHttp#request})
+   * and the provider's credentials.
+   *
+   * @param ctx the context whose HTTP support sends it
+   * @param path the path, e.g. {@code /predictions}
+   * @return the request builder
+   */
+  protected HttpRequest.Builder request(ProviderContext ctx, String path) {
+    return authorize(ctx.http().request(ProviderHttp.join(baseUrl, path)));
+  }
+
+  /**
+   * A JSON {@code POST} to a path under the base URL, with the provider's credentials.
+   *
+   * @param ctx the context whose HTTP support sends it
+   * @param path the path
+   * @param body a record, map or JsonNode
+   * @return the request
+   */
+  protected HttpRequest postJson(ProviderContext ctx, String path, Object body) {
+    return request(ctx, path).header("Content-Type", "application/json").POST(ctx.http().jsonBody(body)).build();
+  }
+
+  /** The class, the id and the base URL; never a credential. */
+  @Override
+  public String toString() {
+    return getClass().getSimpleName() + "[" + id() + ", " + baseUrl + "]";
+  }
+}
