@@ -1,6 +1,7 @@
 package dev.imagegen;
 
 import java.time.Duration;
+import java.util.Locale;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -44,7 +45,7 @@ public record Attempt(
 
   /** A one-line summary: provider, outcome, kind and reason. */
   public String summary() {
-    StringBuilder sb = new StringBuilder(provider).append(' ').append(outcome.name().toLowerCase(java.util.Locale.ROOT));
+    StringBuilder sb = new StringBuilder(provider).append(' ').append(outcome.name().toLowerCase(Locale.ROOT));
     if (errorKind != null) {
       sb.append(" (").append(errorKind).append(')');
     }

@@ -45,7 +45,13 @@ public record BatchResult(List<Item> items) {
 
   /** The sum of known costs. */
   public BigDecimal totalCost() {
-    return items.stream().filter(Item::succeeded).map(i -> i.response().cost().amountOrZero())
-        .reduce(BigDecimal.ZERO, BigDecimal::add);
+    BigDecimal sum = BigDecimal.ZERO;
+    for (Item i : items) {
+      ImageGenerationResponse r = i.response();
+      if (i.succeeded() && r != null) {
+        sum = sum.add(r.cost().amountOrZero());
+      }
+    }
+    return sum;
   }
 }

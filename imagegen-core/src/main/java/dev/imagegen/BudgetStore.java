@@ -1,5 +1,6 @@
 package dev.imagegen;
 
+import dev.imagegen.internal.InMemoryBudgetStore;
 import java.math.BigDecimal;
 import java.util.List;
 
@@ -42,4 +43,14 @@ public interface BudgetStore {
    * @param limit the limit in US dollars
    */
   record Scope(String key, BigDecimal limit) {}
+
+  /**
+   * The store a service uses when none is given: spend held in this JVM's memory, lost at exit.
+   * Thread-safe.
+   *
+   * @return a new, empty store
+   */
+  static BudgetStore inMemory() {
+    return new InMemoryBudgetStore();
+  }
 }

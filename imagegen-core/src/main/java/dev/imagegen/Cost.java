@@ -1,6 +1,7 @@
 package dev.imagegen;
 
 import java.math.BigDecimal;
+import java.util.Locale;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
@@ -88,6 +89,6 @@ public record Cost(@Nullable BigDecimal amount, String currency, Source source) 
 
   @Override
   public String toString() {
-    return amount == null ? "unknown" : amount.stripTrailingZeros().toPlainString() + " " + currency + " (" + source.name().toLowerCase(java.util.Locale.ROOT) + ")";
+    return amount == null ? "unknown" : amount.stripTrailingZeros().toPlainString() + " " + currency + " (" + source.name().toLowerCase(Locale.ROOT) + ")";
   }
 }

@@ -1,7 +1,10 @@
 package dev.imagegen;
 
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -42,13 +45,13 @@ public record GeneratedImage(
   }
 
   /** A read-only view of the encoded image, without a copy. */
-  public java.nio.ByteBuffer asByteBuffer() {
-    return java.nio.ByteBuffer.wrap(bytes).asReadOnlyBuffer();
+  public ByteBuffer asByteBuffer() {
+    return ByteBuffer.wrap(bytes).asReadOnlyBuffer();
   }
 
   /** The encoded image as a stream, without a copy. */
-  public java.io.InputStream openStream() {
-    return new java.io.ByteArrayInputStream(bytes);
+  public InputStream openStream() {
+    return new ByteArrayInputStream(bytes);
   }
 
   /**

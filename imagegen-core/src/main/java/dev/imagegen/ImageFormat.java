@@ -1,5 +1,6 @@
 package dev.imagegen;
 
+import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import org.jspecify.annotations.Nullable;
 
@@ -131,7 +132,7 @@ public enum ImageFormat {
 
   private static int @Nullable [] webp(byte[] b) {
     if (b.length < 30) return null;
-    String chunk = new String(b, 12, 4, java.nio.charset.StandardCharsets.US_ASCII);
+    String chunk = new String(b, 12, 4, StandardCharsets.US_ASCII);
     switch (chunk) {
       case "VP8 ":
         return new int[] {((b[26] & 0xff) | ((b[27] & 0xff) << 8)) & 0x3fff, ((b[28] & 0xff) | ((b[29] & 0xff) << 8)) & 0x3fff};

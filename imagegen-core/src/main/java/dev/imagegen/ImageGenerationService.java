@@ -12,11 +12,13 @@ import java.math.BigDecimal;
 import java.net.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.ServiceLoader;
@@ -103,8 +105,10 @@ public final class ImageGenerationService implements AutoCloseable {
    * @return the response, with every attempt
    * @throws AllProvidersFailedException when every provider failed (each attempt inside)
    * @throws NoCapableProviderException when no provider can serve the request
-   * @throws InvalidRequestException, ContentPolicyException, GenerationTimeoutException, BudgetExceededException
-   *     as their Javadoc says
+   * @throws InvalidRequestException when the request is invalid (every problem listed)
+   * @throws ContentPolicyException when a provider refused the content
+   * @throws GenerationTimeoutException when no image came within the deadline
+   * @throws BudgetExceededException when the budget does not allow the generation
    */
   public ImageGenerationResponse generateImageWithFailover(ImageGenerationRequest request) {
     return engine.generate(request, null);
@@ -424,7 +428,7 @@ public final class ImageGenerationService implements AutoCloseable {
      * @param clock the clock
      * @return this
      */
-    public Builder clock(java.time.Clock clock) { s.clock = java.util.Objects.requireNonNull(clock, "clock"); return this; }
+    public Builder clock(Clock clock) { s.clock = Objects.requireNonNull(clock, "clock"); return this; }
 
     /** @param strategy how providers are ordered (default priority) @return this */
     public Builder routing(RoutingStrategy strategy) { s.routing = strategy; return this; }

@@ -3,6 +3,7 @@ package dev.imagegen;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -120,7 +121,7 @@ public final class InputImage {
   public String sha256() {
     String h = sha256;
     if (h == null) {
-      byte[] content = url != null ? url.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8) : bytes();
+      byte[] content = url != null ? url.toString().getBytes(StandardCharsets.UTF_8) : bytes();
       try {
         h = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(content));
       } catch (NoSuchAlgorithmException e) {
@@ -133,8 +134,9 @@ public final class InputImage {
 
   @Override
   public String toString() {
+    URI u = url;
     String src = bytes != null ? bytes.length + " bytes" : path != null ? "file " + path
-        : "url " + url.getScheme() + "://" + url.getHost() + url.getPath(); // query strings may hold signatures
+        : u == null ? "nothing" : "url " + u.getScheme() + "://" + u.getHost() + u.getPath(); // query strings may hold signatures
     return "InputImage[" + role + ", " + src + "]";
   }
 }

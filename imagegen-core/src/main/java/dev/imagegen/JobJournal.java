@@ -1,5 +1,6 @@
 package dev.imagegen;
 
+import dev.imagegen.internal.InMemoryJobJournal;
 import java.time.Instant;
 import java.util.List;
 
@@ -39,4 +40,14 @@ public interface JobJournal {
    * @param startedAt when the job was acknowledged
    */
   record Entry(String generationId, String provider, String remoteJobId, String requestHash, Instant startedAt) {}
+
+  /**
+   * The journal a service uses when none is given: open jobs held in this JVM's memory, lost at
+   * exit (so a crash loses them; see the durable journals for that). Thread-safe.
+   *
+   * @return a new, empty journal
+   */
+  static JobJournal inMemory() {
+    return new InMemoryJobJournal();
+  }
 }

@@ -90,7 +90,7 @@ class DeadlineAndCancelTest {
       return new CompletableFuture<>();
     });
     try (ImageGenerationService s = ImageGenerationService.builder().provider(a, ProviderConfig.builder("a").build())
-        .jobJournal(new dev.imagegen.internal.InMemoryJobJournal()).build()) {
+        .jobJournal(JobJournal.inMemory()).build()) {
       CompletableFuture<ImageGenerationResponse> f = s.generateAsync(ImageGenerationRequest.of("x"));
       eventually(() -> assertThat(a.calls).hasValue(1));
       f.cancel(true);

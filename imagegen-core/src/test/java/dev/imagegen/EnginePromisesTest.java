@@ -211,7 +211,7 @@ class EnginePromisesTest {
 
   /** The default store, visible to the test. */
   static final class InMemoryStore implements BudgetStore {
-    private final dev.imagegen.internal.InMemoryBudgetStore d = new dev.imagegen.internal.InMemoryBudgetStore();
+    private final BudgetStore d = BudgetStore.inMemory();
     @Override public boolean reserve(List<Scope> scopes, BigDecimal amount) { return d.reserve(scopes, amount); }
     @Override public void settle(List<Scope> scopes, BigDecimal reserved, BigDecimal actual) { d.settle(scopes, reserved, actual); }
     @Override public BigDecimal spent(String scope) { return d.spent(scope); }
@@ -404,6 +404,82 @@ class EnginePromisesTest {
         assertThat(a.calls).hasValue(5);
       }
     }
+
+    @Test
+    void theTimeAGenerationWaitedForAPermitIsItsQueueTimeWhenTheProviderStatesNone() throws Exception {
+      ScriptedProvider a = new ScriptedProvider("a").then(ScriptedProvider.okAfter(Duration.ofMillis(1000)), ScriptedProvider.ok());
+      try (ImageGenerationService s = ImageGenerationService.builder().provider(a, config("a", "max-concurrent", "1")).build()) {
+        CompletableFuture<ImageGenerationResponse> first = s.generateAsync(ImageGenerationRequest.of("first"));
+        eventually(Duration.ofSeconds(5), () -> assertThat(a.calls).hasValue(1));
+        ImageGenerationResponse second = s.generateAsync(ImageGenerationRequest.of("second")).get(10, TimeUnit.SECONDS);
+        assertThat(first.get(10, TimeUnit.SECONDS).timings().queue()).isLessThan(Duration.ofMillis(300));
+        assertThat(second.timings().queue()).as("waited while the first held the only permit")
+            .isGreaterThanOrEqualTo(Duration.ofMillis(200));
+      }
+    }
+
+    @Test
+    void aGenerationWaitingForAConcurrencyPermitIsReportedQueuedAndACancelWhileWaitingSendsNothing() throws Exception {
+      ScriptedProvider a = new ScriptedProvider("a");
+      a.then(a.hang());
+      try (ImageGenerationService s = ImageGenerationService.builder().provider(a, config("a", "max-concurrent", "1"))
+          .shutdownGrace(Duration.ofMillis(500)).build()) {
+        s.generateAsync(ImageGenerationRequest.of("holds the only permit"));
+        eventually(Duration.ofSeconds(5), () -> assertThat(a.calls).hasValue(1));
+        GenerationJob waiting = s.submit(ImageGenerationRequest.builder().prompt("waits").timeout(Duration.ofSeconds(30)).build());
+        eventually(Duration.ofSeconds(5), () -> {
+          ProgressEvent e = waiting.latestProgress();
+          assertThat(e).isNotNull();
+          assertThat(e.stage()).isEqualTo(ProgressEvent.Stage.QUEUED);
+          assertThat(e.queuePosition()).as("the place among the calls waiting for the provider").isEqualTo(1);
+        });
+        waiting.cancel();
+        assertThat(waiting.result()).isCancelled();
+        Thread.sleep(200); // a permit handed to a cancelled waiter would reach the provider now
+        assertThat(a.calls).as("a generation cancelled while it waited for a permit never reaches the provider").hasValue(1);
+      }
+    }
+  }
+
+  @Nested
+  class ProviderWaits {
+    @Test
+    void aProvidersOwnWaitEndsWithTheAttemptInsteadOfHoldingOnToItsTimer() throws Exception {
+      CompletableFuture<Throwable> waitEnded = new CompletableFuture<>();
+      ScriptedProvider a = new ScriptedProvider("a").then((r, ctx) -> ctx.delay(Duration.ofSeconds(60))
+          .whenComplete((v, e) -> waitEnded.complete(e))
+          .thenApply(v -> ProviderResult.builder("m").image(GeneratedImage.of(ScriptedProvider.png(), 1L, null, false)).build()));
+      try (ImageGenerationService s = ImageGenerationService.builder().provider(a, config("a")).build()) {
+        assertThatThrownBy(() -> s.generateImageWithFailover(ImageGenerationRequest.builder().prompt("x")
+            .timeout(Duration.ofMillis(200)).build())).isInstanceOf(GenerationTimeoutException.class);
+        assertThat(waitEnded.get(5, TimeUnit.SECONDS)).isInstanceOf(GenerationCancelledException.class);
+      }
+    }
+
+    @Test
+    void aPriceListThatAppliedTheConfigurationItselfIsNotReplacedByTheFlatKeys() {
+      CostModel own = new CostModel() {
+        @Override
+        public Cost estimate(ImageGenerationRequest request) {
+          return Cost.estimated(new BigDecimal("0.5"));
+        }
+
+        @Override
+        public boolean appliesConfiguration() {
+          return true;
+        }
+      };
+      ScriptedProvider a = new ScriptedProvider("a", ProviderCapabilities.builder().build(), own);
+      ScriptedProvider b = new ScriptedProvider("b", ProviderCapabilities.builder().build(),
+          r -> Cost.estimated(new BigDecimal("0.5")));
+      try (ImageGenerationService s = ImageGenerationService.builder().provider(a, config("a", "price-per-image", "0.01"))
+          .provider(b, config("b", "price-per-image", "0.01")).build()) {
+        ImageGenerationRequest r = ImageGenerationRequest.of("x");
+        assertThat(s.estimateCosts(r).get("a").amountOrZero()).isEqualByComparingTo("0.5");
+        assertThat(s.estimateCosts(r).get("b").amountOrZero()).as("without the flag the flat keys replace the list")
+            .isEqualByComparingTo("0.01");
+      }
+    }
   }
 
   @Nested
@@ -418,7 +494,7 @@ class EnginePromisesTest {
         });
         return new CompletableFuture<>();
       });
-      dev.imagegen.internal.InMemoryJobJournal journal = new dev.imagegen.internal.InMemoryJobJournal();
+      JobJournal journal = JobJournal.inMemory();
       try (ImageGenerationService s = ImageGenerationService.builder().provider(a, config("a")).jobJournal(journal).build()) {
         assertThatThrownBy(() -> s.generateImageWithFailover(ImageGenerationRequest.builder().prompt("x")
             .timeout(Duration.ofMillis(100)).build())).isInstanceOf(GenerationTimeoutException.class);

@@ -4,6 +4,7 @@ import dev.imagegen.Attempt;
 import dev.imagegen.ImageGenerationResponse;
 import dev.imagegen.ProgressEvent;
 import java.io.PrintStream;
+import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -49,7 +50,7 @@ public final class Console {
    * @param e the event
    */
   public void progress(ProgressEvent e) {
-    String s = "  " + e.provider() + " " + e.stage().name().toLowerCase(java.util.Locale.ROOT)
+    String s = "  " + e.provider() + " " + e.stage().name().toLowerCase(Locale.ROOT)
         + (e.queuePosition() != null ? ", queue position " + e.queuePosition() : "")
         + (e.percent() != null ? String.format(", %.0f%%", e.percent()) : "")
         + (e.eta() != null ? ", about " + e.eta().toSeconds() + " s left" : "");

@@ -4,6 +4,8 @@ import dev.imagegen.ImageGenerationService;
 import dev.imagegen.ProviderHealth;
 import java.util.Arrays;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletionException;
 import java.util.function.UnaryOperator;
 
 /**
@@ -35,7 +37,7 @@ final class Examples {
    * @return 0 on success, 1 on failure
    */
   static int run(String[] args, Console console, UnaryOperator<ImageGenerationService.Builder> customise, Body body) {
-    return run(args, console, java.util.Set.of("fal"), customise, body);
+    return run(args, console, Set.of("fal"), customise, body);
   }
 
   /**
@@ -43,7 +45,7 @@ final class Examples {
    *
    * @param failing the sandbox providers that refuse their key
    */
-  static int run(String[] args, Console console, java.util.Set<String> failing,
+  static int run(String[] args, Console console, Set<String> failing,
       UnaryOperator<ImageGenerationService.Builder> customise, Body body) {
     boolean sandbox = sandboxRequested(args);
     if (!sandbox) {
@@ -70,7 +72,7 @@ final class Examples {
       body.run(service, console);
       return 0;
     } catch (Exception e) {
-      Throwable t = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+      Throwable t = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
       console.line("failed: " + t.getMessage());
       return 1;
     }

@@ -1,6 +1,7 @@
 package dev.imagegen.examples;
 
 import com.github.tomakehurst.wiremock.WireMockServer;
+import com.github.tomakehurst.wiremock.core.Options;
 import com.github.tomakehurst.wiremock.core.WireMockConfiguration;
 import dev.imagegen.ImageGenerationService;
 import dev.imagegen.provider.fal.FalProviderFactory;
@@ -10,10 +11,13 @@ import dev.imagegen.spi.ImageProviderFactory;
 import dev.imagegen.spi.ProviderConfig;
 import dev.imagegen.testkit.ProviderStubs;
 import dev.imagegen.testkit.StubImages;
+import dev.imagegen.testkit.stubs.FalStubs;
 import dev.imagegen.testkit.stubs.Stubs;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.function.Consumer;
 
 /**
  * The sandbox: local HTTP servers on loopback that speak the real wire protocols of fal, Replicate
@@ -37,7 +41,7 @@ public final class Sandbox implements AutoCloseable {
    * @param failing provider ids whose stand-in refuses its key
    * @return the running sandbox
    */
-  public static Sandbox start(Console console, java.util.Set<String> failing) {
+  public static Sandbox start(Console console, Set<String> failing) {
     Sandbox s = new Sandbox();
     console.line("SANDBOX: local stand-ins on 127.0.0.1 speaking the fal, Replicate and AI Horde wire protocols;"
         + " no real provider is called and no image is paid for");
@@ -46,7 +50,7 @@ public final class Sandbox implements AutoCloseable {
     } else {
       s.add(console, new FalProviderFactory(), 1, stubs -> {
         stubs.success(StubImages.png(512, 512, 5));
-        ((dev.imagegen.testkit.stubs.FalStubs) stubs).stubUpload("sandbox-input"); // fal storage for input images
+        ((FalStubs) stubs).stubUpload("sandbox-input"); // fal storage for input images
       }, "serves an edited image");
     }
     s.add(console, new ReplicateProviderFactory(), 2, stubs -> stubs.success(StubImages.png(512, 512, 42)),
@@ -56,9 +60,9 @@ public final class Sandbox implements AutoCloseable {
   }
 
   private void add(Console console, ImageProviderFactory factory, int priority,
-      java.util.function.Consumer<ProviderStubs> scenario, String what) {
+      Consumer<ProviderStubs> scenario, String what) {
     WireMockServer server = new WireMockServer(WireMockConfiguration.options().bindAddress("127.0.0.1").dynamicPort()
-        .useChunkedTransferEncoding(com.github.tomakehurst.wiremock.core.Options.ChunkedEncodingPolicy.NEVER)
+        .useChunkedTransferEncoding(Options.ChunkedEncodingPolicy.NEVER)
         .gzipDisabled(true));
     server.start();
     servers.add(server);

@@ -6,6 +6,7 @@ import dev.imagegen.InputImage;
 import dev.imagegen.testkit.StubImages;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Set;
 
 /**
  * Image editing with several input images, the virtual try-on flow: a person photo (the init
@@ -27,7 +28,7 @@ public final class TryOnEdit {
 
   static int run(String[] args, Console console) {
     String[] paths = Examples.withoutFlags(args);
-    return Examples.run(args, console, java.util.Set.of(), b -> b, (service, out) -> {
+    return Examples.run(args, console, Set.of(), b -> b, (service, out) -> {
       ImageGenerationRequest.Builder b = ImageGenerationRequest.builder()
           .prompt("the person wearing the garments, natural pose, studio light")
           .model("fal-ai/nano-banana-pro/edit");

@@ -11,7 +11,9 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
@@ -145,8 +147,8 @@ final class AttemptContext implements GenerationContext {
         long delay = 200L << (2 * attempt);
         log().debug("cancel of remote job {} failed ({}); trying again in {} ms", id, e.getMessage(), delay);
         try {
-          scheduler().schedule(() -> cancelAttempt(c, id, attempt + 1, done), delay, java.util.concurrent.TimeUnit.MILLISECONDS);
-        } catch (java.util.concurrent.RejectedExecutionException closed) {
+          scheduler().schedule(() -> cancelAttempt(c, id, attempt + 1, done), delay, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException closed) {
           engine.settlement.jobEnded(generation, id, "cancel-failed");
           done.complete(null);
         }

@@ -6,6 +6,7 @@ import dev.imagegen.spi.ImageProvider;
 import dev.imagegen.spi.ProviderConfig;
 import dev.imagegen.spi.ProviderContext;
 import dev.imagegen.spi.ProviderHttp;
+import dev.imagegen.spi.RedactingLogger;
 import dev.imagegen.spi.Redactor;
 import java.util.concurrent.ScheduledExecutorService;
 import org.slf4j.Logger;
@@ -24,7 +25,7 @@ final class BaseContext implements ProviderContext {
     this.support = support;
     this.provider = provider;
     this.config = config;
-    this.log = new dev.imagegen.spi.RedactingLogger(LoggerFactory.getLogger("dev.imagegen.provider." + provider.id()),
+    this.log = new RedactingLogger(LoggerFactory.getLogger("dev.imagegen.provider." + provider.id()),
         support.redactor);
     this.http = new ProviderHttp(this, support.http, Support.USER_AGENT, null, r -> provider.mapError(r, this));
     this.downloader = new ImageDownloader(this, http);

@@ -9,6 +9,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Applies a {@link BudgetPolicy} through a {@link BudgetStore}: reserve the most a call can cost
@@ -16,7 +18,7 @@ import org.jspecify.annotations.Nullable;
  * Every known cost is recorded, also for calls whose price was unknown beforehand.
  */
 final class Budgets {
-  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Budgets.class);
+  private static final Logger LOG = LoggerFactory.getLogger(Budgets.class);
   private final BudgetPolicy policy;
   private final BudgetStore store;
 

@@ -1,7 +1,11 @@
 package dev.imagegen.internal;
 
+import dev.failsafe.spi.Scheduler;
 import dev.imagegen.AuthenticationException;
+import dev.imagegen.BatchOptions;
+import dev.imagegen.BatchResult;
 import dev.imagegen.BudgetExceededException;
+import dev.imagegen.CacheConfig;
 import dev.imagegen.Cost;
 import dev.imagegen.ErrorKind;
 import dev.imagegen.GenerationCancelledException;
@@ -13,12 +17,16 @@ import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.ImageGenerationResponse;
 import dev.imagegen.MetricsSnapshot;
 import dev.imagegen.ModelInfo;
+import dev.imagegen.Preset;
 import dev.imagegen.ProviderHealth;
 import dev.imagegen.ProviderUnavailableException;
 import dev.imagegen.spi.ProviderResult;
+import dev.imagegen.spi.RedactingLogger;
+import java.math.BigDecimal;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -29,10 +37,13 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -56,7 +67,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class Engine implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
-  private static final java.util.concurrent.atomic.AtomicBoolean SMALL_HOST_WARNED = new java.util.concurrent.atomic.AtomicBoolean();
+  private static final AtomicBoolean SMALL_HOST_WARNED = new AtomicBoolean();
 
   final EngineSettings settings;
   private final Support support;
@@ -66,7 +77,7 @@ public final class Engine implements AutoCloseable {
   final Budgets budgets;
   final Settlement settlement;
   final Logger log;
-  final dev.failsafe.spi.Scheduler failsafeScheduler;
+  final Scheduler failsafeScheduler;
   private final Callbacks callbacks;
   private final Set<Generation> inFlight = ConcurrentHashMap.newKeySet();
   private final AtomicInteger pending = new AtomicInteger();
@@ -84,9 +95,9 @@ public final class Engine implements AutoCloseable {
   public Engine(EngineSettings settings) {
     this.settings = settings.copy();
     EngineSettings s = this.settings;
-    boolean ownScheduler = s.scheduler == null;
-    this.support = new Support(s.httpClient, ownScheduler ? Support.defaultScheduler() : s.scheduler, ownScheduler);
-    this.log = new dev.imagegen.spi.RedactingLogger(LOG, support.redactor);
+    ScheduledExecutorService given = s.scheduler;
+    this.support = new Support(s.httpClient, given == null ? Support.defaultScheduler() : given, given == null);
+    this.log = new RedactingLogger(LOG, support.redactor);
     this.failsafeScheduler = new InlineScheduler(support.scheduler);
     this.callbacks = new Callbacks(log);
     int order = 0;
@@ -100,7 +111,7 @@ public final class Engine implements AutoCloseable {
     this.router = new Router(slots, s.routing);
     this.budgets = new Budgets(s.budget, s.budgetStore != null ? s.budgetStore : new InMemoryBudgetStore());
     this.prompts = new Prompts(s);
-    if (java.util.concurrent.ForkJoinPool.getCommonPoolParallelism() < 2 && SMALL_HOST_WARNED.compareAndSet(false, true)) {
+    if (ForkJoinPool.getCommonPoolParallelism() < 2 && SMALL_HOST_WARNED.compareAndSet(false, true)) {
       log.warn("the common ForkJoinPool has fewer than 2 workers on this host, so the JDK HTTP client starts a new thread "
           + "for every answer; run with -Djava.util.concurrent.ForkJoinPool.common.parallelism=2 to bound threads");
     }
@@ -109,7 +120,7 @@ public final class Engine implements AutoCloseable {
   }
 
   /** The presets requests can name: built-ins, then the configured ones. */
-  public List<dev.imagegen.Preset> presets() {
+  public List<Preset> presets() {
     return prompts.presets();
   }
 
@@ -216,10 +227,15 @@ public final class Engine implements AutoCloseable {
   }
 
   private ResponseCache.@Nullable Entry cachedEntry(Generation g, ImageGenerationRequest prepared) {
+    CacheConfig config = settings.cache;
+    ResponseCache c = cache;
+    if (config == null || c == null) {
+      return null;
+    }
     try {
-      g.cacheKey = RequestHash.of(prepared, settings.cache.namespace());
+      g.cacheKey = RequestHash.of(prepared, config.namespace());
       g.requestHash(g.cacheKey);
-      return cache.get(g.cacheKey);
+      return c.get(g.cacheKey);
     } catch (RuntimeException e) {
       log.warn("response cache lookup failed: {}; generating", e.toString());
       return null;
@@ -265,8 +281,9 @@ public final class Engine implements AutoCloseable {
   private static GenerationTimeoutException timedOut(@Nullable ProviderAttempt a) {
     AttemptContext c = a == null ? null : a.lastCall();
     boolean remote = c != null && c.remoteCancelSent();
+    String job = c == null ? null : c.remoteJobId();
     return new GenerationTimeoutException("no image within the deadline"
-        + (remote ? "; the remote job " + c.remoteJobId() + " was cancelled" : ""), a == null ? null : a.slot.id(), remote, null);
+        + (remote ? "; the remote job " + job + " was cancelled" : ""), a == null ? null : a.slot.id(), remote, null);
   }
 
   /**
@@ -396,10 +413,10 @@ public final class Engine implements AutoCloseable {
    * @param options concurrency, budget, progress
    * @return the result once every item finished
    */
-  public CompletableFuture<dev.imagegen.BatchResult> batch(List<ImageGenerationRequest> requests, dev.imagegen.BatchOptions options) {
+  public CompletableFuture<BatchResult> batch(List<ImageGenerationRequest> requests, BatchOptions options) {
     int n = requests.size();
-    dev.imagegen.BatchResult.Item[] items = new dev.imagegen.BatchResult.Item[n];
-    java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+    BatchResult.Item[] items = new BatchResult.Item[n];
+    AtomicInteger next = new AtomicInteger();
     BatchBudget budget = new BatchBudget(options.budget());
     int[] counts = new int[2];
     List<CompletableFuture<Void>> lanes = new ArrayList<>();
@@ -407,34 +424,34 @@ public final class Engine implements AutoCloseable {
       lanes.add(batchLane(requests, items, next, budget, counts, options));
     }
     return CompletableFuture.allOf(lanes.toArray(new CompletableFuture<?>[0]))
-        .thenApply(v -> new dev.imagegen.BatchResult(java.util.Arrays.asList(items)));
+        .thenApply(v -> new BatchResult(Arrays.asList(items)));
   }
 
-  private CompletableFuture<Void> batchLane(List<ImageGenerationRequest> requests, dev.imagegen.BatchResult.Item[] items,
-      java.util.concurrent.atomic.AtomicInteger next, BatchBudget budget, int[] counts, dev.imagegen.BatchOptions options) {
+  private CompletableFuture<Void> batchLane(List<ImageGenerationRequest> requests, BatchResult.Item[] items,
+      AtomicInteger next, BatchBudget budget, int[] counts, BatchOptions options) {
     int i = next.getAndIncrement();
     if (i >= requests.size()) {
       return CompletableFuture.completedFuture(null);
     }
     ImageGenerationRequest r = requests.get(i);
-    java.math.BigDecimal reserved;
+    BigDecimal reserved;
     CompletableFuture<ImageGenerationResponse> f;
     try {
       reserved = budget.reserve(estimateFirst(r));
       f = submit(r, null).result();
     } catch (ImageGenerationException e) {
-      reserved = java.math.BigDecimal.ZERO;
+      reserved = BigDecimal.ZERO;
       f = CompletableFuture.failedFuture(e);
     }
-    java.math.BigDecimal held = reserved;
+    BigDecimal held = reserved;
     return f.handle((resp, err) -> {
       ImageGenerationException e = err == null ? null : classify(null, err);
-      budget.settle(held, resp == null ? java.math.BigDecimal.ZERO : resp.cost().amountOrZero());
-      dev.imagegen.BatchOptions.BatchProgress p;
+      budget.settle(held, resp == null ? BigDecimal.ZERO : resp.cost().amountOrZero());
+      BatchOptions.BatchProgress p;
       synchronized (counts) {
-        items[i] = new dev.imagegen.BatchResult.Item(i, r, resp, e);
+        items[i] = new BatchResult.Item(i, r, resp, e);
         counts[resp != null ? 0 : 1]++;
-        p = new dev.imagegen.BatchOptions.BatchProgress(items.length, counts[0], counts[1], budget.spent());
+        p = new BatchOptions.BatchProgress(items.length, counts[0], counts[1], budget.spent());
       }
       if (options.progress() != null) {
         try {
@@ -449,30 +466,31 @@ public final class Engine implements AutoCloseable {
 
   private Cost estimateFirst(ImageGenerationRequest r) {
     String first = selectOptimalProvider(r);
-    if (first == null) {
+    ProviderSlot slot = first == null ? null : slots.get(first);
+    if (slot == null) {
       return Cost.unknown();
     }
-    return slots.get(first).costModel.estimate(prompts.prepare(r));
+    return slot.costModel.estimate(prompts.prepare(r));
   }
 
   /** A batch's own budget: reserve the estimate before each item, settle with its actual cost. */
   private static final class BatchBudget {
     private final java.math.@Nullable BigDecimal limit;
-    private java.math.BigDecimal reserved = java.math.BigDecimal.ZERO;
-    private java.math.BigDecimal spent = java.math.BigDecimal.ZERO;
+    private BigDecimal reserved = BigDecimal.ZERO;
+    private BigDecimal spent = BigDecimal.ZERO;
 
     BatchBudget(java.math.@Nullable BigDecimal limit) {
       this.limit = limit;
     }
 
-    synchronized java.math.BigDecimal reserve(Cost estimate) {
+    synchronized BigDecimal reserve(Cost estimate) {
       if (limit == null) {
-        return java.math.BigDecimal.ZERO;
+        return BigDecimal.ZERO;
       }
       if (!estimate.isKnown()) {
         throw new BudgetExceededException("batch budget set and the price is unknown", null);
       }
-      java.math.BigDecimal a = estimate.amountOrZero();
+      BigDecimal a = estimate.amountOrZero();
       if (spent.add(reserved).add(a).compareTo(limit) > 0) {
         throw new BudgetExceededException("the batch budget of " + limit.stripTrailingZeros().toPlainString()
             + " USD would be exceeded (spent " + spent.stripTrailingZeros().toPlainString() + ", in flight "
@@ -482,12 +500,12 @@ public final class Engine implements AutoCloseable {
       return a;
     }
 
-    synchronized void settle(java.math.BigDecimal held, java.math.BigDecimal actual) {
+    synchronized void settle(BigDecimal held, BigDecimal actual) {
       reserved = reserved.subtract(held);
       spent = spent.add(actual);
     }
 
-    synchronized java.math.BigDecimal spent() {
+    synchronized BigDecimal spent() {
       return spent;
     }
   }

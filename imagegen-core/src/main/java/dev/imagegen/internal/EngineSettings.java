@@ -3,10 +3,12 @@ package dev.imagegen.internal;
 import dev.imagegen.BudgetPolicy;
 import dev.imagegen.BudgetStore;
 import dev.imagegen.JobJournal;
+import dev.imagegen.Preset;
 import dev.imagegen.RoutingStrategy;
 import dev.imagegen.spi.ImageProvider;
 import dev.imagegen.spi.ProviderConfig;
 import java.net.http.HttpClient;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -37,7 +39,7 @@ public final class EngineSettings {
   public boolean failoverOnInvalidRequest;
   public boolean failoverOnUnknownOutcome;
   public int maxPending = 10_000;
-  public java.time.Clock clock = java.time.Clock.systemUTC();
+  public Clock clock = Clock.systemUTC();
   public BudgetPolicy budget = BudgetPolicy.UNLIMITED;
   public @Nullable BudgetStore budgetStore;
   public @Nullable JobJournal journal;
@@ -45,7 +47,7 @@ public final class EngineSettings {
   public @Nullable ScheduledExecutorService scheduler;
   public Duration shutdownGrace = Duration.ofSeconds(5);
   public dev.imagegen.@Nullable CacheConfig cache;
-  public final List<dev.imagegen.Preset> presets = new ArrayList<>();
+  public final List<Preset> presets = new ArrayList<>();
 
   /** A copy: the lists are copied, the stores and clients are shared. */
   public EngineSettings copy() {

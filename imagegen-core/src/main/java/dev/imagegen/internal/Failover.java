@@ -56,7 +56,7 @@ final class Failover {
         reservation = engine.budgets.reserve(slot.id(), most);
       } catch (BudgetExceededException e) {
         last = e;
-        engine.settlement.skipped(g, slot.id(), ErrorKind.BUDGET_EXCEEDED, e.getMessage(), e);
+        engine.settlement.skipped(g, slot.id(), ErrorKind.BUDGET_EXCEEDED, String.valueOf(e.getMessage()), e);
         continue;
       }
       ProviderAttempt attempt = new ProviderAttempt(engine, g, slot, reservation);

@@ -6,6 +6,7 @@ import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.ImageGenerationResponse;
 import dev.imagegen.ProgressEvent;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -174,7 +175,7 @@ final class Generation implements GenerationJob {
   }
 
   /** How long a caller's result waits for slow listeners to receive the events before it. */
-  static final java.time.Duration LISTENER_GRACE = java.time.Duration.ofMillis(200);
+  static final Duration LISTENER_GRACE = Duration.ofMillis(200);
 
   /** The caller cancelled: its future shows it at once, before the settlement's bookkeeping. */
   void cancelHandedOut() {

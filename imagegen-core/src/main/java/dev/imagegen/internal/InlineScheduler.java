@@ -1,8 +1,10 @@
 package dev.imagegen.internal;
 
+import dev.failsafe.spi.Scheduler;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Delayed;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -12,7 +14,7 @@ import java.util.concurrent.TimeUnit;
  * provider's call only starts non-blocking work, so there is no reason to hop threads), and a
  * retry's delay is a task on the service's scheduler.
  */
-final class InlineScheduler implements dev.failsafe.spi.Scheduler {
+final class InlineScheduler implements Scheduler {
   private final ScheduledExecutorService scheduler;
 
   InlineScheduler(ScheduledExecutorService scheduler) {
@@ -46,7 +48,7 @@ final class InlineScheduler implements dev.failsafe.spi.Scheduler {
     @Override public boolean cancel(boolean mayInterrupt) { return false; }
     @Override public boolean isCancelled() { return false; }
     @Override public boolean isDone() { return true; }
-    @Override public Object get() throws java.util.concurrent.ExecutionException, InterruptedException { return f.get(); }
-    @Override public Object get(long timeout, TimeUnit unit) throws java.util.concurrent.ExecutionException, InterruptedException { return f.get(); }
+    @Override public Object get() throws ExecutionException, InterruptedException { return f.get(); }
+    @Override public Object get(long timeout, TimeUnit unit) throws ExecutionException, InterruptedException { return f.get(); }
   }
 }

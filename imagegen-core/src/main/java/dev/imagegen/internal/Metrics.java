@@ -6,6 +6,7 @@ import dev.imagegen.MetricsSnapshot;
 import java.math.BigDecimal;
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -63,14 +64,14 @@ final class Metrics {
   void failed(ErrorKind kind) {
     failures.increment();
     pending.decrement();
-    failuresByKind.get(kind).increment();
+    counter(failuresByKind, kind).increment();
   }
 
   /** A success counted just before the caller's cancel won: count it as a cancellation. */
   void successBecameCancelled(Cost cost) {
     successes.decrement();
     failures.increment();
-    failuresByKind.get(ErrorKind.CANCELLED).increment();
+    counter(failuresByKind, ErrorKind.CANCELLED).increment();
     if (cost.isKnown()) {
       totalCost.accumulateAndGet(cost.amountOrZero(), BigDecimal::subtract);
     } else {
@@ -80,15 +81,20 @@ final class Metrics {
 
   /** A failure counted just before the caller's cancel won: count it as a cancellation. */
   void failureBecameCancelled(ErrorKind kind) {
-    failuresByKind.get(kind).decrement();
-    failuresByKind.get(ErrorKind.CANCELLED).increment();
+    counter(failuresByKind, kind).decrement();
+    counter(failuresByKind, ErrorKind.CANCELLED).increment();
   }
 
   MetricsSnapshot snapshot() {
     Map<String, MetricsSnapshot.ProviderStats> p = new TreeMap<>();
     providers.forEach((id, m) -> p.put(id, m.snapshot()));
     return new MetricsSnapshot(requests.sum(), successes.sum(), failures.sum(), kinds(failuresByKind), cacheHits.sum(),
-        latency.snapshot(), totalCost.get(), unknownCost.sum(), p, pending.sum(), rejected.sum());
+        latency.snapshot(), Objects.requireNonNull(totalCost.get()), unknownCost.sum(), p, pending.sum(), rejected.sum());
+  }
+
+  /** Every kind has its counter from the start. */
+  private static LongAdder counter(Map<ErrorKind, LongAdder> m, ErrorKind kind) {
+    return Objects.requireNonNull(m.get(kind), kind.name());
   }
 
   private static Map<ErrorKind, Long> kinds(Map<ErrorKind, LongAdder> m) {
@@ -133,13 +139,13 @@ final class Metrics {
     }
 
     void failure(ErrorKind kind) {
-      failures.get(kind).increment();
+      counter(failures, kind).increment();
       consecutiveFailures.incrementAndGet();
     }
 
     MetricsSnapshot.ProviderStats snapshot() {
       return new MetricsSnapshot.ProviderStats(calls.sum(), successes.sum(), kinds(failures), images.sum(),
-          latency.snapshot(), cost.get());
+          latency.snapshot(), Objects.requireNonNull(cost.get()));
     }
   }
 }

@@ -3,11 +3,12 @@ package dev.imagegen.internal;
 import dev.failsafe.Failsafe;
 import dev.failsafe.RetryPolicy;
 import dev.imagegen.ContentPolicyException;
+import dev.imagegen.Cost;
 import dev.imagegen.GeneratedImage;
 import dev.imagegen.GenerationCancelledException;
 import dev.imagegen.ImageGenerationException;
-import dev.imagegen.ProviderUnavailableException;
 import dev.imagegen.ProgressEvent;
+import dev.imagegen.ProviderUnavailableException;
 import dev.imagegen.RateLimitedException;
 import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.spi.Reconciliation;
@@ -16,6 +17,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -43,6 +45,8 @@ final class ProviderAttempt {
   private final AtomicBoolean ended = new AtomicBoolean();
   private final CompletableFuture<End> done = new CompletableFuture<>();
   private volatile @Nullable AttemptContext call;
+  /** How long the latest call waited for a max-concurrent permit. */
+  private volatile Duration permitWait = Duration.ZERO;
   private volatile @Nullable CompletableFuture<?> waiting;
   /** A remote job of an earlier call ran to its end without being cancelled: it may be billed. */
   private volatile boolean earlierJobRan;
@@ -63,7 +67,7 @@ final class ProviderAttempt {
      * it never started.
      */
     boolean keepsReservation() {
-      if (error instanceof dev.imagegen.ProviderUnavailableException pu && pu.notBilled()) {
+      if (error instanceof ProviderUnavailableException pu && pu.notBilled()) {
         return false;
       }
       AttemptContext c = attempt.call;
@@ -99,7 +103,7 @@ final class ProviderAttempt {
    * included) and any wait for a permit, then ends with the failure {@code why} makes of it (it
    * may say whether the remote cancel went out).
    */
-  void abandon(java.util.function.Function<ProviderAttempt, ImageGenerationException> why) {
+  void abandon(Function<ProviderAttempt, ImageGenerationException> why) {
     if (!ended.compareAndSet(false, true)) {
       return;
     }
@@ -175,9 +179,11 @@ final class ProviderAttempt {
     } else {
       ready = CompletableFuture.completedFuture(null);
     }
+    long[] waitStart = new long[1];
     return ready.thenCompose(v -> {
       CompletableFuture<Void> p = slot.permits.acquire();
       waiting = p;
+      waitStart[0] = System.nanoTime();
       if (!p.isDone()) { // every permit of max-concurrent is held: say so, with the place in the queue
         generation.progress(ProgressEvent.queued(slot.id(), slot.permits.waiting(), null));
       }
@@ -187,12 +193,26 @@ final class ProviderAttempt {
       return p;
     }).thenCompose(v -> {
       waiting = null;
+      permitWait = Duration.ofNanos(System.nanoTime() - waitStart[0]);
       if (over()) { // the permit came after the end (or during close): no new submit leaves
         slot.permits.release();
         return CompletableFuture.failedFuture(stopped());
       }
       return callProvider();
     });
+  }
+
+  /**
+   * A result that states no queue time gets the time this attempt waited for its permit (a
+   * self-hosted server that serves one call at a time queues here, not at the server).
+   */
+  private ProviderResult withPermitWait(ProviderResult r) {
+    Duration w = permitWait;
+    if (r.queueTime() != null || w.compareTo(Duration.ofMillis(1)) < 0) {
+      return r;
+    }
+    return new ProviderResult(r.images(), r.model(), r.remoteJobId(), r.reportedCost(), r.gpuSeconds(), w, r.runTime(),
+        r.downloadTime(), r.metadata(), r.warnings());
   }
 
   private CompletableFuture<ProviderResult> callProvider() {
@@ -236,8 +256,8 @@ final class ProviderAttempt {
       slot.permits.release();
       if (err == null) {
         permit.success();
-        slot.metrics.success(System.nanoTime() - t0, r.images().size(), dev.imagegen.Cost.unknown());
-        out.complete(r);
+        slot.metrics.success(System.nanoTime() - t0, r.images().size(), Cost.unknown());
+        out.complete(withPermitWait(r));
         return;
       }
       ImageGenerationException e = engine.classify(slot, err);

@@ -3,7 +3,6 @@ package dev.imagegen.internal;
 import dev.failsafe.CircuitBreaker;
 import dev.failsafe.RateLimiter;
 import dev.imagegen.spi.CostModel;
-import dev.imagegen.spi.PriceTable;
 import dev.imagegen.spi.ImageProvider;
 import dev.imagegen.spi.ProviderConfig;
 import java.time.Clock;
@@ -50,7 +49,7 @@ final class ProviderSlot {
     this.order = order;
     this.priority = config.intValue(ProviderConfig.PRIORITY, 100);
     // a PriceTable has read the configuration's prices itself, per model; anything else gets the flat keys over it
-    this.costModel = provider.costModel() instanceof PriceTable ? provider.costModel()
+    this.costModel = provider.costModel().appliesConfiguration() ? provider.costModel()
         : CostModel.fromConfig(config, provider.costModel());
     this.clock = s.clock;
     this.openFor = s.breakerOpenFor;

@@ -9,6 +9,7 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The content address of a request: SHA-256 over a canonical text of every field that changes the
@@ -55,7 +56,7 @@ final class RequestHash {
     }
   }
 
-  private static void field(StringBuilder sb, String name, Object value) {
+  private static void field(StringBuilder sb, String name, @Nullable Object value) {
     String v = String.valueOf(value);
     // length-prefixed so that no two different requests share a canonical text
     sb.append(name).append('=').append(v.length()).append(':').append(v).append('\n');

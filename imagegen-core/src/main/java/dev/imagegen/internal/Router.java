@@ -51,14 +51,14 @@ final class Router {
     if (strategy == RoutingStrategy.CHEAPEST) {
       Map<ProviderSlot, Cost> est = new LinkedHashMap<>();
       list.forEach(s -> est.put(s, s.costModel.estimate(request)));
-      list.sort(Comparator.<ProviderSlot, Integer>comparing(s -> est.get(s).isKnown() ? 0 : 1)
-          .thenComparing(s -> est.get(s).amountOrZero())
+      list.sort(Comparator.<ProviderSlot, Integer>comparing(s -> est.getOrDefault(s, Cost.unknown()).isKnown() ? 0 : 1)
+          .thenComparing(s -> est.getOrDefault(s, Cost.unknown()).amountOrZero())
           .thenComparing(byPriority));
     } else if (strategy == RoutingStrategy.FASTEST) {
       Map<ProviderSlot, Long> med = new LinkedHashMap<>();
       list.forEach(s -> med.put(s, s.metrics.latency.medianNanos()));
-      list.sort(Comparator.<ProviderSlot, Integer>comparing(s -> med.get(s) < 0 ? 1 : 0)
-          .thenComparing(s -> med.get(s))
+      list.sort(Comparator.<ProviderSlot, Integer>comparing(s -> med.getOrDefault(s, -1L) < 0 ? 1 : 0)
+          .thenComparing(s -> med.getOrDefault(s, -1L))
           .thenComparing(byPriority));
     } else {
       list.sort(byPriority);

@@ -11,11 +11,15 @@ import dev.imagegen.ImageGenerationResponse;
 import dev.imagegen.JobJournal;
 import dev.imagegen.ProgressEvent;
 import dev.imagegen.Timings;
+import dev.imagegen.spi.ProviderCapabilities;
 import dev.imagegen.spi.ProviderResult;
+import dev.imagegen.spi.SoftInput;
+import java.math.BigDecimal;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -119,14 +123,14 @@ final class Settlement {
   void succeeded(Generation g, ProviderSlot slot, ProviderResult r, Cost cost) {
     Map<String, String> meta = new LinkedHashMap<>(r.metadata());
     meta.put("prompt", g.request.prompt());
-    dev.imagegen.spi.ProviderCapabilities caps = slot.provider.capabilities();
+    ProviderCapabilities caps = slot.provider.capabilities();
     if (g.request.effectiveNegativePrompt() != null && caps.negativePrompt()
-        && !caps.drops(g.request, dev.imagegen.spi.SoftInput.NEGATIVE_PROMPT)) {
+        && !caps.drops(g.request, SoftInput.NEGATIVE_PROMPT)) {
       meta.put("negative_prompt", g.request.effectiveNegativePrompt());
     }
     meta.put("request_hash", g.requestHash());
     // what the serving model ignored, from core's rule, also for providers that do not say it
-    java.util.LinkedHashSet<String> unique = new java.util.LinkedHashSet<>(r.warnings());
+    LinkedHashSet<String> unique = new LinkedHashSet<>(r.warnings());
     unique.addAll(caps.warnings(g.request));
     List<String> warnings = new ArrayList<>(unique);
     if (r.images().size() < g.request.numImages()) {
@@ -138,7 +142,7 @@ final class Settlement {
     ImageGenerationResponse resp = new ImageGenerationResponse(g.id(), ImageGenerationResponse.Status.COMPLETED, r.images(),
         slot.id(), r.model(), totalD, timings, cost, g.attempts(), meta, warnings);
     if (cost.isKnown()) {
-      slot.metrics.cost.accumulateAndGet(cost.amountOrZero(), java.math.BigDecimal::add);
+      slot.metrics.cost.accumulateAndGet(cost.amountOrZero(), BigDecimal::add);
     }
     String key = g.cacheKey;
     if (key != null && cache != null && r.images().stream().noneMatch(GeneratedImage::nsfw)) {

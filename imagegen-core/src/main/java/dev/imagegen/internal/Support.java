@@ -10,13 +10,16 @@ import java.io.InputStream;
 import java.net.http.HttpClient;
 import java.time.Duration;
 import java.util.Properties;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 
 /** The shared plumbing of one service: HTTP client, JSON mapper, scheduler, redactor. */
-public final class Support {
+final class Support {
   /** imagegen's version, from the jar. */
   public static final String VERSION = readVersion();
   /** The {@code User-Agent} every call sends. */
@@ -33,7 +36,7 @@ public final class Support {
    * @param scheduler the scheduler
    * @param ownsScheduler whether close shuts the scheduler down
    */
-  Support(@org.jspecify.annotations.Nullable HttpClient http, ScheduledExecutorService scheduler, boolean ownsScheduler) {
+  Support(@Nullable HttpClient http, ScheduledExecutorService scheduler, boolean ownsScheduler) {
     this.http = http != null ? http : SharedClient.CLIENT;
     this.scheduler = scheduler;
     this.ownsScheduler = ownsScheduler;
@@ -58,7 +61,7 @@ public final class Support {
     static final HttpClient CLIENT = defaultHttpClient(defaultHttpExecutor());
   }
 
-  static HttpClient defaultHttpClient(java.util.concurrent.ExecutorService executor) {
+  static HttpClient defaultHttpClient(ExecutorService executor) {
     // HTTP/1.1: the JDK's HTTP/2 client fails, rather than queues, past a server's stream limit;
     // per-provider concurrency limits queue calls instead. Redirects are never followed by the
     // client (it would re-send credential headers and bodies to any host): ProviderHttp follows
@@ -75,10 +78,10 @@ public final class Support {
    * The HTTP client's executor: a small fixed pool (the JDK's default is an unbounded cached pool,
    * which grows a thread per concurrent exchange under load). Its tasks never block.
    */
-  static java.util.concurrent.ExecutorService defaultHttpExecutor() {
+  static ExecutorService defaultHttpExecutor() {
     AtomicInteger n = new AtomicInteger();
     int size = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
-    return java.util.concurrent.Executors.newFixedThreadPool(size, r -> {
+    return Executors.newFixedThreadPool(size, r -> {
       Thread t = new Thread(r, "imagegen-http-" + n.incrementAndGet());
       t.setDaemon(true);
       return t;

@@ -4,6 +4,7 @@ import dev.imagegen.Cost;
 import dev.imagegen.ImageGenerationRequest;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
+import java.time.Duration;
 
 /**
  * A provider's price list: estimates a request's cost before it is sent (budgets reserve this
@@ -31,7 +32,7 @@ public interface CostModel {
    * @param request the request
    * @param maxRunTime the longest the provider may run the request
    */
-  default Cost maximum(ImageGenerationRequest request, java.time.Duration maxRunTime) {
+  default Cost maximum(ImageGenerationRequest request, Duration maxRunTime) {
     return estimate(request);
   }
 
@@ -58,10 +59,23 @@ public interface CostModel {
    * @param estimate the typical cost
    * @return the larger of the two
    */
-  static Cost perSecondMaximum(BigDecimal usdPerSecond, java.time.Duration maxRunTime, Cost estimate) {
+  static Cost perSecondMaximum(BigDecimal usdPerSecond, Duration maxRunTime, Cost estimate) {
     BigDecimal longest = usdPerSecond.multiply(BigDecimal.valueOf(maxRunTime.toMillis()).movePointLeft(3))
         .setScale(6, RoundingMode.UP);
     return estimate.isKnown() && estimate.amountOrZero().compareTo(longest) >= 0 ? estimate : Cost.estimated(longest);
+  }
+
+  /**
+   * Whether this price list has already applied the provider's price configuration
+   * ({@code price.<model>}, {@code price-per-image} and the others), as {@link PriceTable} does
+   * and a provider's own price list built on one should. The service then applies nothing over
+   * it; otherwise the flat {@code price-per-*} keys replace it ({@link #fromConfig}). Default
+   * false.
+   *
+   * @return true when the configuration is already applied
+   */
+  default boolean appliesConfiguration() {
+    return false;
   }
 
   /** Free: every generation costs nothing. */
@@ -109,7 +123,7 @@ public interface CostModel {
       }
 
       @Override
-      public Cost maximum(ImageGenerationRequest r, java.time.Duration maxRunTime) {
+      public Cost maximum(ImageGenerationRequest r, Duration maxRunTime) {
         return perSecondMaximum(usdPerSecond, maxRunTime, estimate(r));
       }
 

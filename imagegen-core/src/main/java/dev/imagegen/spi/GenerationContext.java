@@ -1,9 +1,12 @@
 package dev.imagegen.spi;
 
+import dev.imagegen.GenerationCancelledException;
 import dev.imagegen.ProgressEvent;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
@@ -71,5 +74,28 @@ public interface GenerationContext extends ProviderContext {
    */
   default CompletableFuture<ProviderResult> await(RemoteJob job, PollPolicy policy) {
     return JobPoller.await(this, job, policy);
+  }
+
+  /**
+   * A wait that holds no thread: completes after {@code delay} on the scheduler, or fails with a
+   * {@link GenerationCancelledException} as soon as this attempt is cancelled (a deadline, the
+   * caller, close). For a provider's own waits: a model loading, a settling delay before a lookup.
+   *
+   * @param delay how long to wait
+   * @return a future completed after the delay
+   */
+  default CompletableFuture<Void> delay(Duration delay) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    if (isCancelled()) {
+      done.completeExceptionally(new GenerationCancelledException("cancelled before the wait", providerId()));
+      return done;
+    }
+    ScheduledFuture<?> timer = scheduler().schedule(() -> done.complete(null), Math.max(0, delay.toMillis()),
+        TimeUnit.MILLISECONDS);
+    onCancel(() -> {
+      timer.cancel(false);
+      done.completeExceptionally(new GenerationCancelledException("cancelled during a wait", providerId()));
+    });
+    return done;
   }
 }

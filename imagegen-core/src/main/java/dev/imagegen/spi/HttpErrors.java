@@ -9,6 +9,7 @@ import dev.imagegen.InvalidRequestException;
 import dev.imagegen.ProviderUnavailableException;
 import dev.imagegen.RateLimitedException;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
@@ -183,7 +184,7 @@ public final class HttpErrors {
     }
     try {
       ZonedDateTime at = ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME);
-      Duration d = Duration.between(java.time.Instant.now(), at.toInstant());
+      Duration d = Duration.between(Instant.now(), at.toInstant());
       return d.isNegative() ? Duration.ZERO : d;
     } catch (DateTimeParseException e) {
       return null;

@@ -7,7 +7,9 @@ import java.net.http.HttpRequest;
  * A base for providers that speak HTTP to one base URL, so that a provider holds only its wire
  * protocol: it keeps the configuration, the base URL ({@code base-url} or the provider's public
  * API) and the id, builds requests under the base URL with imagegen's defaults and the provider's
- * credentials ({@link #authorize}), and names itself in {@link #toString()} without secrets.
+ * credentials ({@link #authorize}), and names itself in {@link #toString()} without secrets. The
+ * request helpers are public so that a provider's package-private job and lookup classes can use
+ * them; the provider itself is never handed out.
  *
  * <pre>{@code
  * final class AcmeProvider extends HttpImageProvider {
@@ -67,8 +69,31 @@ public abstract class HttpImageProvider implements ImageProvider {
    * @param path the path, e.g. {@code /predictions}
    * @return the request builder
    */
-  protected HttpRequest.Builder request(ProviderContext ctx, String path) {
-    return authorize(ctx.http().request(ProviderHttp.join(baseUrl, path)));
+  public HttpRequest.Builder request(ProviderContext ctx, String path) {
+    return request(ctx, url(path));
+  }
+
+  /**
+   * A request to a URL of the provider's own (a status or cancel link it returned), with
+   * imagegen's defaults and the provider's credentials. Check first that the URL is the
+   * provider's ({@link ProviderSupport#underBase}): credentials never go to another host.
+   *
+   * @param ctx the context whose HTTP support sends it
+   * @param url the URL
+   * @return the request builder
+   */
+  public HttpRequest.Builder request(ProviderContext ctx, URI url) {
+    return authorize(ctx.http().request(url));
+  }
+
+  /**
+   * A URL under the base URL.
+   *
+   * @param path the path, e.g. {@code /predictions}
+   * @return the URL
+   */
+  public URI url(String path) {
+    return ProviderHttp.join(baseUrl, path);
   }
 
   /**
@@ -79,7 +104,7 @@ public abstract class HttpImageProvider implements ImageProvider {
    * @param body a record, map or JsonNode
    * @return the request
    */
-  protected HttpRequest postJson(ProviderContext ctx, String path, Object body) {
+  public HttpRequest postJson(ProviderContext ctx, String path, Object body) {
     return request(ctx, path).header("Content-Type", "application/json").POST(ctx.http().jsonBody(body)).build();
   }
 

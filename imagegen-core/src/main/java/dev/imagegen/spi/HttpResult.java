@@ -7,6 +7,7 @@ import java.net.URI;
 import java.net.http.HttpHeaders;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -34,7 +35,7 @@ public record HttpResult(String method, URI uri, int status, HttpHeaders headers
    * @param body the body, possibly empty
    */
   public HttpResult(String method, URI uri, int status, HttpHeaders headers, byte[] body) {
-    this(method, uri, status, headers, body, java.util.Set.of("GET", "HEAD", "PUT", "DELETE", "OPTIONS").contains(method));
+    this(method, uri, status, headers, body, Set.of("GET", "HEAD", "PUT", "DELETE", "OPTIONS").contains(method));
   }
 
   /** Whether the status is 2xx. */

@@ -1,6 +1,7 @@
 package dev.imagegen.spi;
 
 import java.util.Base64;
+import java.util.Locale;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -39,7 +40,7 @@ public final class ImageBytes {
     String b64 = s;
     if (isDataUri(s)) {
       int comma = s.indexOf(',');
-      if (comma < 0 || !s.substring(0, comma).toLowerCase(java.util.Locale.ROOT).contains(";base64")) {
+      if (comma < 0 || !s.substring(0, comma).toLowerCase(Locale.ROOT).contains(";base64")) {
         throw new IllegalArgumentException("data URI is not base64-encoded");
       }
       b64 = s.substring(comma + 1);

@@ -12,8 +12,10 @@ import java.net.http.HttpRequest;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -307,7 +309,7 @@ public final class ImageDownloader {
       if (host == null) {
         return false;
       }
-      if (host.equalsIgnoreCase("localhost") || host.toLowerCase(java.util.Locale.ROOT).endsWith(".localhost")) {
+      if (host.equalsIgnoreCase("localhost") || host.toLowerCase(Locale.ROOT).endsWith(".localhost")) {
         return true;
       }
       for (InetAddress a : InetAddress.getAllByName(host)) {
@@ -396,7 +398,7 @@ public final class ImageDownloader {
     private static final long TTL_NANOS = TimeUnit.SECONDS.toNanos(10);
     private static final int MAX = 1024;
     private record Entry(InetAddress[] addresses, long until) {}
-    private static final java.util.concurrent.ConcurrentHashMap<String, Entry> MAP = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final ConcurrentHashMap<String, Entry> MAP = new ConcurrentHashMap<>();
 
     static InetAddress @Nullable [] get(String host) {
       Entry e = MAP.get(host);

@@ -51,7 +51,7 @@ public interface ImageProvider extends AutoCloseable {
   CostModel costModel();
 
   /** The models this provider offers, from its configuration (no network call). */
-  default List<dev.imagegen.ModelInfo> models() {
+  default List<ModelInfo> models() {
     return capabilities().models().stream().sorted().map(m -> new ModelInfo(id(), m, List.of(), "")).toList();
   }
 

@@ -139,18 +139,23 @@ public final class PriceTable implements CostModel {
   private final Map<String, Price> configured;
   private final @Nullable Price everyModel;
   private final Map<String, Price> builtIn;
+  private final @Nullable Price builtInEvery;
   private final Function<ImageGenerationRequest, @Nullable String> modelOf;
   private final double typicalSeconds;
   private final boolean wholeMegapixels;
+  private final boolean secondsEstimated;
 
   private PriceTable(Map<String, Price> configured, @Nullable Price everyModel, Map<String, Price> builtIn,
-      Function<ImageGenerationRequest, @Nullable String> modelOf, double typicalSeconds, boolean wholeMegapixels) {
+      @Nullable Price builtInEvery, Function<ImageGenerationRequest, @Nullable String> modelOf, double typicalSeconds,
+      boolean wholeMegapixels, boolean secondsEstimated) {
     this.configured = configured;
     this.everyModel = everyModel;
     this.builtIn = builtIn;
+    this.builtInEvery = builtInEvery;
     this.modelOf = modelOf;
     this.typicalSeconds = typicalSeconds;
     this.wholeMegapixels = wholeMegapixels;
+    this.secondsEstimated = secondsEstimated;
   }
 
   /**
@@ -165,7 +170,7 @@ public final class PriceTable implements CostModel {
 
   /**
    * The price in force for a model: its {@code price.<model>}, else the provider-wide price, else
-   * the built-in one.
+   * its built-in one, else the built-in price of every model ({@link Builder#everyModel}).
    *
    * @param model the model id or alias, or null
    * @return the price, or null when none is known
@@ -179,7 +184,8 @@ public final class PriceTable implements CostModel {
     if (everyModel != null) {
       return everyModel;
     }
-    return key == null ? null : builtIn.get(key);
+    Price built = key == null ? null : builtIn.get(key);
+    return built != null ? built : builtInEvery;
   }
 
   /**
@@ -250,7 +256,8 @@ public final class PriceTable implements CostModel {
       }
       default:
         if (result.gpuSeconds() != null) {
-          return Cost.providerReported(scale(p.usd().multiply(BigDecimal.valueOf(result.gpuSeconds()))));
+          BigDecimal usd = scale(p.usd().multiply(BigDecimal.valueOf(result.gpuSeconds())));
+          return secondsEstimated ? Cost.estimated(usd) : Cost.providerReported(usd);
         }
         return estimate(request);
     }
@@ -271,6 +278,12 @@ public final class PriceTable implements CostModel {
     return usd.setScale(6, RoundingMode.HALF_UP);
   }
 
+  /** True: the table has read the provider's price configuration itself. */
+  @Override
+  public boolean appliesConfiguration() {
+    return true;
+  }
+
   @Override
   public String toString() {
     return "PriceTable[configured " + configured + ", every model " + everyModel + ", built in " + builtIn + "]";
@@ -284,6 +297,9 @@ public final class PriceTable implements CostModel {
     private Function<ImageGenerationRequest, @Nullable String> modelOf = ImageGenerationRequest::model;
     private Unit bareUnit = Unit.IMAGE;
     private boolean wholeMegapixels;
+    private @Nullable Price everyModel;
+    private double typicalSeconds = DEFAULT_TYPICAL_SECONDS;
+    private boolean secondsEstimated;
 
     private Builder(String providerId) {
       this.providerId = providerId;
@@ -338,6 +354,42 @@ public final class PriceTable implements CostModel {
     }
 
     /**
+     * A built-in price of every model without a built-in price of its own (configuration wins over
+     * both).
+     *
+     * @param price the price
+     * @return this builder
+     */
+    public Builder everyModel(Price price) {
+      this.everyModel = price;
+      return this;
+    }
+
+    /**
+     * The run time a per-second price assumes per image when {@code typical-gpu-seconds} is unset
+     * (default 5 s).
+     *
+     * @param seconds the seconds, above 0
+     * @return this builder
+     */
+    public Builder typicalSeconds(double seconds) {
+      this.typicalSeconds = seconds;
+      return this;
+    }
+
+    /**
+     * Bills the GPU seconds the provider reports as an estimate rather than as provider-reported
+     * usage: for a provider whose reported time is measured by imagegen, not billed by the
+     * provider.
+     *
+     * @return this builder
+     */
+    public Builder reportedSecondsEstimated() {
+      this.secondsEstimated = true;
+      return this;
+    }
+
+    /**
      * Bills each image's megapixels rounded up to whole ones (fal's FLUX models).
      *
      * @return this builder
@@ -357,10 +409,12 @@ public final class PriceTable implements CostModel {
     public PriceTable build(ProviderConfig config) {
       Map<String, Price> builtInAll = new LinkedHashMap<>(builtIn);
       Map<String, Price> configured = new LinkedHashMap<>();
-      config.withPrefix("price").forEach((model, value) -> {
-        if (!model.startsWith("per-")) { // price-per-image and the other provider-wide keys
+      config.values().forEach((key, value) -> {
+        String k = ProviderConfig.normalizeKeyPart(key);
+        if (k.startsWith("price-") && !k.startsWith("price-per-")) { // price-per-image and the other provider-wide keys
+          String model = k.substring("price-".length());
           Price built = builtIn.get(aliases.getOrDefault(model, model));
-          configured.put(model, parse("price." + model, value, built != null ? built.unit() : bareUnit));
+          configured.put(model, parse(key, value, built != null ? built.unit() : bareUnit));
         }
       });
       aliases.forEach((alias, model) -> {
@@ -368,11 +422,12 @@ public final class PriceTable implements CostModel {
         propagate(configured, alias, model);
       });
       Price every = provideWide(config);
-      double typical = config.decimal(TYPICAL_GPU_SECONDS).map(BigDecimal::doubleValue).orElse(DEFAULT_TYPICAL_SECONDS);
+      double typical = config.decimal(TYPICAL_GPU_SECONDS).map(BigDecimal::doubleValue).orElse(typicalSeconds);
       if (typical <= 0) {
         throw new IllegalStateException(providerId + ": '" + TYPICAL_GPU_SECONDS + "' must be above 0, was " + typical);
       }
-      return new PriceTable(Map.copyOf(configured), every, Map.copyOf(builtInAll), modelOf, typical, wholeMegapixels);
+      return new PriceTable(Map.copyOf(configured), every, Map.copyOf(builtInAll), everyModel, modelOf, typical,
+          wholeMegapixels, secondsEstimated);
     }
 
     private static void propagate(Map<String, Price> table, String alias, String model) {

@@ -3,10 +3,14 @@ package dev.imagegen.spi;
 import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.InputImage;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
 import java.util.EnumSet;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * What a provider can do. Routing compares each request with these and skips (with the reason in
@@ -96,7 +100,7 @@ public record ProviderCapabilities(
     if (ignored.contains(SoftInput.NEGATIVE_PROMPT)) {
       negativePrompt = false;
     }
-    ignoredInputs = java.util.Collections.unmodifiableSet(ignored);
+    ignoredInputs = Collections.unmodifiableSet(ignored);
     if (modelInputs == null) {
       modelInputs = ModelInputs.NONE_IGNORED;
     }
@@ -119,7 +123,7 @@ public record ProviderCapabilities(
   public List<String> whyNot(ImageGenerationRequest request) {
     List<String> why = new ArrayList<>();
     if (request.model() != null && !anyModel && !models.contains(request.model())) {
-      why.add("model '" + request.model() + "' not offered (offers " + String.join(", ", new java.util.TreeSet<>(models)) + ")");
+      why.add("model '" + request.model() + "' not offered (offers " + String.join(", ", new TreeSet<>(models)) + ")");
     }
     Integer w = request.width();
     Integer h = request.height();
@@ -262,7 +266,7 @@ public record ProviderCapabilities(
     /** @param names model names accepted; also turns off {@code anyModel} unless set after @return this */
     public Builder models(String... names) { models.addAll(List.of(names)); anyModel = false; return this; }
     /** @param names model names accepted @return this */
-    public Builder models(java.util.Collection<String> names) { models.addAll(names); anyModel = false; return this; }
+    public Builder models(Collection<String> names) { models.addAll(names); anyModel = false; return this; }
     /** @param v whether unknown model names pass through as native ids @return this */
     public Builder anyModel(boolean v) { anyModel = v; return this; }
     /** @param min smallest side @param max largest side @param multiple side multiple @return this */
@@ -306,7 +310,7 @@ public record ProviderCapabilities(
      * @param v the lookup, called during routing: fast, no I/O, and not throwing
      * @return this
      */
-    public Builder modelInputs(ModelInputs v) { modelInputs = java.util.Objects.requireNonNull(v, "modelInputs"); return this; }
+    public Builder modelInputs(ModelInputs v) { modelInputs = Objects.requireNonNull(v, "modelInputs"); return this; }
 
     /** Builds the capabilities. */
     public ProviderCapabilities build() {

@@ -2,6 +2,7 @@ package dev.imagegen.spi;
 
 import java.math.BigDecimal;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
 import java.util.Collections;
@@ -218,6 +219,72 @@ public final class ProviderConfig {
           + ", was " + values.get(key));
     }
     return v;
+  }
+
+  /**
+   * A whole number (a byte size, a count) within bounds.
+   *
+   * @param key the key
+   * @param defaultValue used when unset
+   * @param min the smallest value allowed
+   * @param max the largest value allowed
+   * @return the value
+   * @throws IllegalStateException naming the key, the value and the bounds when it is not a whole number in them
+   */
+  public long longValue(String key, long defaultValue, long min, long max) {
+    String s = values.get(key);
+    long v;
+    try {
+      v = s == null ? defaultValue : Long.parseLong(s.strip());
+    } catch (NumberFormatException e) {
+      v = Long.MIN_VALUE;
+    }
+    if (v < min || v > max) {
+      throw new IllegalStateException(providerId + ": '" + key + "' must be a whole number from " + min + " to " + max
+          + ", was " + s);
+    }
+    return v;
+  }
+
+  /**
+   * A duration within bounds (see {@link #duration(String, Duration)} for the forms).
+   *
+   * @param key the key
+   * @param defaultValue used when unset
+   * @param min the shortest allowed
+   * @param max the longest allowed
+   * @return the value
+   * @throws IllegalStateException naming the key, the value and the bounds when it is not a duration in them
+   */
+  public Duration duration(String key, Duration defaultValue, Duration min, Duration max) {
+    Duration d = duration(key, defaultValue);
+    if (d.compareTo(min) < 0 || d.compareTo(max) > 0) {
+      throw new IllegalStateException(providerId + ": '" + key + "' must be from " + min.toString().substring(2).toLowerCase(
+          Locale.ROOT) + " to " + max.toString().substring(2).toLowerCase(Locale.ROOT) + ", was " + values.get(key));
+    }
+    return d;
+  }
+
+  /**
+   * An http(s) URL, without a trailing slash (like {@link #baseUrl} for any key, e.g. a second
+   * host the provider talks to).
+   *
+   * @param key the key
+   * @param defaultUrl used when unset
+   * @return the URL
+   * @throws IllegalStateException naming the key when the value is not an http(s) URL with a host
+   */
+  public URI url(String key, String defaultUrl) {
+    String s = string(key, defaultUrl).replaceAll("/+$", "");
+    try {
+      URI u = new URI(s);
+      if (u.getScheme() == null || !u.getScheme().toLowerCase(Locale.ROOT).matches("https?") || u.getHost() == null) {
+        throw new URISyntaxException(s, "not an http(s) URL with a host");
+      }
+      return u;
+    } catch (URISyntaxException e) {
+      throw new IllegalStateException(providerId + ": '" + key + "' is not an http(s) URL: " + s, e);
+    }
   }
 
   /**

@@ -37,6 +37,7 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
 import java.util.concurrent.Flow;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -105,7 +106,7 @@ public final class ProviderHttp {
   private final @Nullable GenerationContext generation;
   private final Function<HttpResult, @Nullable ImageGenerationException> providerMapper;
   private final Duration timeout;
-  private final java.util.concurrent.Executor continuations;
+  private final Executor continuations;
   private final long maxImageBytes;
   private final ObjectMapper reader;
 
@@ -856,7 +857,7 @@ public final class ProviderHttp {
 
   private String describe(Throwable t) {
     String m = t.getMessage();
-    return context.redactor().redact(t.getClass().getSimpleName() + (m == null ? "" : ": " + m));
+    return String.valueOf(context.redactor().redact(t.getClass().getSimpleName() + (m == null ? "" : ": " + m)));
   }
 
   /** Raised when a body exceeds its limit. */

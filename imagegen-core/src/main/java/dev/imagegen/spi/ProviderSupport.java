@@ -1,10 +1,15 @@
 package dev.imagegen.spi;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.NullNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ProviderUnavailableException;
 import java.net.URI;
 import java.util.Collection;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import org.jspecify.annotations.Nullable;
@@ -149,6 +154,46 @@ public final class ProviderSupport {
     String basePath = base.getRawPath() == null ? "" : base.getRawPath().replaceAll("/+$", "");
     String path = u.getRawPath() == null ? "" : u.getRawPath();
     return basePath.isEmpty() || path.equals(basePath) || path.startsWith(basePath + "/") ? u : null;
+  }
+
+  /**
+   * Merges a request's provider options into a JSON body, deeply: an object option merges into an
+   * object already there, any other value replaces it, and a null value removes the field. The
+   * common way a provider lets callers set fields imagegen does not model.
+   *
+   * @param body the body to change
+   * @param options the options, e.g. {@code request.providerOptions(providerId)}
+   * @param mapper the mapper that turns option values into JSON
+   * @return the body
+   */
+  public static ObjectNode mergeOptions(ObjectNode body, Map<String, ?> options, ObjectMapper mapper) {
+    options.forEach((key, value) -> {
+      if (value == null || value instanceof NullNode) {
+        body.remove(key);
+        return;
+      }
+      JsonNode v = value instanceof JsonNode n ? n : mapper.valueToTree(value);
+      JsonNode old = body.get(key);
+      if (old instanceof ObjectNode o && v instanceof ObjectNode add) {
+        merge(o, add);
+      } else {
+        body.set(key, v);
+      }
+    });
+    return body;
+  }
+
+  private static void merge(ObjectNode into, ObjectNode add) {
+    add.fields().forEachRemaining(e -> {
+      JsonNode old = into.get(e.getKey());
+      if (e.getValue().isNull()) {
+        into.remove(e.getKey());
+      } else if (old instanceof ObjectNode o && e.getValue() instanceof ObjectNode a) {
+        merge(o, a);
+      } else {
+        into.set(e.getKey(), e.getValue());
+      }
+    });
   }
 
   private static int port(URI u) {

@@ -2,6 +2,7 @@ package dev.imagegen.spi;
 
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.Comparator;
 import java.util.LinkedHashSet;
@@ -81,11 +82,11 @@ public final class Redactor {
     if (secret.length() < MIN_LENGTH || !originals.add(secret)) {
       return;
     }
-    Set<String> all = new LinkedHashSet<>(java.util.Arrays.asList(forms));
+    Set<String> all = new LinkedHashSet<>(Arrays.asList(forms));
     all.addAll(derivedForms(secret));
     all.removeIf(f -> f.length() < MIN_LENGTH);
     String[] next = all.toArray(new String[0]);
-    java.util.Arrays.sort(next, Comparator.comparingInt(String::length).reversed());
+    Arrays.sort(next, Comparator.comparingInt(String::length).reversed());
     forms = next;
   }
 

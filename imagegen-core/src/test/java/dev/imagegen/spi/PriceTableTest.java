@@ -102,11 +102,29 @@ class PriceTableTest {
   @Test
   void anUnreadablePriceNamesTheKeyAndTheForms() {
     assertThatThrownBy(() -> table(ProviderConfig.builder("acme").set("price.acme/sdxl", "cheap").build()))
-        .isInstanceOf(IllegalStateException.class).hasMessageContaining("acme").hasMessageContaining("price.acme-sdxl")
+        .isInstanceOf(IllegalStateException.class).hasMessageContaining("acme").hasMessageContaining("'price.acme/sdxl'")
         .hasMessageContaining("0.03/image").hasMessageContaining("cheap");
     assertThatThrownBy(() -> table(ProviderConfig.builder("acme").set("price.acme/sdxl", "0.1/hour").build()))
         .hasMessageContaining("hour");
     assertThatThrownBy(() -> table(ProviderConfig.builder("acme").set("price-per-image", "-1").build()))
         .hasMessageContaining("negative");
+  }
+
+  @Test
+  void aBuiltInPriceForEveryModelATypicalRunTimeAndMeasuredSecondsBilledAsAnEstimate() {
+    PriceTable t = PriceTable.builder("acme").everyModel(PriceTable.Price.perSecond("0.0001")).typicalSeconds(10)
+        .price("acme/flux-schnell", PriceTable.Price.perImage("0.003")).reportedSecondsEstimated()
+        .build(ProviderConfig.builder("acme").build());
+    assertThat(usd(t.estimate(req("acme/flux-schnell", 1)))).as("a model's own built-in price wins over every model's")
+        .isEqualByComparingTo("0.003");
+    assertThat(usd(t.estimate(req("any/model", 1)))).isEqualByComparingTo("0.001");
+    Cost c = t.actual(req("any/model", 1), ProviderResult.builder("any/model").gpuSeconds(3.0).build());
+    assertThat(usd(c)).isEqualByComparingTo("0.0003");
+    assertThat(c.source()).isEqualTo(Cost.Source.ESTIMATED);
+    PriceTable configured = PriceTable.builder("acme").everyModel(PriceTable.Price.perSecond("0.0001"))
+        .build(ProviderConfig.builder("acme").set("price-per-image", "0.02").set("typical-gpu-seconds", "2").build());
+    assertThat(usd(configured.estimate(req("any/model", 1)))).as("configuration wins over the built-in default")
+        .isEqualByComparingTo("0.02");
+    assertThat(configured.appliesConfiguration()).isTrue();
   }
 }

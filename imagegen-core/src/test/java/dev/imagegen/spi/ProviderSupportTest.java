@@ -6,6 +6,8 @@ import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.http.Fault;
 import dev.imagegen.GeneratedImage;
@@ -18,7 +20,9 @@ import java.net.URI;
 import java.net.http.HttpRequest;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import org.junit.jupiter.api.AfterAll;
@@ -210,5 +214,36 @@ class ProviderSupportTest {
     assertThat(unknown.retryMayHelp()).as("an unknown outcome is never retried blindly").isFalse();
     assertThat(unknown.failoverMayHelp()).isFalse();
     assertThat(ProviderUnavailableException.builder("aborted", "acme").notBilled().build().notBilled()).isTrue();
+  }
+
+  @Test
+  void boundedNumbersDurationsAndUrlsNameTheKeyAndTheBounds() {
+    ProviderConfig c = ProviderConfig.builder("acme").set("max-bytes", "5000000000").set("wait", "2m").set("hub-url", "ftp://x")
+        .set("other-url", "https://hub.example/api/").build();
+    assertThat(c.longValue("max-bytes", 1, 1, Long.MAX_VALUE)).isEqualTo(5_000_000_000L);
+    assertThatThrownBy(() -> c.longValue("max-bytes", 1, 1, 1000)).hasMessageContaining("'max-bytes'")
+        .hasMessageContaining("1 to 1000").hasMessageContaining("5000000000");
+    assertThatThrownBy(() -> ProviderConfig.builder("acme").set("n", "many").build().longValue("n", 1, 1, 9))
+        .hasMessageContaining("'n'").hasMessageContaining("many");
+    assertThat(c.duration("wait", Duration.ofSeconds(1), Duration.ZERO, Duration.ofMinutes(5))).isEqualTo(Duration.ofMinutes(2));
+    assertThatThrownBy(() -> c.duration("wait", Duration.ofSeconds(1), Duration.ZERO, Duration.ofSeconds(30)))
+        .hasMessageContaining("'wait'").hasMessageContaining("30s").hasMessageContaining("2m");
+    assertThatThrownBy(() -> c.url("hub-url", "https://h.example")).hasMessageContaining("'hub-url'").hasMessageContaining("ftp://x");
+    assertThat(c.url("other-url", "https://h.example")).hasToString("https://hub.example/api");
+    assertThat(c.url("unset-url", "https://h.example/")).hasToString("https://h.example");
+  }
+
+  @Test
+  void providerOptionsMergeDeeplyAndANullRemovesAField() throws Exception {
+    ObjectMapper m = ctx.json();
+    ObjectNode body = (ObjectNode) m.readTree(
+        "{\"prompt\":\"a\",\"params\":{\"steps\":20,\"sampler\":\"euler\"},\"seed\":1}");
+    Map<String, Object> options = new LinkedHashMap<>();
+    options.put("params", Map.of("steps", 30, "cfg", 7));
+    options.put("seed", null);
+    options.put("extra", List.of(1, 2));
+    ProviderSupport.mergeOptions(body, options, m);
+    assertThat(body.toString()).isEqualTo("{\"prompt\":\"a\",\"params\":{\"steps\":30,\"sampler\":\"euler\",\"cfg\":7},"
+        + "\"extra\":[1,2]}");
   }
 }

@@ -1,7 +1,9 @@
 package dev.imagegen.spi;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.imagegen.internal.Support;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.net.http.HttpClient;
 import java.time.Duration;
 import java.util.concurrent.Executors;
@@ -14,7 +16,8 @@ final class TestContext implements ProviderContext {
   final ProviderConfig config;
   final Redactor redactor = new Redactor();
   final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
-  final ObjectMapper json = Support.mapper();
+  final ObjectMapper json = JsonMapper.builder().disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+      .serializationInclusion(JsonInclude.Include.NON_NULL).build();
   final ProviderHttp http;
   final ImageDownloader downloader;
 
@@ -23,7 +26,7 @@ final class TestContext implements ProviderContext {
     config.secrets().forEach(redactor::register);
     HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
         .followRedirects(HttpClient.Redirect.NEVER).connectTimeout(Duration.ofSeconds(2)).build();
-    this.http = new ProviderHttp(this, client, Support.USER_AGENT, null, r -> null);
+    this.http = new ProviderHttp(this, client, "imagegen-java/test", null, r -> null);
     this.downloader = new ImageDownloader(this, http);
   }
 

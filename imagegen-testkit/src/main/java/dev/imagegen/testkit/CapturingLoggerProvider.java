@@ -18,15 +18,16 @@ import org.slf4j.spi.MDCAdapter;
 import org.slf4j.spi.SLF4JServiceProvider;
 
 /**
- * The testkit's SLF4J 2 provider, registered in
- * {@code META-INF/services/org.slf4j.spi.SLF4JServiceProvider}: loggers at DEBUG and above that
- * record every formatted line, with its throwable's text, in {@link KitLogs}, and echo WARN and
- * ERROR lines to standard error. It exists so that the kit can prove an API key never reaches a
- * log line; it is not meant for applications.
+ * The testkit's SLF4J 2 provider: loggers at DEBUG and above that record every formatted line,
+ * with its throwable's text, in {@link KitLogs}, and echo WARN and ERROR lines to standard error.
+ * It exists so that the kit can prove an API key never reaches a log line; it is not meant for
+ * applications.
  *
- * <p>Found by SLF4J's {@link java.util.ServiceLoader}; do not call it. If another binding
- * (logback, slf4j-simple) is on the test class path, SLF4J may pick that one instead and the kit's
- * log checks are skipped with a reason.
+ * <p>It is registered nowhere: {@link KitLogs#install()} selects it through SLF4J's
+ * {@code slf4j.provider} system property only when no other SLF4J binding is on the class path, so
+ * an application's logback or slf4j-simple stays in charge when present (the kit's log checks are
+ * then skipped with a reason). A test may select it explicitly with
+ * {@code -Dslf4j.provider=dev.imagegen.testkit.CapturingLoggerProvider}.
  */
 public final class CapturingLoggerProvider implements SLF4JServiceProvider {
   // created eagerly: SLF4J asks for the MDC adapter before it calls initialize()
@@ -34,7 +35,7 @@ public final class CapturingLoggerProvider implements SLF4JServiceProvider {
   private final IMarkerFactory markers = new BasicMarkerFactory();
   private final MDCAdapter mdc = new BasicMDCAdapter();
 
-  /** Called by SLF4J's ServiceLoader. */
+  /** Called by SLF4J, which instantiates the class named by {@code slf4j.provider}. */
   public CapturingLoggerProvider() {}
 
   @Override

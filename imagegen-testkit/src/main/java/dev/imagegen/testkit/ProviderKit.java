@@ -12,7 +12,6 @@ import com.github.tomakehurst.wiremock.http.RequestMethod;
 import com.github.tomakehurst.wiremock.http.ResponseDefinition;
 import com.github.tomakehurst.wiremock.matching.RequestPattern;
 import com.github.tomakehurst.wiremock.matching.RequestPatternBuilder;
-import com.github.tomakehurst.wiremock.stubbing.Scenario;
 import com.github.tomakehurst.wiremock.stubbing.ServeEvent;
 import com.github.tomakehurst.wiremock.stubbing.StubMapping;
 import com.github.tomakehurst.wiremock.verification.LoggedRequest;
@@ -52,6 +51,7 @@ import java.util.HexFormat;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -64,6 +64,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
@@ -79,6 +80,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestClassOrder;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The provider contract suite: a JUnit 5 class a provider's test extends, supplying only its
@@ -105,12 +107,16 @@ import org.junit.jupiter.api.TestMethodOrder;
  * rule out are skipped with the reason; a capability the provider claims but does not deliver
  * fails. Every timeout the kit uses is stretched by {@link KitTime} ({@value KitTime#ENV}).
  *
+ * <p>Each test carries an {@link IfFails} hint: when one of its assertions fails, the failure's
+ * message ends with "If this fails, check ...", naming what in the provider to look at.
+ *
  * <p>Override {@link #request()}, {@link #image()}, {@link #wireMockOptions()} or
  * {@link #configureService} where the defaults do not fit; add provider-specific tests to the
  * subclass freely (the accessors {@link #server()}, {@link #currentStubs()}, {@link #service()}
  * and {@link #provider()} are there for them).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@ExtendWith(KitHints.class)
 @TestMethodOrder(MethodOrderer.MethodName.class)
 @TestClassOrder(ClassOrderer.OrderAnnotation.class)
 public abstract class ProviderKit {
@@ -125,6 +131,10 @@ public abstract class ProviderKit {
 
   private static final String KEY_PREFIX = "kit-SECRET-";
   private static final double POLL_TOLERANCE = 0.9;
+
+  static {
+    KitLogs.install(); // the kit's log capture, unless the class path has its own SLF4J binding
+  }
 
   private final String keyHex = HexFormat.of().formatHex(new SecureRandom().generateSeed(8));
   private final String apiKey = KEY_PREFIX + keyHex;
@@ -359,11 +369,10 @@ public abstract class ProviderKit {
      * the model are reported, a price the provider does not know is UNKNOWN rather than zero
      * (FAULTS.md 16), exactly one submit went out, and it carried the request's fields under the
      * provider's own names with the key in the provider's header ({@link ProviderStubs#assertSubmitted}).
-     *
-     * <p>If this fails, check the request mapping (field names and values), that the result is
-     * downloaded with {@code ctx.downloader()} and not re-encoded, that the reported seed and model
-     * are mapped, that the factory's id equals the provider's, and {@code costModel()}.
      */
+    @IfFails("check the request mapping (field names and values), that the result is downloaded with ctx.downloader() and not "
+        + "re-encoded, that the reported seed and model are mapped, that the factory's id equals the provider's, and "
+        + "costModel().")
     @Test
     @DisplayName("s01 text to image succeeds, with the right fields on the wire")
     void s01_textToImageSucceeds() {
@@ -410,11 +419,10 @@ public abstract class ProviderKit {
      * back, queue positions never growing, percent never shrinking, DONE last; and no two polls
      * closer than the provider's documented floor ({@link ProviderStubs#minPollInterval()}, less
      * 10%).
-     *
-     * <p>If this fails, check that polls report {@code PollResult.pending(ProgressEvent.queued(...))}
-     * with the queue position and {@code ProgressEvent.running(...)} with the percent, and that
-     * the {@code PollPolicy} floor is the documented one and is read with {@code withConfig}.
      */
+    @IfFails("check that polls report PollResult.pending(ProgressEvent.queued(...)) with the queue position and "
+        + "ProgressEvent.running(...) with the percent, and that the PollPolicy floor is the documented one and is read with "
+        + "withConfig.")
     @Test
     @DisplayName("s02 queued, then running, then done: progress in order, polls not too fast")
     void s02_queuedThenRunningThenDone() {
@@ -437,16 +445,15 @@ public abstract class ProviderKit {
      * 429 once each. The provider keeps the job, slows down, never resubmits, and the job ends
      * with the image. Uses {@link ProviderStubs#queuedThenRunningThenDone} where the API reports
      * progress, else {@link ProviderStubs#success}; skipped for APIs that are never polled.
-     *
-     * <p>If this fails, check that a failed poll completes exceptionally with a retryable
-     * exception (the default {@code HttpErrors} mapping does that for 429 and 5xx) instead of
-     * failing the job, and that nothing resubmits on a poll error.
      */
+    @IfFails("check that a failed poll completes exceptionally with a retryable exception (the default HttpErrors mapping "
+        + "does that for 429 and 5xx) instead of failing the job, and that nothing resubmits on a poll error.")
     @Test
     @DisplayName("s02 a poll answering 503 or 429 keeps the job; nothing is resubmitted")
     void s02_pollErrorsKeepTheJob() {
       RequestPatternBuilder polls = currentStubs().pollRequests();
       assumeTrue(polls != null, "the stubs name no poll requests (pollRequests() is null): a synchronous API");
+      Objects.requireNonNull(polls);
       StubImage img = image();
       boolean progress = provider().capabilities().queued()
           && !currentStubs().unsupported().containsKey(ProviderStubs.Scenario.QUEUED_PROGRESS);
@@ -457,8 +464,8 @@ public abstract class ProviderKit {
       }
       String scenario = "imagegen-kit-poll-faults";
       server().addStubMapping(pollFault(polls.build(), 503, "kit: poll temporarily unavailable", scenario,
-          Scenario.STARTED, "after-503"));
-      server().addStubMapping(pollFault(currentStubs().pollRequests().build(), 429, "kit: too many polls", scenario,
+          com.github.tomakehurst.wiremock.stubbing.Scenario.STARTED, "after-503"));
+      server().addStubMapping(pollFault(polls.build(), 429, "kit: too many polls", scenario,
           "after-503", "after-429"));
       ImageGenerationRequest req = request().timeout(KitTime.scaled(Duration.ofSeconds(20))).build();
 
@@ -484,10 +491,9 @@ public abstract class ProviderKit {
     /**
      * Scenario 3: the API refuses the key. An {@link AuthenticationException} naming the
      * provider, exactly one submit (no retry), and the key in no message.
-     *
-     * <p>If this fails, check the error mapping of 401/403 (return null from {@code mapError} to
-     * use the default), and that no message is built from the key or the request headers.
      */
+    @IfFails("check the error mapping of 401/403 (return null from mapError to use the default), and that no message is built "
+        + "from the key or the request headers.")
     @Test
     @DisplayName("s03 authentication refused: AuthenticationException, no retry, key not shown")
     void s03_authenticationRefusedIsNotRetried() {
@@ -500,10 +506,9 @@ public abstract class ProviderKit {
     /**
      * Scenario 4: the account is out of credit or quota. An {@link InsufficientCreditsException}
      * that allows failover, one submit (no retry). Skipped for free providers.
-     *
-     * <p>If this fails, check the mapping of the API's out-of-credit answer (HTTP 402 maps by
-     * default; a 403 or 429 with a quota code needs {@code mapError}).
      */
+    @IfFails("check the mapping of the API's out-of-credit answer (HTTP 402 maps by default; a 403 or 429 with a quota code "
+        + "needs mapError).")
     @Test
     @DisplayName("s04 out of credits: InsufficientCreditsException, failover allowed, no retry")
     void s04_outOfCreditsFailsOverWithoutRetry() {
@@ -520,10 +525,9 @@ public abstract class ProviderKit {
      * Scenario 5: the API throttles with {@code Retry-After: 120}. A {@link RateLimitedException}
      * carrying about 120 s, returned at once (the kit's request has a 30 s deadline; nobody waits
      * two minutes), after one submit.
-     *
-     * <p>If this fails, check that 429 answers keep the {@code Retry-After} header (the default
-     * mapping reads it; a custom {@code mapError} must pass {@code response.retryAfter()}).
      */
+    @IfFails("check that 429 answers keep the Retry-After header (the default mapping reads it; a custom mapError must pass "
+        + "response.retryAfter()).")
     @Test
     @DisplayName("s05 rate limited: RateLimitedException carrying Retry-After, not waited for")
     void s05_rateLimitedCarriesRetryAfter() {
@@ -535,7 +539,7 @@ public abstract class ProviderKit {
       assertClearError(e, "s05");
       Duration ra = e.retryAfter();
       check(ra != null, "s05: retryAfter() is null; the API said Retry-After: 120");
-      check(Math.abs(ra.toSeconds() - 120) <= 5, "s05: retryAfter() is " + ra + "; the API said 120 s");
+      check(Math.abs(Objects.requireNonNull(ra).toSeconds() - 120) <= 5, "s05: retryAfter() is " + ra + "; the API said 120 s");
       check(o.elapsed().compareTo(KitTime.scaled(Duration.ofSeconds(5))) < 0, "s05: the call took " + o.elapsed()
           + "; a 120 s Retry-After must not be waited for (FAULTS.md 3)");
       assertSubmits("s05", 1, "a long Retry-After must not be retried on the same provider");
@@ -545,10 +549,9 @@ public abstract class ProviderKit {
      * Scenario 5 (FAULTS.md 3): with a second provider configured, a 429 with
      * {@code Retry-After: 120} fails over at once: the second provider serves, the first was
      * called once.
-     *
-     * <p>If this fails, check that the {@link RateLimitedException} carries the delay (without it,
-     * imagegen retries the same provider instead of cooling it down).
      */
+    @IfFails("check that the RateLimitedException carries the delay (without it, imagegen retries the same provider instead "
+        + "of cooling it down).")
     @Test
     @DisplayName("s05 a long Retry-After fails over at once")
     void s05_longRetryAfterFailsOverAtOnce() {
@@ -568,10 +571,9 @@ public abstract class ProviderKit {
     /**
      * Scenario 12: the API refuses the request as invalid (400/422). An
      * {@link InvalidRequestException} carrying the provider's own message, one submit.
-     *
-     * <p>If this fails, check the mapping of 400/422 and that the API's error text reaches the
-     * message ({@code HttpErrors.message} reads the usual shapes; others need {@code mapError}).
      */
+    @IfFails("check the mapping of 400/422 and that the API's error text reaches the message (HttpErrors.message reads the "
+        + "usual shapes; others need mapError).")
     @Test
     @DisplayName("s12 invalid request: InvalidRequestException with the provider's message")
     void s12_invalidRequestCarriesProviderMessage() {
@@ -597,11 +599,9 @@ public abstract class ProviderKit {
      * The provider may have created the job before failing to answer, so the outcome is unknown:
      * the submit is never repeated blindly (a provider that implements {@code reconcile} may
      * resubmit only after looking the job up), and a failure is a clear error naming the provider.
-     *
-     * <p>If this fails, check that the submit goes through {@code ctx.http()} (which makes a 5xx
-     * to a POST an unknown outcome) and is not marked {@code ProviderHttp.retrySafe}, and that
-     * the provider does not resubmit on its own.
      */
+    @IfFails("check that the submit goes through ctx.http() (which makes a 5xx to a POST an unknown outcome) and is not "
+        + "marked ProviderHttp.retrySafe, and that the provider does not resubmit on its own.")
     @Test
     @DisplayName("s06 a 5xx to the submit: unknown outcome, never resubmitted blindly")
     void s06_serverErrorToTheSubmitIsNotResubmittedBlindly() {
@@ -621,10 +621,9 @@ public abstract class ProviderKit {
      * Scenario 6 (FAULTS.md 2): the provider's server refuses connections. The call is retried
      * on the same provider (nothing was sent, so that is safe), then fails over to the second
      * provider, and the attempt is not reported as possibly billed.
-     *
-     * <p>If this fails, check that every call goes through {@code ctx.http()} and that transport
-     * faults are not converted into non-retryable exceptions.
      */
+    @IfFails("check that every call goes through ctx.http() and that transport faults are not converted into non-retryable "
+        + "exceptions.")
     @Test
     @DisplayName("s06 connection refused: retried, then failed over")
     void s06_connectionRefusedFailsOver() {
@@ -648,10 +647,9 @@ public abstract class ProviderKit {
      * A clear {@link ImageGenerationException} naming the provider, and, after a POST, exactly
      * one submit: the outcome is unknown, so it is never resubmitted blindly (a provider that
      * implements {@code reconcile} may resubmit only after looking the job up).
-     *
-     * <p>If this fails, check that the provider does not catch transport errors and resubmit, and
-     * that it uses {@code ctx.http()} (which marks the outcome unknown after a POST).
      */
+    @IfFails("check that the provider does not catch transport errors and resubmit, and that it uses ctx.http() (which marks "
+        + "the outcome unknown after a POST).")
     @Test
     @DisplayName("s07 connection reset after the submit: clear error, never resubmitted blindly")
     void s07_connectionResetIsNotResubmitted() {
@@ -665,10 +663,9 @@ public abstract class ProviderKit {
      * Scenario 7: the submit answers 200 with an empty body. A clear
      * {@link ImageGenerationException} naming the provider, never a {@link NullPointerException}
      * or a Jackson exception, and no blind resubmit.
-     *
-     * <p>If this fails, check that answers are parsed with {@code ctx.http().json(...)} or
-     * {@code ctx.http().parse(...)} and that missing fields are checked before use.
      */
+    @IfFails("check that answers are parsed with ctx.http().json(...) or ctx.http().parse(...) and that missing fields are "
+        + "checked before use.")
     @Test
     @DisplayName("s07 empty answer: clear error naming the provider")
     void s07_emptyResponseIsAClearError() {
@@ -682,10 +679,8 @@ public abstract class ProviderKit {
      * Scenario 7: the submit answers 200 with malformed JSON. A clear
      * {@link ImageGenerationException} naming the provider, never a Jackson exception, and no
      * blind resubmit.
-     *
-     * <p>If this fails, check that JSON is read with {@code ctx.http().json(...)} /
-     * {@code parse(...)}, not with the mapper directly.
      */
+    @IfFails("check that JSON is read with ctx.http().json(...) / parse(...), not with the mapper directly.")
     @Test
     @DisplayName("s07 malformed JSON: clear error naming the provider")
     void s07_malformedJsonIsAClearError() {
@@ -708,11 +703,9 @@ public abstract class ProviderKit {
      * Scenario 8 (FAULTS.md 8): the job never finishes and the request's deadline (1.5 s)
      * passes. A {@link GenerationTimeoutException} within the deadline plus a few seconds, and,
      * where the API has a cancel endpoint, a cancel call on the wire within 3 s.
-     *
-     * <p>If this fails, check that the provider never blocks a thread (return futures), waits
-     * with {@code ctx.await(...)} (or calls {@code ctx.remoteJobStarted(id, cancel)} itself) and
-     * that its {@code RemoteJob.cancel()} really sends the API's cancel call.
      */
+    @IfFails("check that the provider never blocks a thread (return futures), waits with ctx.await(...) (or calls "
+        + "ctx.remoteJobStarted(id, cancel) itself) and that its RemoteJob.cancel() really sends the API's cancel call.")
     @Test
     @DisplayName("s08 slower than the deadline: GenerationTimeoutException, remote job cancelled")
     void s08_deadlineCancelsRemoteJob() {
@@ -737,10 +730,9 @@ public abstract class ProviderKit {
      * Scenario 8 (FAULTS.md 14): the API accepts the submit's connection but its answer stalls
      * far beyond the deadline. The call still fails within the deadline plus a few seconds, with
      * an {@link ImageGenerationException} naming the provider, after one submit.
-     *
-     * <p>If this fails, check that every call goes through {@code ctx.http()} (whose timeouts
-     * follow the deadline) and that nothing blocks a thread waiting for an answer.
      */
+    @IfFails("check that every call goes through ctx.http() (whose timeouts follow the deadline) and that nothing blocks a "
+        + "thread waiting for an answer.")
     @Test
     @DisplayName("s08 a stalled answer still meets the deadline")
     void s08_stalledAnswerStillMeetsDeadline() {
@@ -766,12 +758,10 @@ public abstract class ProviderKit {
      * Scenario 9 (FAULTS.md 9): the caller cancels the job's future while the job is queued.
      * The future is cancelled, a cancel call reaches the API within 3 s, and polling stops.
      * Skipped where the API has no cancel endpoint.
-     *
-     * <p>If this fails, check that {@code generate} returns without blocking, that the job is
-     * registered with {@code ctx.remoteJobStarted} (or {@code ctx.await}) as soon as its id is
-     * known, that {@code cancel()} sends the API's cancel call, and that no poll loop of the
-     * provider's own outlives the cancellation.
      */
+    @IfFails("check that generate returns without blocking, that the job is registered with ctx.remoteJobStarted (or "
+        + "ctx.await) as soon as its id is known, that cancel() sends the API's cancel call, and that no poll loop of the "
+        + "provider's own outlives the cancellation.")
     @Test
     @DisplayName("s09 the caller cancels: the remote job is cancelled, polling stops")
     void s09_callerCancelCancelsRemoteJob() {
@@ -817,11 +807,9 @@ public abstract class ProviderKit {
      * Scenario 10 (FAULTS.md 12): the provider refuses the prompt or censors the output. With a
      * second provider configured, failover throws {@link ContentPolicyException} naming the
      * provider, and the second provider is never called.
-     *
-     * <p>If this fails, check that the API's content-policy answer maps to
-     * {@link ContentPolicyException} (usually in {@code mapError}) and that blanked images carry
-     * the nsfw flag ({@code ctx.downloader().image(url, seed, true)}).
      */
+    @IfFails("check that the API's content-policy answer maps to ContentPolicyException (usually in mapError) and that "
+        + "blanked images carry the nsfw flag (ctx.downloader().image(url, seed, true)).")
     @Test
     @DisplayName("s10 content policy: ContentPolicyException, not failed over")
     void s10_contentPolicyIsNotFailedOver() {
@@ -842,10 +830,8 @@ public abstract class ProviderKit {
      * Scenario 11 (FAULTS.md 7): the job succeeds but its result URL answers 404. A clear
      * {@link ImageGenerationException} naming the provider that says 404 or gone; never a
      * success with some other image.
-     *
-     * <p>If this fails, check that result URLs are fetched with {@code ctx.downloader()} and that
-     * its failure is passed on, not replaced.
      */
+    @IfFails("check that result URLs are fetched with ctx.downloader() and that its failure is passed on, not replaced.")
     @Test
     @DisplayName("s11 result URL answers 404: a clear error")
     void s11_resultUrlNotFoundIsAClearError() {
@@ -853,7 +839,7 @@ public abstract class ProviderKit {
       currentStubs().resultUrlNotFound();
       ImageGenerationException e = failure(generate(defaultRequest()), "s11 (404)", ImageGenerationException.class);
       assertClearError(e, "s11 (404)");
-      String m = String.valueOf(e.getMessage()).toLowerCase(java.util.Locale.ROOT);
+      String m = String.valueOf(e.getMessage()).toLowerCase(Locale.ROOT);
       check(m.contains("404") || m.contains("gone") || m.contains("not found"), "s11 (404): the message '"
           + e.getMessage() + "' does not say the result is gone (404)");
     }
@@ -861,10 +847,8 @@ public abstract class ProviderKit {
     /**
      * Scenario 11 (FAULTS.md 6): the result is larger than {@code max-image-bytes} (4096 here).
      * A clear {@link ImageGenerationException} naming the provider and the limit.
-     *
-     * <p>If this fails, check that images come from {@code ctx.downloader()}, which enforces
-     * {@code max-image-bytes} for URLs and inline data alike.
      */
+    @IfFails("check that images come from ctx.downloader(), which enforces max-image-bytes for URLs and inline data alike.")
     @Test
     @DisplayName("s11 image larger than max-image-bytes: a clear error")
     void s11_oversizedImageIsRefused() {
@@ -873,17 +857,16 @@ public abstract class ProviderKit {
       ImageGenerationException e = failure(generate(defaultRequest()), "s11 (oversized)", ImageGenerationException.class);
       assertClearError(e, "s11 (oversized)");
       String m = String.valueOf(e.getMessage());
-      check(m.contains("4096") || m.toLowerCase(java.util.Locale.ROOT).contains("limit"), "s11 (oversized): the message '"
+      check(m.contains("4096") || m.toLowerCase(Locale.ROOT).contains("limit"), "s11 (oversized): the message '"
           + m + "' does not mention the limit of 4096 bytes");
     }
 
     /**
      * Scenario 11 (FAULTS.md 6): the API answers "done" with bytes that are not an image. A
      * clear {@link ImageGenerationException} naming the provider; never a success.
-     *
-     * <p>If this fails, check that images are built by {@code ctx.downloader()} (which checks
-     * the magic bytes), not with {@code new GeneratedImage(...)}.
      */
+    @IfFails("check that images are built by ctx.downloader() (which checks the magic bytes), not with new "
+        + "GeneratedImage(...).")
     @Test
     @DisplayName("s11 undecodable image: a failure, not a success")
     void s11_undecodableImageIsAFailure() {
@@ -907,11 +890,9 @@ public abstract class ProviderKit {
     /**
      * Scenario 13: {@code testConnection} makes a real call, and reports a good key as UP, a
      * refused key as AUTH_FAILED and a server that is down (nothing listening) as DOWN.
-     *
-     * <p>If this fails, check {@code health(ctx)}: it must call the API's cheap endpoint through
-     * {@code ctx.http()}, map 401/403 to AUTH_FAILED and transport failures to DOWN, and never
-     * complete exceptionally.
      */
+    @IfFails("check health(ctx): it must call the API's cheap endpoint through ctx.http(), map 401/403 to AUTH_FAILED and "
+        + "transport failures to DOWN, and never complete exceptionally.")
     @Test
     @DisplayName("s13 testConnection tells a good key, a bad key and a down server apart")
     void s13_healthTellsBadKeyFromDownServer() {
@@ -941,11 +922,9 @@ public abstract class ProviderKit {
      * the key appears in no captured log line, no exception message or {@code toString()} along
      * the cause chain, and no {@code toString()} of the responses, attempts, health results,
      * config or provider. Every other scenario checks its exceptions and log lines too.
-     *
-     * <p>If this fails, check log statements and messages built from the config, the request
-     * headers or the raw key (use {@code ctx.log()}, which redacts, and {@code Secret}), and the
-     * provider's {@code toString()}.
      */
+    @IfFails("check log statements and messages built from the config, the request headers or the raw key (use ctx.log(), "
+        + "which redacts, and Secret), and the provider's toString().")
     @Test
     @DisplayName("s14 the key never appears in logs, messages or toString()")
     void s14_secretsNeverLeak() {
@@ -1007,7 +986,8 @@ public abstract class ProviderKit {
         }
       }
       assumeTrue(KitLogs.capturing(), "log lines cannot be checked: SLF4J uses " + KitLogs.activeFactory()
-          + " instead of the testkit's provider (remove other SLF4J bindings from the test class path)");
+          + " instead of the testkit's provider: the class path has its own SLF4J binding (to check logs anyway, run"
+          + " the tests with -D" + KitLogs.PROVIDER_PROPERTY + "=" + CapturingLoggerProvider.class.getName() + ")");
       List<String> lines = KitLogs.since(mark);
       assertNoSecretInLogs(lines, "s14: a captured log line contains the API key");
     }
@@ -1357,7 +1337,7 @@ public abstract class ProviderKit {
 
   /** The test thread's pause between two looks at the journal (test code; no generation waits here). */
   private static void sleep(Duration d) {
-    java.util.concurrent.locks.LockSupport.parkNanos(d.toNanos());
+    LockSupport.parkNanos(d.toNanos());
     if (Thread.interrupted()) {
       Thread.currentThread().interrupt();
       throw new AssertionError("interrupted");

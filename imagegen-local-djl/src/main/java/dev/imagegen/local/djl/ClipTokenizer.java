@@ -16,6 +16,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * CLIP's byte-level BPE tokenizer, built from the slow tokenizer's {@code vocab.json} and
@@ -99,7 +100,7 @@ final class ClipTokenizer {
     return new ClipTokenizer(vocab, merges, pad);
   }
 
-  private static @org.jspecify.annotations.Nullable String padToken(Path file, ObjectMapper json) throws IOException {
+  private static @Nullable String padToken(Path file, ObjectMapper json) throws IOException {
     if (!Files.isRegularFile(file)) {
       return null;
     }

@@ -1,6 +1,7 @@
 package dev.imagegen.local.djl;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.imagegen.Cost;
 import dev.imagegen.GeneratedImage;
 import dev.imagegen.GenerationCancelledException;
 import dev.imagegen.GenerationTimeoutException;
@@ -28,6 +29,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -84,7 +86,7 @@ final class LocalSdxlProvider implements LocalSdxlEngine {
         .maxImagesPerRequest(settings.maxImages())
         .queued(true)
         .cancellable(true)
-        .free(costModel.estimate(ImageGenerationRequest.of("x")).source() == dev.imagegen.Cost.Source.FREE)
+        .free(costModel.estimate(ImageGenerationRequest.of("x")).source() == Cost.Source.FREE)
         .build();
   }
 
@@ -108,8 +110,16 @@ final class LocalSdxlProvider implements LocalSdxlEngine {
   /** A validated request, ready to run. */
   record Plan(String alias, Pipeline.Job job, String format, List<String> warnings) {}
 
-  ModelDirectory.Spec spec(String alias) {
+  private Path modelPath(String alias) {
     Path dir = settings.models().get(alias);
+    if (dir == null) {
+      throw new IllegalArgumentException("model '" + alias + "' is not configured here");
+    }
+    return dir;
+  }
+
+  ModelDirectory.Spec spec(String alias) {
+    Path dir = modelPath(alias);
     return specs.computeIfAbsent(alias, a -> ModelDirectory.inspect(dir, json));
   }
 
@@ -135,7 +145,7 @@ final class LocalSdxlProvider implements LocalSdxlEngine {
     } else {
       spec = spec(alias);
     }
-    boolean turbo = spec != null && isTurbo(alias, spec);
+    boolean turbo = spec != null && alias != null && isTurbo(alias, spec);
     int nativeSize = spec == null ? 1024 : spec.nativeSize();
 
     if (r.prompt() == null || r.prompt().isBlank()) {
@@ -233,7 +243,7 @@ final class LocalSdxlProvider implements LocalSdxlEngine {
     float[] pixels = initImage == null ? null : Images.toPixels(initImage, width, height);
     Pipeline.Job job = new Pipeline.Job(r.prompt(), r.effectiveNegativePrompt(), width, height, steps, guidance,
         sampler, seeds, pixels, strength);
-    return new Plan(alias, job, format, warnings);
+    return new Plan(Objects.requireNonNull(alias), job, format, warnings); // a missing model was reported above
   }
 
   private static int fit64(int side) {
@@ -250,7 +260,7 @@ final class LocalSdxlProvider implements LocalSdxlEngine {
     } catch (ImageGenerationException e) {
       return CompletableFuture.failedFuture(e);
     } catch (ModelDirectoryException e) {
-      return CompletableFuture.failedFuture(new ProviderUnavailableException(e.getMessage(), id, false, false, null, e));
+      return CompletableFuture.failedFuture(ProviderUnavailableException.failOver(String.valueOf(e.getMessage()), id, e));
     }
     CompletableFuture<ProviderResult> result = new CompletableFuture<>();
     AtomicBoolean cancelled = new AtomicBoolean();
@@ -352,7 +362,7 @@ final class LocalSdxlProvider implements LocalSdxlEngine {
     } catch (ImageGenerationException e) {
       result.completeExceptionally(e);
     } catch (ModelDirectoryException e) {
-      result.completeExceptionally(new ProviderUnavailableException(e.getMessage(), id, false, false, null, e));
+      result.completeExceptionally(ProviderUnavailableException.failOver(String.valueOf(e.getMessage()), id, e));
     } catch (IllegalArgumentException e) {
       result.completeExceptionally(new InvalidRequestException(List.of(e.getMessage()), id, e));
     } catch (IOException e) {
@@ -369,7 +379,7 @@ final class LocalSdxlProvider implements LocalSdxlEngine {
   }
 
   private Pipeline load(String alias) throws IOException {
-    ModelDirectory.Spec spec = ModelDirectory.inspect(settings.models().get(alias), json);
+    ModelDirectory.Spec spec = ModelDirectory.inspect(modelPath(alias), json);
     specs.put(alias, spec);
     ClipTokenizer t1 = ClipTokenizer.load(spec.dir().resolve("tokenizer"), 49407, json);
     ClipTokenizer t2 = ClipTokenizer.load(spec.dir().resolve("tokenizer_2"), 0, json);

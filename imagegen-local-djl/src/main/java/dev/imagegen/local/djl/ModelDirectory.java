@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
@@ -153,14 +154,14 @@ final class ModelDirectory {
       }
       requireOutput(UNET, unet, "out_sample", 4, problems);
       ValueInfo ids = unet.input("time_ids");
-      if (ids != null && ids.rank() == 2 && ids.dims()[1] > 0 && ids.dims()[1] != 6) {
-        problems.add("unet: input 'time_ids' has " + ids.dims()[1] + " values per row, expected 6 (an SDXL refiner?)");
+      if (ids != null && ids.rank() == 2 && ids.dim(1) > 0 && ids.dim(1) != 6) {
+        problems.add("unet: input 'time_ids' has " + ids.dim(1) + " values per row, expected 6 (an SDXL refiner?)");
       }
       ValueInfo ehs = unet.input("encoder_hidden_states");
       long d1 = hiddenSize(te1, pen1);
       long d2 = hiddenSize(te2, pen2);
-      if (ehs != null && ehs.rank() == 3 && ehs.dims()[2] > 0 && d1 > 0 && d2 > 0 && ehs.dims()[2] != d1 + d2) {
-        problems.add("unet: encoder_hidden_states has width " + ehs.dims()[2] + " but the text encoders give " + d1 + " + "
+      if (ehs != null && ehs.rank() == 3 && ehs.dim(2) > 0 && d1 > 0 && d2 > 0 && ehs.dim(2) != d1 + d2) {
+        problems.add("unet: encoder_hidden_states has width " + ehs.dim(2) + " but the text encoders give " + d1 + " + "
             + d2);
       }
     }
@@ -185,7 +186,9 @@ final class ModelDirectory {
     if (!problems.isEmpty()) {
       throw new ModelDirectoryException(dir, problems);
     }
-    return new Spec(dir, scheduler, forceZeros, latentSize, scaling, te1, te2, unet, dec, enc, pen1, pen2,
+    // no problem means every required part was read
+    return new Spec(dir, scheduler, forceZeros, latentSize, scaling, Objects.requireNonNull(te1), Objects.requireNonNull(te2),
+        Objects.requireNonNull(unet), Objects.requireNonNull(dec), enc, Objects.requireNonNull(pen1), Objects.requireNonNull(pen2),
         encoderOutput, List.copyOf(notes));
   }
 
@@ -279,7 +282,7 @@ final class ModelDirectory {
       return -1;
     }
     ValueInfo v = h.output(output);
-    return v == null || v.rank() != 3 ? -1 : v.dims()[2];
+    return v == null || v.rank() != 3 ? -1 : v.dim(2);
   }
 
   private static @Nullable OnnxHeader header(Path dir, String component, boolean required, List<String> problems) {
@@ -293,7 +296,7 @@ final class ModelDirectory {
     try {
       OnnxHeader h = OnnxHeader.read(file);
       for (String location : h.externalData()) {
-        Path data = file.getParent().resolve(location).normalize();
+        Path data = parentOf(file).resolve(location).normalize();
         if (!data.startsWith(dir.toAbsolutePath().normalize()) && !data.startsWith(dir.normalize())) {
           problems.add(component + ": external data '" + location + "' points outside the model directory");
         } else if (!Files.isRegularFile(data)) {
@@ -308,7 +311,7 @@ final class ModelDirectory {
   }
 
   private static @Nullable JsonNode readJson(Path file, ObjectMapper json, List<String> problems) {
-    Path rel = file.getParent().getFileName().toString().equals("scheduler") ? Path.of("scheduler", file.getFileName().toString())
+    Path rel = parentOf(file).getFileName().toString().equals("scheduler") ? Path.of("scheduler", file.getFileName().toString())
         : file.getFileName();
     if (!Files.isRegularFile(file)) {
       problems.add(rel + " is missing");
@@ -321,7 +324,7 @@ final class ModelDirectory {
     if (!Files.isRegularFile(file)) {
       return null;
     }
-    return parse(file, file.getParent().getFileName().resolve(file.getFileName()), json, problems);
+    return parse(file, parentOf(file).getFileName().resolve(file.getFileName()), json, problems);
   }
 
   private static @Nullable JsonNode parse(Path file, Path rel, ObjectMapper json, List<String> problems) {
@@ -348,5 +351,13 @@ final class ModelDirectory {
 
   private static String names(List<ValueInfo> values) {
     return values.isEmpty() ? "none" : String.join(", ", values.stream().map(ValueInfo::name).toList());
+  }
+
+  private static Path parentOf(Path file) {
+    Path parent = file.toAbsolutePath().getParent();
+    if (parent == null) {
+      throw new IllegalArgumentException("no parent directory: " + file);
+    }
+    return parent;
   }
 }

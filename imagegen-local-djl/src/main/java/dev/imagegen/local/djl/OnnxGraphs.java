@@ -19,8 +19,13 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.ShortBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -45,7 +50,7 @@ final class OnnxGraphs implements Graphs {
   private final ZooModel<NDList, NDList> decoder;
   private final @Nullable ZooModel<NDList, NDList> encoder;
   /** Time spent inside the UNet's {@code predict} alone (ONNX Runtime plus DJL's binding), for the benchmark. */
-  final java.util.concurrent.atomic.LongAdder unetPredictNanos = new java.util.concurrent.atomic.LongAdder();
+  final LongAdder unetPredictNanos = new LongAdder();
 
   private OnnxGraphs(ModelDirectory.Spec spec, Device device, List<ZooModel<NDList, NDList>> models) {
     this.spec = spec;
@@ -150,7 +155,7 @@ final class OnnxGraphs implements Graphs {
     float @Nullable [] timeIds;
     int batch;
     @Nullable NDManager manager;
-    @Nullable NDArray[] arrays;
+    NDArray @Nullable [] arrays;
 
     void close() {
       if (manager != null) {
@@ -161,7 +166,7 @@ final class OnnxGraphs implements Graphs {
   }
 
   private final ThreadLocal<Conditioning> conditioning = ThreadLocal.withInitial(Conditioning::new);
-  private final java.util.Set<Conditioning> allConditioning = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final Set<Conditioning> allConditioning = ConcurrentHashMap.newKeySet();
 
   private NDArray[] conditioning(int batch, float[] ehs, int dim, float[] textEmbeds, int pooledDim, float[] timeIds) {
     Conditioning c = conditioning.get();
@@ -180,7 +185,7 @@ final class OnnxGraphs implements Graphs {
           input(m, hdr, "time_ids", timeIds, new Shape(batch, 6))};
       allConditioning.add(c);
     }
-    return c.arrays;
+    return Objects.requireNonNull(c.arrays);
   }
 
   @Override
@@ -274,7 +279,7 @@ final class OnnxGraphs implements Graphs {
       shape = new Shape();
       n = 1;
     } else {
-      long d = v.dims()[0];
+      long d = v.dim(0);
       n = d > 0 ? (int) d : batch;
       shape = new Shape(n);
     }
@@ -282,22 +287,22 @@ final class OnnxGraphs implements Graphs {
     switch (type) {
       case OnnxHeader.INT64 -> {
         long[] l = new long[n];
-        java.util.Arrays.fill(l, (long) t);
+        Arrays.fill(l, (long) t);
         a = m.create(l, shape);
       }
       case OnnxHeader.INT32 -> {
         int[] i = new int[n];
-        java.util.Arrays.fill(i, (int) t);
+        Arrays.fill(i, (int) t);
         a = m.create(i, shape);
       }
       case OnnxHeader.FLOAT16 -> {
         float[] f = new float[n];
-        java.util.Arrays.fill(f, (float) t);
+        Arrays.fill(f, (float) t);
         a = half(m, f, shape);
       }
       default -> {
         float[] f = new float[n];
-        java.util.Arrays.fill(f, (float) t);
+        Arrays.fill(f, (float) t);
         a = m.create(f, shape);
       }
     }

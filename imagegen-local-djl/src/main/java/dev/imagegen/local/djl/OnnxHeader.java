@@ -46,6 +46,12 @@ record OnnxHeader(long irVersion, long opset, List<ValueInfo> inputs, List<Value
       return dims == null ? -1 : dims.length;
     }
 
+    /** The size of dimension {@code i}, or -1 when it is unknown or symbolic. */
+    long dim(int i) {
+      long[] d = dims;
+      return d == null || i >= d.length ? -1 : d[i];
+    }
+
     boolean isFloat() {
       return elemType == FLOAT || elemType == FLOAT16;
     }

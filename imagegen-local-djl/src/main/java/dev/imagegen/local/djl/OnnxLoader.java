@@ -3,6 +3,7 @@ package dev.imagegen.local.djl;
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import java.io.IOException;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,7 +24,7 @@ final class OnnxLoader implements GraphsLoader {
   }
 
   private final LocalSdxlSettings settings;
-  private Device device;
+  private @Nullable Device device;
   private String reason = "not chosen yet";
 
   OnnxLoader(LocalSdxlSettings settings) {

@@ -2,6 +2,7 @@ package dev.imagegen.local.djl;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import org.jspecify.annotations.Nullable;
 
@@ -165,7 +166,7 @@ final class Pipeline implements AutoCloseable {
     float[] pooled = new float[unetBatch * pos.pooledDim];
     float[] timeIds = new float[unetBatch * 6];
     for (int b = 0; b < unetBatch; b++) {
-      Text t = cfg && b < batch ? neg : pos;
+      Text t = cfg && b < batch ? Objects.requireNonNull(neg) : pos;
       System.arraycopy(t.hidden, 0, ehs, b * SEQ * dim, SEQ * dim);
       System.arraycopy(t.pooled, 0, pooled, b * pos.pooledDim, pos.pooledDim);
       float[] ids = {job.height(), job.width(), 0, 0, job.height(), job.width()};

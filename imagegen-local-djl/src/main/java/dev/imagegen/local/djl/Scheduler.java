@@ -1,5 +1,6 @@
 package dev.imagegen.local.djl;
 
+import java.util.Objects;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
@@ -206,7 +207,7 @@ final class Scheduler {
         double prevSigma = sigmas[i - 1];
         double h0 = lambda + Math.log(prevSigma);
         double r = h / h0;
-        float[] prev = previousX0;
+        float[] prev = Objects.requireNonNull(previousX0);
         for (int k = 0; k < x.length; k++) {
           double d1 = (x0[k] - prev[k]) * r;
           x[k] = (float) (ratio * x[k] - coef * x0[k] - 0.5 * coef * d1);

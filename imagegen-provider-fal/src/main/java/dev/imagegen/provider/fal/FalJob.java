@@ -1,20 +1,22 @@
 package dev.imagegen.provider.fal;
 
+import static java.util.Objects.requireNonNullElse;
+
 import dev.imagegen.GeneratedImage;
 import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ProgressEvent;
 import dev.imagegen.ProviderUnavailableException;
 import dev.imagegen.spi.GenerationContext;
+import dev.imagegen.spi.ImageDownloader;
 import dev.imagegen.spi.PollResult;
 import dev.imagegen.spi.ProviderHttp;
 import dev.imagegen.spi.ProviderResult;
+import dev.imagegen.spi.ProviderSupport;
 import dev.imagegen.spi.RemoteJob;
-import dev.imagegen.spi.Secret;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -22,6 +24,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.IntStream;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -35,10 +38,10 @@ import org.jspecify.annotations.Nullable;
 final class FalJob implements RemoteJob {
   private static final Pattern PERCENT = Pattern.compile("(\\d{1,3}(?:\\.\\d+)?)\\s*%");
   private static final Pattern STEPS = Pattern.compile("(\\d+)\\s*/\\s*(\\d+)");
+  private static final Pattern REQUEST_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]{0,127}");
 
-  private final String providerId;
+  private final FalProvider provider;
   private final GenerationContext ctx;
-  private final Secret key;
   private final String appId;
   private final String requestId;
   private final URI statusUrl;
@@ -50,16 +53,15 @@ final class FalJob implements RemoteJob {
   private final long submittedNanos = System.nanoTime();
   private volatile long runningNanos;
 
-  FalJob(String providerId, GenerationContext ctx, Secret key, String appId, String requestId, URI statusUrl, URI responseUrl,
-      URI cancelUrl, @Nullable Long requestedSeed, List<String> warnings, Map<String, String> metadata) {
-    this.providerId = providerId;
+  FalJob(FalProvider provider, GenerationContext ctx, URI base, String appId, String requestId, FalWire.Submit submitted,
+      @Nullable Long requestedSeed, List<String> warnings, Map<String, String> metadata) {
+    this.provider = provider;
     this.ctx = ctx;
-    this.key = key;
     this.appId = appId;
     this.requestId = requestId;
-    this.statusUrl = statusUrl;
-    this.responseUrl = responseUrl;
-    this.cancelUrl = cancelUrl;
+    this.statusUrl = requireNonNullElse(onBase(base, submitted.statusUrl()), requestUrl(base, appId, requestId, "/status"));
+    this.responseUrl = requireNonNullElse(onBase(base, submitted.responseUrl()), requestUrl(base, appId, requestId, ""));
+    this.cancelUrl = requireNonNullElse(onBase(base, submitted.cancelUrl()), requestUrl(base, appId, requestId, "/cancel"));
     this.requestedSeed = requestedSeed;
     this.warnings = List.copyOf(warnings);
     this.metadata = Map.copyOf(metadata);
@@ -70,48 +72,33 @@ final class FalJob implements RemoteJob {
     return requestId;
   }
 
-  URI statusUrl() {
-    return statusUrl;
-  }
-
-  URI responseUrl() {
-    return responseUrl;
-  }
-
-  URI cancelUrl() {
-    return cancelUrl;
-  }
-
   @Override
   public CompletableFuture<PollResult> poll() {
-    ProviderHttp http = ctx.http();
-    HttpRequest req = http.request(withLogs(statusUrl)).header("Authorization", "Key " + key.reveal()).GET().build();
-    return http.json(req, FalWire.Status.class).thenCompose(st -> {
+    HttpRequest req = provider.request(ctx, withLogs(statusUrl)).GET().build();
+    return ctx.http().json(req, FalWire.Status.class).thenCompose(st -> {
       String s = st.status() == null ? "" : st.status().strip().toUpperCase(Locale.ROOT);
-      switch (s) {
-        case "IN_QUEUE":
-          return CompletableFuture.completedFuture(PollResult.pending(ProgressEvent.queued(providerId, st.queuePosition(), null)));
-        case "IN_PROGRESS":
-          if (runningNanos == 0) {
-            runningNanos = System.nanoTime();
-          }
-          String log = st.lastLog();
-          return CompletableFuture.completedFuture(PollResult.pending(new ProgressEvent(providerId, ProgressEvent.Stage.RUNNING,
-              null, percent(log), null, log == null ? null : clip(log), Instant.now())));
-        case "COMPLETED":
-          return result(st);
-        default:
-          return CompletableFuture.completedFuture(PollResult.failed(new ProviderUnavailableException("request " + requestId
-              + " has an unknown status '" + clip(String.valueOf(st.status())) + "'", providerId, false, false, null, null)));
+      if (s.equals("COMPLETED")) {
+        return result(st);
       }
+      if (s.equals("IN_PROGRESS") && runningNanos == 0) {
+        runningNanos = System.nanoTime();
+      }
+      String id = provider.id();
+      String log = st.lastLog();
+      return CompletableFuture.completedFuture(switch (s) {
+        case "IN_QUEUE" -> PollResult.pending(ProgressEvent.queued(id, st.queuePosition(), null));
+        case "IN_PROGRESS" -> PollResult.pending(new ProgressEvent(id, ProgressEvent.Stage.RUNNING, null, percent(log), null,
+            log == null ? null : ProviderSupport.clip(log, 200), Instant.now()));
+        default -> PollResult.failed(ProviderUnavailableException.failOver("request " + requestId + " has an unknown status '"
+            + ProviderSupport.clip(String.valueOf(st.status()), 200) + "'", id, null));
+      });
     });
   }
 
   @Override
   public CompletableFuture<?> cancel() {
     ProviderHttp http = ctx.http();
-    HttpRequest req = http.request(cancelUrl).header("Authorization", "Key " + key.reveal())
-        .PUT(HttpRequest.BodyPublishers.noBody()).build();
+    HttpRequest req = provider.request(ctx, cancelUrl).PUT(HttpRequest.BodyPublishers.noBody()).build();
     return http.send(req, ProviderHttp.MAX_API_BODY_BYTES).thenApply(r -> {
       // 2xx: OK / CANCELLATION_REQUESTED; 400 ALREADY_COMPLETED and 404 NOT_FOUND leave nothing to cancel
       if (r.isSuccess() || r.status() == 400 || r.status() == 404) {
@@ -125,12 +112,12 @@ final class FalJob implements RemoteJob {
   private CompletableFuture<PollResult> result(FalWire.Status st) {
     long completedNanos = System.nanoTime();
     ProviderHttp http = ctx.http();
-    HttpRequest req = http.request(responseUrl).header("Authorization", "Key " + key.reveal()).GET().build();
+    HttpRequest req = provider.request(ctx, responseUrl).GET().build();
     return http.send(req, ProviderHttp.MAX_API_BODY_BYTES).thenCompose(r -> {
       if (!r.isSuccess()) {
         ImageGenerationException e = http.mapError(r);
-        boolean runFailed = st.error() != null || FalErrors.hasFalErrorType(r, ctx.json())
-            || (r.status() >= 400 && r.status() < 500 && r.status() != 408 && r.status() != 429);
+        // a 4xx other than 408/429 is never retryable: only a hiccup without fal's error is read again
+        boolean runFailed = st.error() != null || FalWire.errorType(r, r.jsonOrNull(ctx.json())) != null;
         if (!runFailed && e.retryMayHelp()) {
           throw new CompletionException(e); // a hiccup reading the result: the poller reads again
         }
@@ -140,10 +127,10 @@ final class FalJob implements RemoteJob {
       List<FalWire.Image> images = res.images() == null ? List.of() : res.images();
       if (images.isEmpty()) {
         String error = st.error();
-        ImageGenerationException e = error != null ? FalErrors.runFailed(providerId, requestId, error, st.errorType())
-            : new ProviderUnavailableException("request " + requestId + " completed without images"
-                + (res.description() == null ? "" : "; the model said: " + clip(res.description())), providerId, false, false,
-                null, null);
+        ImageGenerationException e = error != null ? FalWire.runFailed(provider.id(), requestId, error, st.errorType())
+            : ProviderUnavailableException.failOver("request " + requestId + " completed without images"
+                + (res.description() == null ? "" : "; the model said: " + ProviderSupport.clip(res.description(), 200)),
+                provider.id(), null);
         return CompletableFuture.completedFuture(PollResult.failed(e));
       }
       return download(res, images, st, completedNanos).thenApply(PollResult::done);
@@ -152,28 +139,13 @@ final class FalJob implements RemoteJob {
 
   private CompletableFuture<ProviderResult> download(FalWire.Result res, List<FalWire.Image> images, FalWire.Status st,
       long completedNanos) {
-    ctx.progress(ProgressEvent.of(providerId, ProgressEvent.Stage.DOWNLOADING));
-    long t0 = System.nanoTime();
+    ctx.progress(ProgressEvent.of(provider.id(), ProgressEvent.Stage.DOWNLOADING));
     Long seed = res.seed();
-    List<CompletableFuture<GeneratedImage>> all = new ArrayList<>();
-    for (int i = 0; i < images.size(); i++) {
-      FalWire.Image img = images.get(i);
-      if (img == null || img.url() == null || img.url().isBlank()) {
-        all.add(CompletableFuture.failedFuture(new ProviderUnavailableException("result image " + (i + 1) + " of request "
-            + requestId + " has no url", providerId, false, false, null, null)));
-      } else {
-        all.add(ctx.downloader().image(img.url().strip(), seed, res.nsfw(i)));
-      }
-    }
-    return CompletableFuture.allOf(all.toArray(new CompletableFuture<?>[0])).thenApply(v -> {
-      long done = System.nanoTime();
+    List<ImageDownloader.Source> sources = IntStream.range(0, images.size()).mapToObj(i -> new ImageDownloader.Source(
+        images.get(i) == null ? null : images.get(i).url(), seed, res.nsfw(i))).toList();
+    return ctx.downloader().allOf(sources).thenApply(downloaded -> {
       ProviderResult.Builder b = ProviderResult.builder(appId).remoteJobId(requestId);
-      int flagged = 0;
-      for (CompletableFuture<GeneratedImage> f : all) {
-        GeneratedImage g = f.join();
-        flagged += g.nsfw() ? 1 : 0;
-        b.image(g);
-      }
+      downloaded.images().forEach(b::image);
       long running = runningNanos;
       b.queueTime(Duration.ofNanos((running != 0 ? running : completedNanos) - submittedNanos));
       Double inference = st.metrics() != null && st.metrics().inferenceTime() != null ? st.metrics().inferenceTime()
@@ -184,12 +156,13 @@ final class FalJob implements RemoteJob {
       } else if (running != 0) {
         b.runTime(Duration.ofNanos(completedNanos - running));
       }
-      b.downloadTime(Duration.ofNanos(done - t0));
+      b.downloadTime(downloaded.took());
       b.metadata("request_id", requestId);
       b.metadata("seed", seed != null ? seed : requestedSeed);
       b.metadata("description", res.description());
       metadata.forEach(b::metadata);
       warnings.forEach(b::warning);
+      long flagged = downloaded.images().stream().filter(GeneratedImage::nsfw).count();
       if (flagged > 0) {
         b.warning(flagged + " of " + images.size() + " images flagged by fal's safety checker (has_nsfw_concepts)");
       }
@@ -197,12 +170,76 @@ final class FalJob implements RemoteJob {
     });
   }
 
+  /**
+   * Whether a request id from fal is safe to put in a URL path.
+   *
+   * @param id the id
+   */
+  static boolean isSafeRequestId(String id) {
+    return REQUEST_ID.matcher(id).matches();
+  }
+
+  /**
+   * The submit URL: the queue base plus the full app id.
+   *
+   * @param base the queue base URL
+   * @param appId the app id
+   */
+  static URI submitUrl(URI base, String appId) {
+    return ProviderHttp.join(base, appId);
+  }
+
+  /**
+   * A request's URL built from the app id: {@code base/[namespace/]owner/alias/requests/{id}} plus
+   * a suffix ({@code ""}, {@code "/status"}, {@code "/cancel"}).
+   *
+   * @param base the queue base URL
+   * @param appId the app id (any sub-path is dropped)
+   * @param requestId the request id
+   * @param suffix what follows the id
+   */
+  static URI requestUrl(URI base, String appId, String requestId, String suffix) {
+    return ProviderHttp.join(base, FalModels.rootId(appId) + "/requests/" + requestId + suffix);
+  }
+
+  /**
+   * A URL fal returned ({@code status_url}, {@code response_url}, {@code cancel_url}), made safe to
+   * call with the key: kept as it is when it lies on the configured queue host; otherwise its path
+   * is moved onto the configured base (a proxy or a sandbox stands in for fal's host), so the key
+   * never goes to a host nobody configured. Null when the value is missing or not an http(s) URL.
+   *
+   * @param base the queue base URL
+   * @param returned what fal returned, or null
+   */
+  static @Nullable URI onBase(URI base, @Nullable String returned) {
+    if (returned == null || returned.isBlank()) {
+      return null;
+    }
+    URI u;
+    try {
+      u = URI.create(returned.strip());
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
+    String scheme = u.getScheme();
+    if (scheme == null || !(scheme.equalsIgnoreCase("http") || scheme.equalsIgnoreCase("https")) || u.getRawPath() == null
+        || u.getHost() == null) {
+      return null;
+    }
+    if (ProviderSupport.sameOrigin(u, base)) {
+      return u;
+    }
+    String path = u.getRawPath();
+    String basePath = base.getRawPath() == null ? "" : base.getRawPath().replaceAll("/+$", "");
+    if (!basePath.isEmpty() && path.startsWith(basePath + "/")) {
+      path = path.substring(basePath.length()); // already carries the base's path
+    }
+    return ProviderHttp.join(base, path + (u.getRawQuery() == null ? "" : "?" + u.getRawQuery()));
+  }
+
   private static URI withLogs(URI status) {
     String s = status.toString();
-    if (s.contains("logs=")) {
-      return status;
-    }
-    return URI.create(s + (status.getRawQuery() == null ? "?" : "&") + "logs=1");
+    return s.contains("logs=") ? status : URI.create(s + (status.getRawQuery() == null ? "?" : "&") + "logs=1");
   }
 
   private static @Nullable Double percent(@Nullable String log) {
@@ -225,11 +262,6 @@ final class FalJob implements RemoteJob {
       }
     }
     return null;
-  }
-
-  private static String clip(String s) {
-    String t = s.replaceAll("\\s+", " ").strip();
-    return t.length() > 200 ? t.substring(0, 200) + "..." : t;
   }
 
   @Override

@@ -1,21 +1,52 @@
 package dev.imagegen.provider.fal;
 
-import java.net.URI;
+import dev.imagegen.ErrorKind;
+import dev.imagegen.ImageGenerationException;
+import dev.imagegen.ImageGenerationRequest;
+import dev.imagegen.InputImage;
+import dev.imagegen.InvalidRequestException;
+import dev.imagegen.spi.ProviderCapabilities;
+import dev.imagegen.spi.ProviderSupport;
+import dev.imagegen.spi.SoftInput;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
 
 /**
- * fal app ids: aliases, the kind of input each model takes, and the queue URLs built from an id.
+ * fal's models: app ids and aliases, the kind of input each model takes, and an imagegen request
+ * mapped onto a model's input fields.
  *
  * <p>An app id is {@code owner/alias[/path]}; a leading {@code workflows/} or {@code comfy/} adds a
  * namespace segment. A submit goes to the full id; status, result and cancel use only the
- * {@code [namespace/]owner/alias} part: {@code fal-ai/flux/schnell} is submitted to
- * {@code …/fal-ai/flux/schnell} and polled at {@code …/fal-ai/flux/requests/{id}/status}.
+ * {@code [namespace/]owner/alias} part ({@link #rootId}, {@link FalJob#requestUrl}):
+ * {@code fal-ai/flux/schnell} is submitted to {@code …/fal-ai/flux/schnell} and polled at
+ * {@code …/fal-ai/flux/requests/{id}/status}.
+ *
+ * <p>Text to image ({@code fal-ai/flux/schnell} and other ids): {@code prompt}, {@code image_size}
+ * ({@code {"width":w,"height":h}} from the request's size, or a named size given as the
+ * {@code image_size} option), {@code num_inference_steps}, {@code seed}, {@code guidance_scale},
+ * {@code num_images}, {@code enable_safety_checker}, {@code output_format}.
+ *
+ * <p>Editing ({@code fal-ai/nano-banana-pro/edit} and ids ending in {@code /edit}): {@code prompt},
+ * {@code image_urls} (the init image first, then the reference images, in request order),
+ * {@code num_images}, {@code seed}, {@code output_format}; for the Nano Banana models the size becomes
+ * the nearest {@code aspect_ratio} and a {@code resolution} ({@code 1K}, {@code 2K}, {@code 4K}).
+ *
+ * <p>Soft inputs a model ignores follow core's rule ({@link ProviderCapabilities#softDrops}): no
+ * model here takes a negative prompt or a sampler, the Nano Banana models take no steps or guidance
+ * scale; those are left out of the body and named in the result's warnings (a strict request never
+ * gets here: routing skips fal).
+ *
+ * <p>The request's fal options ({@code providerOption("fal", key, value)}) are copied last and may
+ * set any other field ({@code aspect_ratio}, {@code resolution}, {@code safety_tolerance},
+ * {@code acceleration}, {@code sync_mode}...). Thread-safe; all methods are static.
  */
 final class FalModels {
   /** FLUX.1 [schnell]: text to image, priced per megapixel. */
@@ -29,6 +60,17 @@ final class FalModels {
 
   /** Short names users may write instead of a fal id. */
   static final Map<String, String> ALIASES;
+  /** fal's named image sizes with their pixel sizes. */
+  static final Map<String, int[]> NAMED_SIZES;
+  /** Every model name this provider lists (aliases and the ids they stand for). */
+  static final List<String> LISTED = List.of("flux-schnell", FLUX_SCHNELL, NANO_BANANA_PRO_EDIT, NANO_BANANA_EDIT,
+      NANO_BANANA_2_EDIT, "nano-banana-pro/edit", "nano-banana/edit", "nano-banana-2/edit");
+  /** The aspect ratios the Nano Banana models take (besides {@code auto}). */
+  static final List<String> ASPECT_RATIOS = List.of("21:9", "16:9", "3:2", "4:3", "5:4", "1:1", "4:5", "3:4", "2:3", "9:16");
+  /** The size fal's text-to-image models use when none is sent ({@code landscape_4_3}). */
+  static final int[] DEFAULT_SIZE = {1024, 768};
+
+  private static final Pattern SEGMENT = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
 
   static {
     Map<String, String> a = new LinkedHashMap<>();
@@ -37,15 +79,16 @@ final class FalModels {
     a.put("nano-banana-pro/edit", NANO_BANANA_PRO_EDIT);
     a.put("nano-banana/edit", NANO_BANANA_EDIT);
     a.put("nano-banana-2/edit", NANO_BANANA_2_EDIT);
-    ALIASES = java.util.Collections.unmodifiableMap(a);
+    ALIASES = Collections.unmodifiableMap(a);
+    Map<String, int[]> m = new LinkedHashMap<>();
+    m.put("square_hd", new int[] {1024, 1024});
+    m.put("square", new int[] {512, 512});
+    m.put("portrait_4_3", new int[] {768, 1024});
+    m.put("portrait_16_9", new int[] {576, 1024});
+    m.put("landscape_4_3", new int[] {1024, 768});
+    m.put("landscape_16_9", new int[] {1024, 576});
+    NAMED_SIZES = Collections.unmodifiableMap(m);
   }
-
-  /** Every model name this provider lists (aliases and the ids they stand for). */
-  static final List<String> LISTED = List.of("flux-schnell", FLUX_SCHNELL, NANO_BANANA_PRO_EDIT, NANO_BANANA_EDIT,
-      NANO_BANANA_2_EDIT, "nano-banana-pro/edit", "nano-banana/edit", "nano-banana-2/edit");
-
-  private static final Pattern SEGMENT = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
-  private static final Pattern REQUEST_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]{0,127}");
 
   /** What a model takes besides the prompt. */
   enum Kind {
@@ -56,6 +99,14 @@ final class FalModels {
     /** Image to image with one {@code image_url} and a {@code strength}. */
     IMAGE_TO_IMAGE
   }
+
+  /**
+   * A request body and the warnings its mapping produced.
+   *
+   * @param body the JSON body fields, in order
+   * @param warnings things the caller should know (fields a model ignores)
+   */
+  record Mapped(Map<String, Object> body, List<String> warnings) {}
 
   private FalModels() {}
 
@@ -72,16 +123,9 @@ final class FalModels {
       return alias;
     }
     List<String> segments = Arrays.asList(n.split("/", -1));
-    int min = hasNamespace(segments) ? 3 : 2;
-    if (segments.size() < min) {
-      return null;
-    }
-    for (String s : segments) {
-      if (!SEGMENT.matcher(s).matches() || s.equals("..") || s.equals("requests")) {
-        return null;
-      }
-    }
-    return n;
+    boolean wellFormed = segments.size() >= (hasNamespace(segments) ? 3 : 2)
+        && segments.stream().allMatch(s -> SEGMENT.matcher(s).matches() && !s.equals("..") && !s.equals("requests"));
+    return wellFormed ? n : null;
   }
 
   /**
@@ -118,8 +162,8 @@ final class FalModels {
   }
 
   /** Whether a model is one of the Nano Banana editing models (aspect_ratio, resolution, no image_size). */
-  static boolean isNanoBanana(String appId) {
-    return appId.equals(NANO_BANANA_PRO_EDIT) || appId.equals(NANO_BANANA_EDIT) || appId.equals(NANO_BANANA_2_EDIT);
+  static boolean isNanoBanana(@Nullable String appId) {
+    return NANO_BANANA_PRO_EDIT.equals(appId) || NANO_BANANA_EDIT.equals(appId) || NANO_BANANA_2_EDIT.equals(appId);
   }
 
   /** Whether a Nano Banana model takes {@code resolution} (the plain Nano Banana does not). */
@@ -127,93 +171,195 @@ final class FalModels {
     return appId.equals(NANO_BANANA_PRO_EDIT) || appId.equals(NANO_BANANA_2_EDIT);
   }
 
-  /**
-   * Whether a request id from fal is safe to put in a URL path.
-   *
-   * @param id the id
-   */
-  static boolean isSafeRequestId(String id) {
-    return REQUEST_ID.matcher(id).matches();
-  }
 
   /**
-   * The submit URL: the queue base plus the full app id.
+   * The input images a request sends, in the order fal gets them: the init image first, then the
+   * reference images in request order.
    *
-   * @param base the queue base URL
-   * @param appId the app id
+   * @param r the request
    */
-  static URI submitUrl(URI base, String appId) {
-    return URI.create(trim(base) + "/" + appId);
+  static List<InputImage> orderedInputs(ImageGenerationRequest r) {
+    return Stream.concat(r.inputImages(InputImage.Role.INIT).stream(), r.inputImages(InputImage.Role.REFERENCE).stream())
+        .toList();
   }
 
   /**
-   * A request's URL built from the app id: {@code base/[namespace/]owner/alias/requests/{id}} plus
-   * a suffix ({@code ""}, {@code "/status"}, {@code "/cancel"}).
+   * Checks that a model can take the request's input images, before anything is uploaded.
    *
-   * @param base the queue base URL
-   * @param appId the app id (any sub-path is dropped)
-   * @param requestId the request id
-   * @param suffix what follows the id
+   * @param providerId the provider id
+   * @param r the request
+   * @param appId the model
+   * @throws ImageGenerationException when it cannot (failing over may help) or the request is invalid for it
    */
-  static URI requestUrl(URI base, String appId, String requestId, String suffix) {
-    return URI.create(trim(base) + "/" + rootId(appId) + "/requests/" + requestId + suffix);
+  static void checkInputs(String providerId, ImageGenerationRequest r, String appId) {
+    Map<String, Object> opts = r.providerOptions(providerId);
+    List<String> v = new ArrayList<>();
+    if (opts.containsKey("prompt")) {
+      v.add("set the prompt on the request, not as a fal option");
+    }
+    Object size = opts.get("image_size");
+    int[] named = sizeOf(size);
+    if (size != null && (named == null || named[0] <= 0 || named[1] <= 0)) {
+      v.add("fal option image_size must be one of " + String.join(", ", NAMED_SIZES.keySet())
+          + " or {\"width\":int,\"height\":int}, was " + size);
+    }
+    Object resolution = opts.get("resolution");
+    if (resolution != null && !List.of("1K", "2K", "4K").contains(String.valueOf(resolution))) {
+      v.add("fal option resolution must be 1K, 2K or 4K, was " + resolution);
+    }
+    int inputs = orderedInputs(r).size();
+    if (inputs > 0 && (opts.containsKey("image_urls") || opts.containsKey("image_url"))) {
+      v.add("give input images as InputImage, not also as the fal option image_urls/image_url");
+    }
+    if (!v.isEmpty()) {
+      throw new InvalidRequestException(v, providerId, null);
+    }
+    if (r.mask() != null) {
+      throw notCapable(providerId, "fal models here take no inpainting mask; the mask would be dropped");
+    }
+    Kind kind = kind(appId);
+    int refs = r.inputImages(InputImage.Role.REFERENCE).size();
+    if (kind == Kind.TEXT && inputs > 0) {
+      throw notCapable(providerId, "model " + appId + " is text to image and takes no input images (" + inputs
+          + " given); use an editing model such as " + NANO_BANANA_PRO_EDIT);
+    }
+    if (kind == Kind.IMAGE_TO_IMAGE && (refs > 0 || inputs > 1)) {
+      throw notCapable(providerId, "model " + appId + " takes one input image, " + inputs + " given");
+    }
+    if (kind == Kind.EDIT && inputs == 0 && !opts.containsKey("image_urls")) {
+      throw new InvalidRequestException("model " + appId + " edits images: give at least one input image", providerId);
+    }
   }
 
   /**
-   * A URL fal returned ({@code status_url}, {@code response_url}, {@code cancel_url}), made safe to
-   * call with the key: kept as it is when it lies on the configured queue host; otherwise its path
-   * is moved onto the configured base (a proxy or a sandbox stands in for fal's host), so the key
-   * never goes to a host nobody configured. Null when the value is missing or not an http(s) URL.
+   * Builds the body.
    *
-   * @param base the queue base URL
-   * @param returned what fal returned, or null
+   * @param providerId the provider id
+   * @param r the request (prompt final)
+   * @param appId the model
+   * @param imageUrls the input images as URLs or data URIs, ordered as {@link #orderedInputs}
+   * @param safetyChecker the configured {@code enable_safety_checker}
+   * @param capabilities the provider's capabilities: the soft inputs they say the model ignores
+   *     are left out, with core's warnings
    */
-  static @Nullable URI onBase(URI base, @Nullable String returned) {
-    if (returned == null || returned.isBlank()) {
-      return null;
+  static Mapped body(String providerId, ImageGenerationRequest r, String appId, List<String> imageUrls, boolean safetyChecker,
+      ProviderCapabilities capabilities) {
+    Map<String, Object> b = new LinkedHashMap<>();
+    List<String> warnings = new ArrayList<>(capabilities.warnings(r));
+    Kind kind = kind(appId);
+    b.put("prompt", r.prompt());
+    if (kind == Kind.EDIT) {
+      b.put("image_urls", List.copyOf(imageUrls));
+    } else if (kind == Kind.IMAGE_TO_IMAGE && !imageUrls.isEmpty()) {
+      b.put("image_url", imageUrls.get(0));
+      if (r.strength() != null) {
+        b.put("strength", r.strength());
+      }
     }
-    URI u;
-    try {
-      u = URI.create(returned.strip());
-    } catch (IllegalArgumentException e) {
-      return null;
+    boolean nano = isNanoBanana(appId);
+    Integer w = r.width();
+    Integer h = r.height();
+    if (nano) {
+      if (w != null && h != null) {
+        b.put("aspect_ratio", ProviderSupport.nearestAspectRatio(w, h, ASPECT_RATIOS));
+        if (takesResolution(appId)) {
+          b.put("resolution", resolutionFor(w, h));
+        }
+      }
+    } else {
+      if (w != null && h != null) {
+        Map<String, Object> size = new LinkedHashMap<>();
+        size.put("width", w);
+        size.put("height", h);
+        b.put("image_size", size);
+      }
+      if (r.steps() != null && !capabilities.drops(r, SoftInput.STEPS)) {
+        b.put("num_inference_steps", r.steps());
+      }
+      if (r.guidanceScale() != null && !capabilities.drops(r, SoftInput.GUIDANCE)) {
+        b.put("guidance_scale", r.guidanceScale());
+      }
     }
-    String scheme = u.getScheme();
-    if (scheme == null || !(scheme.equalsIgnoreCase("http") || scheme.equalsIgnoreCase("https")) || u.getRawPath() == null
-        || u.getHost() == null) {
-      return null;
+    if (r.strength() != null && kind != Kind.IMAGE_TO_IMAGE) {
+      warnings.add(appId + " takes no strength; strength=" + r.strength() + " was not sent");
     }
-    if (sameOrigin(u, base)) {
-      return u;
+    if (r.seed() != null) {
+      b.put("seed", r.seed());
     }
-    String path = u.getRawPath();
-    String basePath = base.getRawPath() == null ? "" : base.getRawPath();
-    while (basePath.endsWith("/")) {
-      basePath = basePath.substring(0, basePath.length() - 1);
+    b.put("num_images", r.numImages());
+    if (!nano) {
+      b.put("enable_safety_checker", safetyChecker);
     }
-    if (!basePath.isEmpty() && path.startsWith(basePath + "/")) {
-      path = path.substring(basePath.length()); // already carries the base's path
+    String asked = r.outputFormat();
+    String fmt = asked == null ? null : asked.toLowerCase(Locale.ROOT).replace("jpg", "jpeg");
+    if (fmt != null) {
+      if (fmt.equals("webp") && appId.startsWith("fal-ai/flux/")) {
+        warnings.add(appId + " outputs jpeg or png only; png was requested instead of webp");
+        fmt = "png";
+      }
+      b.put("output_format", fmt);
     }
-    return URI.create(trim(base) + path + (u.getRawQuery() == null ? "" : "?" + u.getRawQuery()));
+    b.putAll(r.providerOptions(providerId));
+    return new Mapped(b, warnings);
   }
 
-  private static boolean sameOrigin(URI a, URI b) {
-    return a.getScheme().equalsIgnoreCase(String.valueOf(b.getScheme())) && a.getHost().equalsIgnoreCase(String.valueOf(b.getHost()))
-        && port(a) == port(b);
+  /**
+   * The Nano Banana {@code resolution} for a requested size: {@code 1K} up to 1024 pixels on the
+   * longer side, {@code 2K} up to 2048, else {@code 4K}.
+   *
+   * @param w width
+   * @param h height
+   */
+  static String resolutionFor(int w, int h) {
+    int side = Math.max(w, h);
+    return side <= 1024 ? "1K" : side <= 2048 ? "2K" : "4K";
   }
 
-  private static int port(URI u) {
-    if (u.getPort() >= 0) {
-      return u.getPort();
+  /**
+   * The resolution a Nano Banana request is billed at: the {@code resolution} option, else the one
+   * derived from the size, else {@code 1K}.
+   *
+   * @param providerId the provider id
+   * @param r the request
+   */
+  static String resolutionOf(String providerId, ImageGenerationRequest r) {
+    Object o = r.providerOptions(providerId).get("resolution");
+    if (o != null) {
+      return String.valueOf(o).toUpperCase(Locale.ROOT);
     }
-    return "https".equalsIgnoreCase(u.getScheme()) ? 443 : 80;
+    Integer w = r.width();
+    Integer h = r.height();
+    return w != null && h != null ? resolutionFor(w, h) : "1K";
   }
 
-  private static String trim(URI base) {
-    String s = base.toString();
-    while (s.endsWith("/")) {
-      s = s.substring(0, s.length() - 1);
+  /**
+   * The pixel size a text-to-image request produces: the request's size, else the {@code image_size}
+   * option, else {@code landscape_4_3}.
+   *
+   * @param providerId the provider id
+   * @param r the request
+   */
+  static int[] outputSize(String providerId, ImageGenerationRequest r) {
+    if (r.width() != null && r.height() != null) {
+      return new int[] {r.width(), r.height()};
     }
-    return s;
+    int[] size = sizeOf(r.providerOptions(providerId).get("image_size"));
+    return size != null ? size : DEFAULT_SIZE.clone();
+  }
+
+  /** The pixel size an {@code image_size} option names, or null when it names none. */
+  private static int @Nullable [] sizeOf(@Nullable Object size) {
+    if (size instanceof String s && NAMED_SIZES.containsKey(s)) {
+      return NAMED_SIZES.get(s).clone();
+    }
+    if (size instanceof Map<?, ?> m && m.get("width") instanceof Number w && m.get("height") instanceof Number h) {
+      return new int[] {w.intValue(), h.intValue()};
+    }
+    return null;
+  }
+
+  /** A failure meaning "this provider cannot serve this request as asked; another one may". */
+  static ImageGenerationException notCapable(String providerId, String message) {
+    return new ImageGenerationException(message, providerId, ErrorKind.NO_CAPABLE_PROVIDER, false, true, null);
   }
 }

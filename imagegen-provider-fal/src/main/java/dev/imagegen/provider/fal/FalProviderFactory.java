@@ -62,20 +62,13 @@ public final class FalProviderFactory implements ImageProviderFactory {
   public ImageProvider create(ProviderConfig config) {
     Secret key = key(config).orElseThrow(() -> new IllegalStateException(ID + ": no key configured (set FAL_KEY, "
         + "imagegen.fal.api-key or IMAGEGEN_FAL_API_KEY, or FAL_KEY_ID and FAL_KEY_SECRET)"));
-    return new FalProvider(ID, config, key);
+    return new FalProvider(config, key);
   }
 
   /** {@code api-key}, else {@code key-id:key-secret}. */
   private static Optional<Secret> key(ProviderConfig config) {
-    Optional<String> apiKey = config.get(ProviderConfig.API_KEY).map(String::strip).filter(s -> !s.isEmpty());
-    if (apiKey.isPresent()) {
-      return apiKey.map(Secret::of);
-    }
     Optional<String> keyId = config.get("key-id").map(String::strip).filter(s -> !s.isEmpty());
     Optional<String> secret = config.get("key-secret").map(String::strip).filter(s -> !s.isEmpty());
-    if (keyId.isPresent() && secret.isPresent()) {
-      return Optional.of(Secret.of(keyId.get() + ":" + secret.get()));
-    }
-    return Optional.empty();
+    return config.apiKey().or(() -> keyId.flatMap(id -> secret.map(sec -> Secret.of(id + ":" + sec))));
   }
 }

@@ -7,19 +7,18 @@ import dev.imagegen.InputImage;
 import dev.imagegen.InvalidRequestException;
 import dev.imagegen.ProviderUnavailableException;
 import dev.imagegen.spi.GenerationContext;
-import dev.imagegen.spi.HttpResult;
 import dev.imagegen.spi.ImageBytes;
 import dev.imagegen.spi.ProviderHttp;
-import dev.imagegen.spi.Secret;
+import dev.imagegen.spi.ProviderSupport;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -36,13 +35,12 @@ import org.jspecify.annotations.Nullable;
 final class FalStorage {
   private static final int MAX_ENTRIES = 1024;
 
+  private final FalProvider provider;
   private final String providerId;
   private final URI storageUrl;
-  private final Secret key;
   private final long dataUriMaxBytes;
   private final Duration ttl;
   private final Map<String, Entry> cache = new LinkedHashMap<>(16, 0.75f, true);
-  private final AtomicInteger uploads = new AtomicInteger();
 
   private record Entry(CompletableFuture<String> fileUrl, long expiresAtNanos) {}
 
@@ -55,17 +53,12 @@ final class FalStorage {
    */
   record Sent(String url, boolean uploaded, boolean reused) {}
 
-  FalStorage(String providerId, URI storageUrl, Secret key, long dataUriMaxBytes, Duration ttl) {
-    this.providerId = providerId;
+  FalStorage(FalProvider provider, URI storageUrl, long dataUriMaxBytes, Duration ttl) {
+    this.provider = provider;
+    this.providerId = provider.id();
     this.storageUrl = storageUrl;
-    this.key = key;
     this.dataUriMaxBytes = dataUriMaxBytes;
     this.ttl = ttl;
-  }
-
-  /** How many uploads this provider made (not counting reuses). */
-  int uploads() {
-    return uploads.get();
   }
 
   /**
@@ -84,8 +77,9 @@ final class FalStorage {
     try {
       bytes = image.bytes();
     } catch (UncheckedIOException e) {
+      Throwable cause = e.getCause();
       return CompletableFuture.failedFuture(new InvalidRequestException("input image " + (index + 1) + " (" + image.role()
-          + ") cannot be read: " + e.getCause().getMessage(), providerId));
+          + ") cannot be read: " + (cause == null ? e.getMessage() : cause.getMessage()), providerId));
     }
     ImageFormat format = ImageFormat.sniff(bytes);
     if (format == null) {
@@ -117,7 +111,7 @@ final class FalStorage {
       // another request's upload of the same bytes: reuse it; if it failed for that request's own
       // reasons (its cancellation), upload again for this one
       return shared.thenApply(u -> new Sent(u, false, true)).exceptionallyCompose(err -> {
-        Throwable c = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+        Throwable c = ProviderSupport.unwrap(err);
         forget(hash, shared);
         return c instanceof GenerationCancelledException && !ctx.isCancelled() ? send(image, index, ctx)
             : CompletableFuture.failedFuture(c);
@@ -136,10 +130,7 @@ final class FalStorage {
 
   private void forget(String hash, CompletableFuture<String> f) {
     synchronized (cache) {
-      Entry e = cache.get(hash);
-      if (e != null && e.fileUrl() == f) {
-        cache.remove(hash);
-      }
+      cache.computeIfPresent(hash, (h, e) -> e.fileUrl() == f ? null : e);
     }
   }
 
@@ -148,17 +139,17 @@ final class FalStorage {
     URI initiate = ProviderHttp.join(storageUrl, "/storage/upload/initiate?storage_type=fal-cdn-v3");
     String fileName = "input-" + (index + 1) + "." + (format == ImageFormat.JPEG ? "jpg" : format.extension());
     // an upload target is no paid job: a lost answer may be retried
-    HttpRequest start = ProviderHttp.retrySafe(http.request(initiate))
-        .header("Authorization", "Key " + key.reveal())
+    HttpRequest start = ProviderHttp.retrySafe(provider.request(ctx, initiate))
         .header("Content-Type", "application/json")
-        .POST(http.jsonBody(new FalWire.InitiateUpload(format.mediaType(), fileName)))
+        .POST(http.jsonBody(ctx.json().createObjectNode().put("content_type", format.mediaType()).put("file_name", fileName)))
         .build();
-    return http.json(start, FalWire.UploadTarget.class).thenCompose(target -> {
-      URI put = httpUrl(target.uploadUrl());
-      String fileUrl = target.fileUrl();
-      if (put == null || fileUrl == null || fileUrl.isBlank()) {
-        throw new CompletionException(new ProviderUnavailableException("upload initiate answered without upload_url or "
-            + "file_url", providerId, true, false, null, null));
+    // the answer: {"upload_url":"…","file_url":"https://v3b.fal.media/files/…"}
+    return http.json(start).thenCompose(target -> {
+      URI put = httpUrl(target.path("upload_url").asText(null));
+      String fileUrl = target.path("file_url").asText("");
+      if (put == null || fileUrl.isBlank()) {
+        throw new CompletionException(ProviderUnavailableException.transientFailure("upload initiate answered without "
+            + "upload_url or file_url", providerId, null));
       }
       // a presigned URL: no key goes there
       HttpRequest req = http.request(put)
@@ -167,42 +158,27 @@ final class FalStorage {
           .build();
       return http.send(req, 1024 * 1024).thenApply(r -> {
         if (!r.isSuccess()) {
-          throw new CompletionException(uploadFailed(r));
+          // the PUT goes to a storage bucket, not to fal's API: its 403 is an expired signature, not a bad key
+          boolean transientFault = r.status() == 408 || r.status() == 429 || r.status() >= 500;
+          throw new CompletionException(ProviderUnavailableException.builder("upload of an input image to fal storage "
+              + "answered HTTP " + r.status(), providerId).retryable(transientFault).retryAfter(r.retryAfter()).build());
         }
-        uploads.incrementAndGet();
         return fileUrl;
       });
     }).exceptionally(e -> {
-      Throwable c = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
-      if (c instanceof ProviderUnavailableException pu && pu.outcomeUnknown()) {
-        // an upload creates no paid job: a lost answer is an ordinary transient fault
-        throw new CompletionException(new ProviderUnavailableException(pu.getMessage(), providerId, true, false, null, pu));
-      }
-      if (c instanceof ImageGenerationException ige) {
-        throw new CompletionException(ige);
-      }
-      if (c instanceof java.util.concurrent.CancellationException) {
-        throw new CompletionException(new GenerationCancelledException("upload of input image " + (index + 1)
-            + " cancelled", providerId, null));
-      }
-      throw new CompletionException(new ProviderUnavailableException("upload of input image " + (index + 1) + " failed: "
-          + c.getClass().getSimpleName(), providerId, false, false, null, null));
+      // both calls are safe to repeat (the initiate is marked so, the PUT is idempotent): core never
+      // reports their lost answers as an unknown outcome, they stay ordinary transient faults
+      Throwable c = ProviderSupport.unwrap(e);
+      String what = "upload of input image " + (index + 1);
+      throw new CompletionException(c instanceof ImageGenerationException ? c : c instanceof CancellationException
+          ? new GenerationCancelledException(what + " cancelled", providerId, null)
+          : ProviderUnavailableException.failOver(what + " failed: " + c.getClass().getSimpleName(), providerId, null));
     });
   }
 
-  private ImageGenerationException uploadFailed(HttpResult r) {
-    // the PUT goes to a storage bucket, not to fal's API: its 403 is an expired signature, not a bad key
-    boolean transientFault = r.status() == 408 || r.status() == 429 || r.status() >= 500;
-    return new ProviderUnavailableException("upload of an input image to fal storage answered HTTP " + r.status(), providerId,
-        transientFault, false, r.retryAfter(), null);
-  }
-
   private static @Nullable URI httpUrl(@Nullable String s) {
-    if (s == null || !ImageBytes.isHttpUrl(s.strip())) {
-      return null;
-    }
     try {
-      return URI.create(s.strip());
+      return s != null && ImageBytes.isHttpUrl(s.strip()) ? URI.create(s.strip()) : null;
     } catch (IllegalArgumentException e) {
       return null;
     }

@@ -271,12 +271,12 @@ class FalProviderTest {
       assertThat(FalModels.rootId("workflows/owner/app/path")).isEqualTo("workflows/owner/app");
       assertThat(FalModels.rootId("comfy/owner/app")).isEqualTo("comfy/owner/app");
       URI base = URI.create("https://queue.fal.run/");
-      assertThat(FalModels.submitUrl(base, "fal-ai/flux/schnell")).hasToString("https://queue.fal.run/fal-ai/flux/schnell");
-      assertThat(FalModels.requestUrl(base, "fal-ai/flux/schnell", "r1", "/status"))
+      assertThat(FalJob.submitUrl(base, "fal-ai/flux/schnell")).hasToString("https://queue.fal.run/fal-ai/flux/schnell");
+      assertThat(FalJob.requestUrl(base, "fal-ai/flux/schnell", "r1", "/status"))
           .hasToString("https://queue.fal.run/fal-ai/flux/requests/r1/status");
-      assertThat(FalModels.requestUrl(base, "workflows/me/wf/run", "r1", "/cancel"))
+      assertThat(FalJob.requestUrl(base, "workflows/me/wf/run", "r1", "/cancel"))
           .hasToString("https://queue.fal.run/workflows/me/wf/requests/r1/cancel");
-      assertThat(FalModels.requestUrl(base, "fal-ai/nano-banana-pro/edit", "r1", ""))
+      assertThat(FalJob.requestUrl(base, "fal-ai/nano-banana-pro/edit", "r1", ""))
           .hasToString("https://queue.fal.run/fal-ai/nano-banana-pro/requests/r1");
     }
 
@@ -294,12 +294,12 @@ class FalProviderTest {
     @Test
     void foreignHostUrlsAreMovedOntoTheBase() {
       URI base = URI.create("http://localhost:8080/proxy");
-      assertThat(FalModels.onBase(base, "https://queue.fal.run/fal-ai/flux/requests/r1/status"))
+      assertThat(FalJob.onBase(base, "https://queue.fal.run/fal-ai/flux/requests/r1/status"))
           .hasToString("http://localhost:8080/proxy/fal-ai/flux/requests/r1/status");
-      assertThat(FalModels.onBase(base, "http://localhost:8080/fal-ai/flux/requests/r1"))
+      assertThat(FalJob.onBase(base, "http://localhost:8080/fal-ai/flux/requests/r1"))
           .hasToString("http://localhost:8080/fal-ai/flux/requests/r1");
-      assertThat(FalModels.onBase(base, "ftp://x/y")).isNull();
-      assertThat(FalModels.onBase(base, null)).isNull();
+      assertThat(FalJob.onBase(base, "ftp://x/y")).isNull();
+      assertThat(FalJob.onBase(base, null)).isNull();
     }
 
     @Test
@@ -819,7 +819,8 @@ class FalProviderTest {
       assertThat(provider(config().set("price-per-image", "0.05").build()).costModel()
           .estimate(ImageGenerationRequest.of("x")).amount()).isEqualByComparingTo("0.05");
       assertThatThrownBy(() -> provider(config().set("price.fal-ai/flux/schnell", "cheap").build()))
-          .isInstanceOf(IllegalStateException.class).hasMessageContaining("price.fal-ai/flux/schnell");
+          .isInstanceOf(IllegalStateException.class).hasMessageContaining("price.fal-ai/flux/schnell")
+          .hasMessageContaining("cheap");
     }
 
     @Test
@@ -827,6 +828,16 @@ class FalProviderTest {
       Cost c = service().estimateCost(ImageGenerationRequest.builder().prompt("x").size(512, 512).build());
       assertThat(c.amount()).isEqualByComparingTo("0.003");
       assertThat(c.source()).isEqualTo(Cost.Source.ESTIMATED);
+    }
+
+    @Test
+    void serviceKeepsOneKeySchemeOverFlatPrices() {
+      ImageGenerationService s = service(config().set("price-per-image", "0.05").set("price.fal-ai/flux/schnell", "0.004")
+          .build());
+      // price.<model> wins over price-per-image, which prices every other model (the table is not replaced wholesale)
+      assertThat(s.estimateCost(ImageGenerationRequest.of("x")).amount()).isEqualByComparingTo("0.004");
+      assertThat(s.estimateCost(ImageGenerationRequest.builder().prompt("x").model("fal-ai/flux/dev").build()).amount())
+          .isEqualByComparingTo("0.05");
     }
 
     @Test

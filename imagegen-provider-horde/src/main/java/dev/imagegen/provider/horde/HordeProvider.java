@@ -1,36 +1,43 @@
 package dev.imagegen.provider.horde;
 
+import static dev.imagegen.spi.ProviderSupport.clip;
+
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.imagegen.AuthenticationException;
 import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.ModelInfo;
+import dev.imagegen.ProviderHealth.State;
 import dev.imagegen.ProviderHealth;
 import dev.imagegen.ProviderUnavailableException;
 import dev.imagegen.spi.CostModel;
 import dev.imagegen.spi.GenerationContext;
+import dev.imagegen.spi.HealthCheck;
+import dev.imagegen.spi.HttpImageProvider;
 import dev.imagegen.spi.HttpResult;
-import dev.imagegen.spi.ImageProvider;
 import dev.imagegen.spi.PollPolicy;
 import dev.imagegen.spi.ProviderCapabilities;
 import dev.imagegen.spi.ProviderConfig;
 import dev.imagegen.spi.ProviderContext;
-import dev.imagegen.spi.ProviderHttp;
 import dev.imagegen.spi.ProviderResult;
+import dev.imagegen.spi.ProviderSupport;
 import dev.imagegen.spi.Secret;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
@@ -40,7 +47,7 @@ import org.jspecify.annotations.Nullable;
  * read {@code /generate/status/{id}} once, download every image at once, cancel with
  * {@code DELETE /generate/status/{id}}. Free; works with the anonymous key. Thread-safe.
  */
-final class HordeProvider implements ImageProvider {
+final class HordeProvider extends HttpImageProvider {
   /** The provider id. */
   static final String ID = "horde";
   /** The public API. */
@@ -57,7 +64,6 @@ final class HordeProvider implements ImageProvider {
   private static final Pattern REQUEST_ID = Pattern.compile("[A-Za-z0-9-]{1,100}");
   private static final Pattern CLIENT_AGENT = Pattern.compile("[^:\\s]+:[^:\\s]+:\\S+");
 
-  private final URI baseUrl;
   private final Secret apiKey;
   private final boolean anonymous;
   private final @Nullable String clientAgent;
@@ -73,15 +79,14 @@ final class HordeProvider implements ImageProvider {
   private record LiveModels(List<HordeWire.Model> models, long readAt) {}
 
   HordeProvider(ProviderConfig config) {
-    this.baseUrl = config.baseUrl(DEFAULT_BASE_URL);
-    String key = config.get(ProviderConfig.API_KEY).map(String::strip).filter(k -> !k.isEmpty()).orElse(ANONYMOUS_KEY);
-    this.apiKey = Secret.of(key);
-    this.anonymous = ANONYMOUS_KEY.equals(key);
+    super(config, DEFAULT_BASE_URL);
+    this.apiKey = config.apiKey().orElse(Secret.of(ANONYMOUS_KEY));
+    this.anonymous = ANONYMOUS_KEY.equals(apiKey.reveal());
     this.clientAgent = config.get("client-agent").map(String::strip).orElse(null);
     if (clientAgent != null && !CLIENT_AGENT.matcher(clientAgent).matches()) {
       throw new IllegalStateException(ID + ": client-agent must look like name:version:contact, was '" + clientAgent + "'");
     }
-    this.contact = config.get("contact").map(String::strip).filter(c -> !c.isEmpty()).orElse(DEFAULT_CONTACT);
+    this.contact = config.string("contact", DEFAULT_CONTACT);
     if (contact.contains(":") && !contact.matches("https?://\\S+|mailto:\\S+") || contact.matches(".*\\s.*")) {
       throw new IllegalStateException(ID + ": contact must be a URL, an e-mail address or a name without spaces, was '"
           + contact + "'");
@@ -96,23 +101,16 @@ final class HordeProvider implements ImageProvider {
         .models(models)
         .anyModel(true)
         .sizes(64, 3072, 64)
-        .maxSteps(500)
         .negativePrompt(true)
         .seed(true)
         .img2img(true)
         .mask(true)
-        .maxReferenceImages(0)
         .maxImagesPerRequest(20)
         .loras(true)
         .queued(true)
         .cancellable(true)
         .free(costModel.estimate(ImageGenerationRequest.of("price probe")).amountOrZero().signum() == 0)
         .build();
-  }
-
-  @Override
-  public String id() {
-    return ID;
   }
 
   @Override
@@ -138,82 +136,62 @@ final class HordeProvider implements ImageProvider {
     } catch (ImageGenerationException e) {
       return CompletableFuture.failedFuture(e);
     }
-    CompletableFuture<ObjectNode> body;
     URI maskUrl = prepared.maskUrl();
-    if (maskUrl == null) {
-      body = CompletableFuture.completedFuture(prepared.body());
-    } else {
-      // the Horde takes a mask only as base64
-      body = ctx.downloader().download(maskUrl, null, false).thenApply(mask -> {
-        ObjectNode b = prepared.body().deepCopy();
-        b.put("source_mask", Base64.getEncoder().encodeToString(mask.bytes()));
-        return b;
-      });
-    }
+    // the Horde takes a mask only as base64
+    CompletableFuture<ObjectNode> body = maskUrl == null ? CompletableFuture.completedFuture(prepared.body())
+        : ctx.downloader().download(maskUrl, null, false)
+            .thenApply(mask -> prepared.body().deepCopy().put("source_mask", Base64.getEncoder().encodeToString(mask.bytes())));
     return body.thenCompose(b -> submit(b, prepared, ctx));
   }
 
   private CompletableFuture<ProviderResult> submit(ObjectNode body, HordeRequests.Prepared prepared, GenerationContext ctx) {
-    HttpRequest post = request(ctx, "/generate/async").header("Content-Type", "application/json")
-        .POST(ctx.http().jsonBody(body)).build();
     long submittedAt = System.nanoTime();
-    return ctx.http().json(post, HordeWire.Submitted.class).thenCompose(s -> {
+    return ctx.http().json(postJson(ctx, "/generate/async", body), HordeWire.Submitted.class).thenCompose(s -> {
       String id = s.id();
       if (id == null || !REQUEST_ID.matcher(id).matches()) {
-        throw new CompletionException(new ProviderUnavailableException("accepted the request without a usable id ("
-            + (id == null ? "none" : "'" + abbreviate(ctx.redactor().redact(id)) + "'") + ")", ctx.providerId(), false, true,
-            null, null));
+        throw new CompletionException(ProviderUnavailableException.outcomeUnknown("accepted the request without a usable id ("
+            + (id == null ? "none" : "'" + clip(ctx.redactor().redact(id), 200) + "'") + ")", ctx.providerId(), null));
       }
-      HordeJob job = new HordeJob(this, ctx, id, prepared, s, submittedAt);
+      HordeJob job = new HordeJob(this, ctx, id, prepared, s, submittedAt, new AtomicLong());
       String noWorker = noAvailableWorker(s);
       if (noWorker != null) {
         // a 202 is no promise that anyone will serve it: delete it and let another provider try now
         ctx.remoteJobStarted(id, job::cancel);
         return job.cancel().handle((x, e) -> null).thenCompose(x -> CompletableFuture.<ProviderResult>failedFuture(
-            new ProviderUnavailableException("no available worker can serve model '" + prepared.model() + "' (NoAvailableWorker: "
-                + noWorker + "); request " + id + " was deleted", ctx.providerId(), false, false, null, null)));
+            ProviderUnavailableException.failOver("no available worker can serve model '" + prepared.model()
+                + "' (NoAvailableWorker: " + noWorker + "); request " + id + " was deleted", ctx.providerId(), null)));
       }
       return ctx.await(job, pollPolicy);
     });
   }
 
-
   private static @Nullable String noAvailableWorker(HordeWire.Submitted s) {
-    if (s.warnings() == null) {
-      return null;
-    }
-    for (HordeWire.Warning w : s.warnings()) {
-      if ("NoAvailableWorker".equals(w.code())) {
-        return w.message() == null ? "no message" : abbreviate(w.message());
-      }
-    }
-    return null;
+    return s.warnings() == null ? null : s.warnings().stream().filter(w -> "NoAvailableWorker".equals(w.code()))
+        .map(w -> w.message() == null ? "no message" : clip(w.message(), 200)).findFirst().orElse(null);
   }
 
   /** The submit's warnings and message, as lines for the response's warnings. */
   static List<String> warnings(HordeWire.Submitted s) {
     List<String> out = new ArrayList<>();
     if (s.warnings() != null) {
-      for (HordeWire.Warning w : s.warnings()) {
-        out.add("AI Horde warning " + (w.code() == null ? "" : w.code() + ": ") + (w.message() == null ? "" : abbreviate(w.message())));
-      }
+      s.warnings().forEach(w -> out.add("AI Horde warning " + (w.code() == null ? "" : w.code() + ": ")
+          + clip(w.message(), 200)));
     }
     if (s.message() != null && !s.message().isBlank()) {
-      out.add("AI Horde: " + abbreviate(s.message()));
+      out.add("AI Horde: " + clip(s.message(), 200));
     }
     return out;
   }
 
-  /**
-   * A request to the Horde with the key, the {@code Client-Agent} and imagegen's defaults.
-   *
-   * @param ctx the context whose HTTP support sends it
-   * @param path the path under the base URL
-   */
-  HttpRequest.Builder request(ProviderContext ctx, String path) {
-    return ctx.http().request(ProviderHttp.join(baseUrl, path))
-        .header("apikey", apiKey.reveal())
-        .header("Client-Agent", clientAgent(ctx));
+  @Override
+  protected HttpRequest.Builder authorize(HttpRequest.Builder request) {
+    return request.header("apikey", apiKey.reveal());
+  }
+
+  /** A request to the Horde with the key, the {@code Client-Agent} and imagegen's defaults. */
+  @Override
+  public HttpRequest.Builder request(ProviderContext ctx, String path) {
+    return super.request(ctx, path).header("Client-Agent", clientAgent(ctx));
   }
 
   /**
@@ -227,98 +205,73 @@ final class HordeProvider implements ImageProvider {
       return clientAgent;
     }
     String ua = ctx.http().userAgent().strip();
-    String name = "imagegen-java";
-    String version = "0";
     int slash = ua.indexOf('/');
-    if (slash > 0) {
-      name = ua.substring(0, slash).replace(':', '-');
-      String rest = ua.substring(slash + 1).split("\\s+")[0].replace(':', '-');
-      if (!rest.isEmpty()) {
-        version = rest;
-      }
-    }
-    return name + ":" + version + ":" + contact;
+    String name = slash > 0 ? ua.substring(0, slash).replace(':', '-') : "imagegen-java";
+    String version = slash > 0 ? ua.substring(slash + 1).split("\\s+")[0].replace(':', '-') : "";
+    return name + ":" + (version.isEmpty() ? "0" : version) + ":" + contact;
   }
 
   @Override
   public @Nullable ImageGenerationException mapError(HttpResult response, ProviderContext context) {
-    return HordeErrors.map(context.providerId(), response, context.json());
+    return HordeWire.mapError(context.providerId(), response, context.json());
   }
 
   // ------------------------------------------------------------------------------------ health
 
   @Override
   public CompletableFuture<ProviderHealth> health(ProviderContext ctx) {
-    long t0 = System.nanoTime();
-    CompletableFuture<Outcome<HordeWire.Heartbeat>> heartbeat =
-        outcome(ctx.http().json(request(ctx, "/status/heartbeat").GET().build(), HordeWire.Heartbeat.class));
-    CompletableFuture<Outcome<HordeWire.User>> user =
-        outcome(ctx.http().json(request(ctx, "/find_user").GET().build(), HordeWire.User.class));
-    CompletableFuture<?> models = refreshModels(ctx);
-    return CompletableFuture.allOf(heartbeat, user, models).handle((v, e) -> {
-      Duration latency = Duration.ofNanos(System.nanoTime() - t0);
-      try {
-        ProviderHealth h = health(heartbeat.join(), user.join(), latency);
-        // heartbeat and user fields are the server's text: scrub them like any answer
-        return new ProviderHealth(h.provider(), h.state(), h.latency(), ctx.redactor().redact(h.message()), h.queueDepth(),
-            h.workersReady());
-      } catch (RuntimeException x) {
-        return new ProviderHealth(ID, ProviderHealth.State.DOWN, latency, ctx.redactor().redact(String.valueOf(x.getMessage())),
-            null, null);
-      }
-    });
+    CompletableFuture<HordeWire.Heartbeat> heartbeat = get(ctx, "/status/heartbeat", HordeWire.Heartbeat.class);
+    CompletableFuture<HordeWire.User> user = get(ctx, "/find_user", HordeWire.User.class);
+    CompletableFuture<?> all = CompletableFuture.allOf(heartbeat, user, refreshModels(ctx));
+    return HealthCheck.timed(ctx, () -> all.handle((v, e) -> "probed"), (v, latency) -> health(ctx, heartbeat, user, latency));
   }
 
-  private ProviderHealth health(Outcome<HordeWire.Heartbeat> hb, Outcome<HordeWire.User> user, Duration latency) {
-    if (user.error() instanceof AuthenticationException a) {
-      return new ProviderHealth(ID, ProviderHealth.State.AUTH_FAILED, latency, a.getMessage(), null, null);
+  /** {@code GET} of a path under the base URL, read as a type. */
+  <T> CompletableFuture<T> get(ProviderContext ctx, String path, Class<T> type) {
+    return ctx.http().json(request(ctx, path).GET().build(), type);
+  }
+
+  private ProviderHealth health(ProviderContext ctx, CompletableFuture<HordeWire.Heartbeat> heartbeat,
+      CompletableFuture<HordeWire.User> user, Duration latency) {
+    ImageGenerationException userError = error(user);
+    if (userError instanceof AuthenticationException) {
+      return HealthCheck.failed(ctx, latency, userError);
     }
-    if (hb.error() != null || hb.value() == null) {
-      String why = hb.error() == null ? "no heartbeat" : hb.error().getMessage();
-      return new ProviderHealth(ID, ProviderHealth.State.DOWN, latency, "heartbeat failed: " + why, null, null);
+    ImageGenerationException heartbeatError = error(heartbeat);
+    if (heartbeatError != null || heartbeat.join() == null) {
+      String why = heartbeatError == null ? "no heartbeat" : heartbeatError.getMessage();
+      return ProviderHealth.of(id(), State.DOWN, latency, "heartbeat failed: " + why);
     }
-    HordeWire.Heartbeat h = hb.value();
-    String status = h.message() == null ? "?" : abbreviate(h.message());
-    ProviderHealth.State state = switch (status) {
-      case "OK" -> ProviderHealth.State.UP;
-      case "DOWN" -> ProviderHealth.State.DOWN;
-      default -> ProviderHealth.State.DEGRADED;
+    HordeWire.Heartbeat h = heartbeat.join();
+    String status = h.message() == null ? "?" : clip(h.message(), 200);
+    State state = switch (status) {
+      case "OK" -> State.UP;
+      case "DOWN" -> State.DOWN;
+      default -> State.DEGRADED;
     };
     StringBuilder msg = new StringBuilder("heartbeat ").append(status);
     if (h.version() != null) {
-      msg.append(" (version ").append(abbreviate(h.version())).append(')');
+      msg.append(" (version ").append(clip(h.version(), 200)).append(')');
     }
-    if (user.value() != null) {
-      HordeWire.User u = user.value();
-      msg.append("; user ").append(u.username() == null ? "?" : abbreviate(u.username()));
+    if (userError != null) {
+      state = state == State.UP ? State.DEGRADED : state;
+      msg.append("; key not checked: ").append(userError.getMessage());
+    } else if (user.join() != null) {
+      HordeWire.User u = user.join();
+      msg.append("; user ").append(u.username() == null ? "?" : clip(u.username(), 200));
       if (u.kudos() != null) {
         msg.append(", ").append(Math.round(u.kudos())).append(" kudos");
       }
-    } else if (user.error() != null) {
-      if (state == ProviderHealth.State.UP) {
-        state = ProviderHealth.State.DEGRADED;
-      }
-      msg.append("; key not checked: ").append(user.error().getMessage());
     }
     if (anonymous) {
       msg.append("; anonymous key (lowest priority)");
     }
-    return new ProviderHealth(ID, state, latency, msg.toString(), h.queue(), workersFor(requests.modelName(null)));
+    return ProviderHealth.of(id(), state, latency, msg.toString()).withQueue(h.queue(), workersFor(requests.modelName(null)));
   }
 
-  /** A future's value or its error, never failing. */
-  private record Outcome<T>(@Nullable T value, @Nullable ImageGenerationException error) {}
-
-  private static <T> CompletableFuture<Outcome<T>> outcome(CompletableFuture<T> f) {
-    return f.handle((v, e) -> {
-      if (e == null) {
-        return new Outcome<>(v, null);
-      }
-      Throwable c = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
-      ImageGenerationException x = c instanceof ImageGenerationException ige ? ige
-          : new ProviderUnavailableException(c.getClass().getSimpleName(), ID, c);
-      return new Outcome<>(null, x);
-    });
+  /** A finished future's failure as imagegen's exception, or null when it succeeded. */
+  private @Nullable ImageGenerationException error(CompletableFuture<?> f) {
+    return f.isCompletedExceptionally() ? f.handle((v, e) -> ProviderSupport.failure(id(), e)).join() : null;
   }
 
   // ------------------------------------------------------------------------------------ models
@@ -329,16 +282,10 @@ final class HordeProvider implements ImageProvider {
     if (held != null && System.nanoTime() - held.readAt() < modelsRefresh.toNanos()) {
       return CompletableFuture.completedFuture(null);
     }
-    return ctx.http().json(request(ctx, "/status/models?type=image").GET().build(), HordeWire.Model[].class)
-        .thenAccept(ms -> {
-          List<HordeWire.Model> list = new ArrayList<>();
-          for (HordeWire.Model m : ms) {
-            if (m != null && m.name() != null && (m.type() == null || "image".equals(m.type()))) {
-              list.add(m);
-            }
-          }
-          liveModels.set(new LiveModels(List.copyOf(list), System.nanoTime()));
-        })
+    return get(ctx, "/status/models?type=image", HordeWire.Model[].class)
+        .thenAccept(ms -> liveModels.set(new LiveModels(Arrays.stream(ms)
+            .filter(m -> m != null && m.name() != null && (m.type() == null || "image".equals(m.type()))).toList(),
+            System.nanoTime())))
         .exceptionally(e -> {
           ctx.log().debug("reading the Horde's models failed: {}", e.getMessage());
           return null;
@@ -366,46 +313,30 @@ final class HordeProvider implements ImageProvider {
     LiveModels held = liveModels.get();
     List<ModelInfo> out = new ArrayList<>();
     if (held == null) {
-      aliasesByModel.forEach((model, aliases) -> out.add(new ModelInfo(ID, model, aliases,
+      aliasesByModel.forEach((model, aliases) -> out.add(new ModelInfo(id(), model, aliases,
           "worker count unknown until health() or testConnection() has run")));
       return out;
     }
-    List<HordeWire.Model> sorted = new ArrayList<>(held.models());
-    sorted.sort(Comparator.comparingInt(HordeWire.Model::count).reversed().thenComparing(HordeWire.Model::name));
+    List<HordeWire.Model> sorted = held.models().stream()
+        .sorted(Comparator.comparingInt(HordeWire.Model::count).reversed().thenComparing(HordeWire.Model::name)).toList();
     Set<String> seen = new LinkedHashSet<>();
     for (HordeWire.Model m : sorted) {
-      seen.add(m.name());
-      out.add(new ModelInfo(ID, m.name(), aliasesByModel.getOrDefault(m.name(), List.of()), describe(m)));
+      String name = Objects.requireNonNull(m.name()); // models without a name are dropped when read
+      seen.add(name);
+      out.add(new ModelInfo(id(), name, aliasesByModel.getOrDefault(name, List.of()), describe(m)));
     }
     aliasesByModel.forEach((model, aliases) -> {
       if (!seen.contains(model)) {
-        out.add(new ModelInfo(ID, model, aliases, "0 workers (not served now)"));
+        out.add(new ModelInfo(id(), model, aliases, "0 workers (not served now)"));
       }
     });
     return out;
   }
 
   private static String describe(HordeWire.Model m) {
-    StringBuilder s = new StringBuilder().append(m.count()).append(m.count() == 1 ? " worker" : " workers");
-    if (m.queued() != null) {
-      s.append(", ").append(Math.round(m.queued())).append(" megapixelsteps queued");
-    }
-    if (m.jobs() != null) {
-      s.append(", ").append(Math.round(m.jobs())).append(" jobs");
-    }
-    if (m.eta() != null) {
-      s.append(", ETA ").append(m.eta()).append(" s");
-    }
-    return s.toString();
-  }
-
-  private static String abbreviate(String s) {
-    String t = s.replaceAll("\\s+", " ").strip();
-    return t.length() > 200 ? t.substring(0, 200) + "..." : t;
-  }
-
-  @Override
-  public String toString() {
-    return "HordeProvider[" + baseUrl + (anonymous ? ", anonymous" : "") + "]";
+    return m.count() + (m.count() == 1 ? " worker" : " workers")
+        + (m.queued() == null ? "" : ", " + Math.round(m.queued()) + " megapixelsteps queued")
+        + (m.jobs() == null ? "" : ", " + Math.round(m.jobs()) + " jobs")
+        + (m.eta() == null ? "" : ", ETA " + m.eta() + " s");
   }
 }

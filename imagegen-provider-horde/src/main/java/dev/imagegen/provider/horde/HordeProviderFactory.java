@@ -49,7 +49,7 @@ public final class HordeProviderFactory implements ImageProviderFactory {
   /** True when an API key is set (the anonymous key works without one; see {@link #enabledWhenNothingConfigured()}). */
   @Override
   public boolean isConfigured(ProviderConfig config) {
-    return config.get(ProviderConfig.API_KEY).filter(k -> !k.isBlank()).isPresent();
+    return config.apiKey().isPresent();
   }
 
   /** True: with nothing configured, imagegen still works through the Horde's anonymous key. */

@@ -6,9 +6,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.InputImage;
 import dev.imagegen.InvalidRequestException;
-import dev.imagegen.Lora;
 import dev.imagegen.ProviderUnavailableException;
 import dev.imagegen.spi.ProviderConfig;
+import dev.imagegen.spi.ProviderSupport;
 import java.io.UncheckedIOException;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
@@ -16,11 +16,13 @@ import java.net.URI;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import org.jspecify.annotations.Nullable;
 
@@ -54,6 +56,10 @@ final class HordeRequests {
   /** The Horde's samplers. */
   static final Set<String> SAMPLERS = Set.of("k_lms", "k_heun", "k_euler", "k_euler_a", "k_dpm_2", "k_dpm_2_a", "k_dpm_fast",
       "k_dpm_adaptive", "k_dpmpp_2s_a", "k_dpmpp_2m", "dpmsolver", "k_dpmpp_sde", "DDIM", "lcm");
+  /** Spellings of a sampler besides its own name in lower case without {@code k_}. */
+  private static final Map<String, List<String>> SAMPLER_ALIASES = Map.of("k_euler_a", List.of("euler_ancestral", "eulera"),
+      "k_dpm_2", List.of("dpm2"), "k_dpm_2_a", List.of("dpm2_a", "dpm_2_ancestral", "dpm2_ancestral"),
+      "k_dpmpp_2s_a", List.of("dpmpp_2s_ancestral"));
   private static final Map<String, String> SAMPLER_NAMES = samplerNames();
   private static final Set<String> SOURCE_PROCESSING = Set.of("img2img", "inpainting", "outpainting", "remix");
   private static final int MAX_LORAS = 5;
@@ -75,6 +81,10 @@ final class HordeRequests {
 
   private enum Kind { BOOLEAN, NUMBER, STRING, STRINGS, LIST, CLIP_SKIP, SAMPLER, SOURCE_PROCESSING }
 
+  /** The worker flags every body carries, by configuration key (the Horde's field has {@code _}), with their defaults. */
+  private static final Map<String, Boolean> FLAG_DEFAULTS = Map.of("nsfw", false, "censor-nsfw", true, "trusted-workers", false,
+      "validated-backends", true, "slow-workers", true, "r2", true);
+
   /**
    * A submit body ready to send, except for a mask given as a URL, which the provider fetches first
    * (the Horde takes masks only as base64).
@@ -89,12 +99,8 @@ final class HordeRequests {
   private final String providerId;
   private final Map<String, Alias> aliases;
   private final String defaultModel;
-  private final boolean nsfw;
-  private final boolean censorNsfw;
-  private final boolean trustedWorkers;
-  private final boolean validatedBackends;
-  private final boolean slowWorkers;
-  private final boolean r2;
+  /** The worker flags as configured, by the Horde's field name. */
+  private final Map<String, Boolean> flags = new TreeMap<>();
 
   /**
    * Reads the mapping's settings: {@code default-model}, {@code model-<alias>}, {@code nsfw},
@@ -114,24 +120,13 @@ final class HordeRequests {
       }
     });
     this.aliases = Collections.unmodifiableMap(a);
-    String dm = config.get("default-model").map(String::strip).orElse("sdxl");
-    this.defaultModel = dm;
-    this.nsfw = config.bool("nsfw", false);
-    this.censorNsfw = config.bool("censor-nsfw", true);
-    this.trustedWorkers = config.bool("trusted-workers", false);
-    this.validatedBackends = config.bool("validated-backends", true);
-    this.slowWorkers = config.bool("slow-workers", true);
-    this.r2 = config.bool("r2", true);
+    this.defaultModel = config.string("default-model", "sdxl");
+    FLAG_DEFAULTS.forEach((key, byDefault) -> flags.put(key.replace('-', '_'), config.bool(key, byDefault)));
   }
 
   /** The aliases this provider knows (built-in and configured), alias to Horde model. */
   Map<String, Alias> aliases() {
     return aliases;
-  }
-
-  /** The model used when a request names none: an alias or a Horde model name. */
-  String defaultModel() {
-    return defaultModel;
   }
 
   /**
@@ -158,11 +153,11 @@ final class HordeRequests {
     List<String> problems = new ArrayList<>();
     String requested = request.model() == null || request.model().isBlank() ? defaultModel : request.model().strip();
     if (UNMAPPED_ALIASES.contains(requested) && !aliases.containsKey(requested)) {
-      throw new ProviderUnavailableException("AI Horde has no model for the alias '" + requested + "' (map one with imagegen."
-          + providerId + ".model-" + requested + ")", providerId, false, false, null, null);
+      throw ProviderUnavailableException.failOver("AI Horde has no model for the alias '" + requested + "' (map one with "
+          + "imagegen." + providerId + ".model-" + requested + ")", providerId, null);
     }
-    Alias alias = aliases.get(requested);
-    String model = alias != null ? alias.model() : requested;
+    Alias alias = aliases.getOrDefault(requested, Alias.of(requested));
+    String model = alias.model();
 
     String prompt = request.prompt();
     String negative = request.effectiveNegativePrompt();
@@ -171,12 +166,13 @@ final class HordeRequests {
     }
     String wirePrompt = negative == null ? prompt : prompt + "###" + negative;
 
-    String sampler = alias == null ? null : alias.sampler();
-    Boolean karras = alias == null ? null : alias.karras();
+    String sampler = alias.sampler();
+    Boolean karras = alias.karras();
     if (request.sampler() != null && !request.sampler().isBlank()) {
       String[] mapped = sampler(request.sampler());
       if (mapped == null) {
-        problems.add("sampler '" + request.sampler() + "' is not one of AI Horde's: " + String.join(", ", new TreeSet<>(SAMPLERS)));
+        problems.add("sampler '" + request.sampler() + "' is not one of AI Horde's: "
+            + String.join(", ", new TreeSet<>(SAMPLERS)));
       } else {
         sampler = mapped[0];
         if (mapped[1] != null) {
@@ -186,54 +182,32 @@ final class HordeRequests {
     }
     Integer width = request.width();
     Integer height = request.height();
-    if (width == null && alias != null && alias.size() != null) {
+    if (width == null && alias.size() != null) {
       width = alias.size();
       height = alias.size();
     }
-    Integer steps = request.steps() != null ? request.steps() : alias == null ? null : alias.steps();
-    Double cfg = request.guidanceScale() != null ? request.guidanceScale() : alias != null && alias.cfg() != null ? alias.cfg() : 5.0;
+    Integer steps = request.steps() != null ? request.steps() : alias.steps();
+    Double cfg = request.guidanceScale() != null ? request.guidanceScale() : alias.cfg() != null ? alias.cfg() : 5.0;
 
-    List<HordeWire.LoraParam> loras = null;
-    if (!request.loras().isEmpty()) {
-      if (request.loras().size() > MAX_LORAS) {
-        problems.add("AI Horde takes at most " + MAX_LORAS + " LoRAs, " + request.loras().size() + " given");
-      }
-      loras = new ArrayList<>();
-      for (Lora l : request.loras()) {
-        loras.add(new HordeWire.LoraParam(l.name(), round2(l.weight()), round2(l.weight())));
-      }
+    if (request.loras().size() > MAX_LORAS) {
+      problems.add("AI Horde takes at most " + MAX_LORAS + " LoRAs, " + request.loras().size() + " given");
     }
+    List<HordeWire.LoraParam> loras = request.loras().isEmpty() ? null : request.loras().stream()
+        .map(l -> new HordeWire.LoraParam(l.name(), round2(l.weight()), round2(l.weight()))).toList();
 
-    String sourceImage = null;
-    String sourceMask = null;
-    String sourceProcessing = null;
-    URI maskUrl = null;
-    Double denoise = null;
     InputImage init = request.initImage();
-    if (init != null) {
-      sourceImage = init.isLocal() ? base64(init, "init image", problems) : String.valueOf(init.url());
-      InputImage mask = request.mask();
-      if (mask != null) {
-        if (mask.isLocal()) {
-          sourceMask = base64(mask, "mask", problems);
-        } else {
-          maskUrl = mask.url();
-        }
-        sourceProcessing = "inpainting";
-      } else {
-        sourceProcessing = "img2img";
-      }
-      if (request.strength() != null) {
-        denoise = Math.max(0.01, round2(request.strength()));
-      }
-    }
+    InputImage mask = init == null ? null : request.mask();
+    String sourceImage = init == null ? null : init.isLocal() ? base64(init, "init image", problems) : String.valueOf(init.url());
+    String sourceMask = mask != null && mask.isLocal() ? base64(mask, "mask", problems) : null;
+    URI maskUrl = mask != null && !mask.isLocal() ? mask.url() : null;
+    String sourceProcessing = init == null ? null : mask != null ? "inpainting" : "img2img";
+    Double denoise = init != null && request.strength() != null ? Math.max(0.01, round2(request.strength())) : null;
 
     HordeWire.Params params = new HordeWire.Params(sampler == null ? "k_euler_a" : sampler, round2(cfg), denoise,
         request.seed() == null ? null : Long.toString(request.seed()), width, height, steps, request.numImages(),
         karras == null ? Boolean.TRUE : karras, loras);
-    HordeWire.Submit submit = new HordeWire.Submit(wirePrompt, params, List.of(model), nsfw, censorNsfw, trustedWorkers,
-        validatedBackends, slowWorkers, r2, sourceImage, sourceProcessing, sourceMask);
-    ObjectNode body = json.valueToTree(submit);
+    HordeWire.Submit submit = new HordeWire.Submit(wirePrompt, params, List.of(model), sourceImage, sourceProcessing, sourceMask);
+    ObjectNode body = ProviderSupport.mergeOptions(json.valueToTree(submit), flags, json);
     applyOptions(request.providerOptions(providerId), body, json, problems);
     if (!problems.isEmpty()) {
       throw new InvalidRequestException(problems, providerId, null);
@@ -274,29 +248,19 @@ final class HordeRequests {
   }
 
   private static @Nullable String check(Kind kind, Object value) {
-    switch (kind) {
-      case BOOLEAN:
-        return value instanceof Boolean ? null : "must be true or false, was " + value;
-      case NUMBER:
-        return value instanceof Number ? null : "must be a number, was " + value;
-      case STRING:
-        return value instanceof String ? null : "must be a string, was " + value;
-      case STRINGS:
-        return value instanceof List<?> l && l.stream().allMatch(x -> x instanceof String) ? null
-            : "must be a list of strings, was " + value;
-      case LIST:
-        return value instanceof List<?> ? null : "must be a list, was " + value;
-      case CLIP_SKIP:
-        return value instanceof Integer i && i >= 1 && i <= 12 ? null : "must be an integer from 1 to 12, was " + value;
-      case SAMPLER:
-        return value instanceof String s && sampler(s) != null ? null
-            : "must be one of " + String.join(", ", new TreeSet<>(SAMPLERS)) + ", was " + value;
-      case SOURCE_PROCESSING:
-        return value instanceof String s && SOURCE_PROCESSING.contains(s) ? null
-            : "must be one of " + String.join(", ", new TreeSet<>(SOURCE_PROCESSING)) + ", was " + value;
-      default:
-        return "is not supported";
-    }
+    String must = switch (kind) {
+      case BOOLEAN -> value instanceof Boolean ? null : "true or false";
+      case NUMBER -> value instanceof Number ? null : "a number";
+      case STRING -> value instanceof String ? null : "a string";
+      case STRINGS -> value instanceof List<?> l && l.stream().allMatch(x -> x instanceof String) ? null : "a list of strings";
+      case LIST -> value instanceof List<?> ? null : "a list";
+      case CLIP_SKIP -> value instanceof Integer i && i >= 1 && i <= 12 ? null : "an integer from 1 to 12";
+      case SAMPLER -> value instanceof String s && sampler(s) != null ? null
+          : "one of " + String.join(", ", new TreeSet<>(SAMPLERS));
+      case SOURCE_PROCESSING -> value instanceof String s && SOURCE_PROCESSING.contains(s) ? null
+          : "one of " + String.join(", ", new TreeSet<>(SOURCE_PROCESSING));
+    };
+    return must == null ? null : "must be " + must + ", was " + value;
   }
 
   /**
@@ -325,30 +289,13 @@ final class HordeRequests {
   }
 
   private static Map<String, String> samplerNames() {
-    Map<String, String> m = new LinkedHashMap<>();
-    m.put("lms", "k_lms");
-    m.put("heun", "k_heun");
-    m.put("euler", "k_euler");
-    for (String s : List.of("euler_a", "euler_ancestral", "eulera")) {
-      m.put(s, "k_euler_a");
+    Map<String, String> m = new HashMap<>();
+    for (String sampler : SAMPLERS) {
+      String n = sampler.toLowerCase(Locale.ROOT);
+      m.put(n.startsWith("k_") ? n.substring(2) : n, sampler);
+      SAMPLER_ALIASES.getOrDefault(sampler, List.of()).forEach(alias -> m.put(alias, sampler));
     }
-    for (String s : List.of("dpm_2", "dpm2")) {
-      m.put(s, "k_dpm_2");
-    }
-    for (String s : List.of("dpm_2_a", "dpm2_a", "dpm_2_ancestral", "dpm2_ancestral")) {
-      m.put(s, "k_dpm_2_a");
-    }
-    m.put("dpm_fast", "k_dpm_fast");
-    m.put("dpm_adaptive", "k_dpm_adaptive");
-    for (String s : List.of("dpmpp_2s_a", "dpmpp_2s_ancestral")) {
-      m.put(s, "k_dpmpp_2s_a");
-    }
-    m.put("dpmpp_2m", "k_dpmpp_2m");
-    m.put("dpmsolver", "dpmsolver");
-    m.put("dpmpp_sde", "k_dpmpp_sde");
-    m.put("ddim", "DDIM");
-    m.put("lcm", "lcm");
-    return Collections.unmodifiableMap(m);
+    return Map.copyOf(m);
   }
 
   private static @Nullable String base64(InputImage image, String what, List<String> problems) {

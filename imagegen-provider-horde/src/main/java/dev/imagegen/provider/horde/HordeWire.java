@@ -1,19 +1,35 @@
 package dev.imagegen.provider.horde;
 
+import static dev.imagegen.spi.ProviderSupport.clip;
+
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.imagegen.AuthenticationException;
+import dev.imagegen.ContentPolicyException;
+import dev.imagegen.ImageGenerationException;
+import dev.imagegen.InsufficientCreditsException;
+import dev.imagegen.InvalidRequestException;
+import dev.imagegen.ProviderUnavailableException;
+import dev.imagegen.spi.HttpErrors;
+import dev.imagegen.spi.HttpResult;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The JSON AI Horde's v2 API sends and receives, as records. Field names are the Horde's own
- * (snake case); unknown fields are ignored by the shared mapper and null fields are not written.
+ * The JSON AI Horde's v2 API sends and receives, as records, and its error answers mapped to
+ * imagegen's exceptions ({@link #mapError}). Field names are the Horde's own (snake case);
+ * unknown fields are ignored by the shared mapper and null fields are not written.
  * Samples are from the protocol notes (Haidra-Org/AI-Horde, {@code horde/apis/models/stable_v2.py}).
  */
 final class HordeWire {
   private HordeWire() {}
 
   /**
-   * {@code POST /generate/async}. Sample:
+   * {@code POST /generate/async}; the worker flags ({@code nsfw} to {@code r2}) are added from the
+   * configuration. Sample:
    * <pre>{@code
    * {"prompt":"red fox in snow###blurry, lowres",
    *  "params":{"sampler_name":"k_euler_a","cfg_scale":5.0,"seed":"42","width":1024,"height":1024,
@@ -26,12 +42,6 @@ final class HordeWire {
       String prompt,
       Params params,
       List<String> models,
-      boolean nsfw,
-      @JsonProperty("censor_nsfw") boolean censorNsfw,
-      @JsonProperty("trusted_workers") boolean trustedWorkers,
-      @JsonProperty("validated_backends") boolean validatedBackends,
-      @JsonProperty("slow_workers") boolean slowWorkers,
-      boolean r2,
       @JsonProperty("source_image") @Nullable String sourceImage,
       @JsonProperty("source_processing") @Nullable String sourceProcessing,
       @JsonProperty("source_mask") @Nullable String sourceMask) {}
@@ -71,33 +81,13 @@ final class HordeWire {
   record Warning(@Nullable String code, @Nullable String message) {}
 
   /**
-   * {@code GET /generate/check/{id}} (and the progress part of {@code /generate/status/{id}}). Sample:
+   * {@code GET /generate/check/{id}} (without {@code generations}) and {@code GET|DELETE
+   * /generate/status/{id}}. Sample check:
    * <pre>{@code
    * {"finished":0,"processing":0,"restarted":0,"waiting":1,"done":false,"faulted":false,
    *  "wait_time":38,"queue_position":7,"kudos":0.0,"is_possible":true}
    * }</pre>
-   */
-  record Check(
-      int finished,
-      int processing,
-      int restarted,
-      int waiting,
-      boolean done,
-      boolean faulted,
-      @JsonProperty("wait_time") @Nullable Integer waitTime,
-      @JsonProperty("queue_position") @Nullable Integer queuePosition,
-      @Nullable Double kudos,
-      @JsonProperty("is_possible") @Nullable Boolean isPossible) {
-
-    /** Whether no live worker can serve the request ({@code is_possible:false} and nothing processing). */
-    boolean impossible() {
-      return Boolean.FALSE.equals(isPossible) && processing == 0 && !done;
-    }
-  }
-
-  /**
-   * {@code GET /generate/status/{id}} and {@code DELETE /generate/status/{id}}: the check fields plus
-   * the generations. Sample generation:
+   * Sample generation:
    * <pre>{@code
    * {"img":"https://<r2-host>/<bucket>/4b0e9d7c-....webp?X-Amz-Expires=1800&...","seed":"3188263487",
    *  "id":"4b0e9d7c-1a2f-4e3b-8c5d-9f6a7b8c9d0e","worker_id":"0b7a2c1e-...","worker_name":"gpu-farm-3",
@@ -115,7 +105,13 @@ final class HordeWire {
       @JsonProperty("queue_position") @Nullable Integer queuePosition,
       @Nullable Double kudos,
       @JsonProperty("is_possible") @Nullable Boolean isPossible,
-      @Nullable List<Generation> generations) {}
+      @Nullable List<Generation> generations) {
+
+    /** Whether no live worker can serve the request ({@code is_possible:false} and nothing processing). */
+    boolean impossible() {
+      return Boolean.FALSE.equals(isPossible) && processing == 0 && !done;
+    }
+  }
 
   /** One finished image; {@code img} is a presigned R2 URL (valid 1800 s) or, with {@code r2:false}, base64 WebP. */
   record Generation(
@@ -146,4 +142,87 @@ final class HordeWire {
    */
   record Model(@Nullable String name, int count, @Nullable Double queued, @Nullable Double jobs, @Nullable Integer eta,
       @Nullable String type) {}
+
+  // ------------------------------------------------------------------------------------ error answers
+
+  private static final int MAX_TEXT = 300;
+  private static final Set<String> OUT_OF_KUDOS = Set.of("KudosUpfront", "SharedKeyInsufficientKudos");
+
+  /**
+   * Maps an error answer of the Horde to imagegen's exceptions, by the return code ({@code rc}) the
+   * Horde puts in its body ({@code {"message":"...","rc":"KudosUpfront"}}), per the Horde's
+   * {@code README_return_codes.md}. Only the rows that differ from core's defaults are here:
+   *
+   * <table>
+   * <caption>Horde answer to exception</caption>
+   * <tr><th>answer</th><th>exception</th></tr>
+   * <tr><td>400 schema validation ({@code errors}, no rc)</td><td>{@link InvalidRequestException} listing each field</td></tr>
+   * <tr><td>400 {@code CorruptPrompt}</td><td>{@link ContentPolicyException} (never retried)</td></tr>
+   * <tr><td>{@code MaintenanceMode} (400 in the code, 503 in the swagger)</td>
+   *     <td>{@link ProviderUnavailableException}, fail over</td></tr>
+   * <tr><td>404 {@code UserNotFound}, 403 {@code BannedClientAgent}</td><td>{@link AuthenticationException}</td></tr>
+   * <tr><td>403 {@code KudosUpfront SharedKeyInsufficientKudos}</td><td>{@link InsufficientCreditsException}</td></tr>
+   * <tr><td>403 {@code TimeoutIP NotTrusted}</td><td>{@link ProviderUnavailableException}, fail over</td></tr>
+   * </table>
+   *
+   * Any other answer with an rc takes the default row for its status, with the rc and the Horde's
+   * message as the detail (400 {@code MissingPrompt TooManyLoras ...} invalid, 401 {@code InvalidAPIKey}
+   * auth, 404 {@code RequestNotFound} fail over, 429 {@code TooManyPrompts} rate limited). Answers
+   * without an rc (the limiter's 429, 500, a proxy's 503, bodies that are not the Horde's) get the
+   * default mapping, which keeps a job whose poll failed that way.
+   *
+   * @param providerId the provider id
+   * @param r the answer (not 2xx; already scrubbed of secrets)
+   * @param json the shared mapper
+   * @return the exception, or null for the default mapping
+   */
+  static @Nullable ImageGenerationException mapError(String providerId, HttpResult r, ObjectMapper json) {
+    JsonNode body = r.jsonOrNull(json);
+    if (body == null || !body.isObject()) {
+      return null; // not the Horde's own body (a proxy's 502/503, a limiter's text): the default mapping
+    }
+    String rc = text(body.get("rc"));
+    String message = text(body.get("message"));
+    int s = r.status();
+    JsonNode errors = body.get("errors");
+    if (s == 400 && errors != null && errors.isObject() && errors.size() > 0) {
+      List<String> violations = new ArrayList<>();
+      errors.fields().forEachRemaining(e -> violations.add(e.getKey() + ": "
+          + clip(e.getValue().isTextual() ? e.getValue().asText() : e.getValue().toString(), MAX_TEXT)));
+      String head = message == null ? "Input payload validation failed" : message;
+      violations.set(0, "AI Horde: " + head + " (HTTP 400): " + violations.get(0));
+      return new InvalidRequestException(violations, providerId, null);
+    }
+    if (rc == null) {
+      return null; // the default mapping (retryable, Retry-After honoured), so that a poll error keeps the job
+    }
+    String detail = rc + (message == null ? "" : ": " + message);
+    String what = "HTTP " + s + " " + detail;
+    boolean refused = s == 403 && ("TimeoutIP".equals(rc) || "NotTrusted".equals(rc));
+    if ("MaintenanceMode".equals(rc) || refused) {
+      return ProviderUnavailableException.builder((refused ? "refused (" : "in maintenance (") + what + ")", providerId)
+          .retryAfter(r.retryAfter()).build();
+    }
+    if (s == 400 && "CorruptPrompt".equals(rc)) {
+      return new ContentPolicyException("prompt rejected (" + what + ")", providerId);
+    }
+    if (s == 403 && OUT_OF_KUDOS.contains(rc)) {
+      return new InsufficientCreditsException("not enough kudos (" + what + ")", providerId);
+    }
+    if (s == 403 && "BannedClientAgent".equals(rc)) {
+      return new AuthenticationException("Client-Agent refused; set imagegen.horde.client-agent (" + what + ")", providerId);
+    }
+    if (s == 404 && "UserNotFound".equals(rc)) {
+      return new AuthenticationException("API key not recognised (" + what + ")", providerId);
+    }
+    return HttpErrors.map(providerId, r, detail);
+  }
+
+  private static @Nullable String text(@Nullable JsonNode n) {
+    if (n == null || !n.isValueNode() || n.isNull()) {
+      return null;
+    }
+    String t = n.asText().strip();
+    return t.isEmpty() ? null : clip(t, MAX_TEXT);
+  }
 }

@@ -4,32 +4,29 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.imagegen.AuthenticationException;
 import dev.imagegen.ImageGenerationException;
 import dev.imagegen.InsufficientCreditsException;
-import dev.imagegen.InvalidRequestException;
 import dev.imagegen.ProviderUnavailableException;
-import dev.imagegen.RateLimitedException;
+import dev.imagegen.spi.HttpErrors;
 import dev.imagegen.spi.HttpResult;
 import java.time.Duration;
-import java.util.List;
 import java.util.Locale;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Hugging Face's error answers mapped to imagegen's exceptions, per the protocol's table:
+ * Hugging Face's error answers mapped to imagegen's exceptions, per the protocol's table; every
+ * other status takes {@link HttpErrors}' default row with HF's own error text and request id
+ * (400/422 invalid, 429 rate limited with {@code Retry-After}, 5xx unavailable; a 5xx to the
+ * generating POST, 504 included, is an unknown outcome, the image may have been billed):
  *
  * <table>
  * <caption>status to exception</caption>
  * <tr><th>HTTP</th><th>answer</th><th>exception</th></tr>
- * <tr><td>400, 422</td><td>bad parameter or size</td><td>{@link InvalidRequestException} (give up)</td></tr>
  * <tr><td>401</td><td>Invalid credentials in Authorization header</td><td>{@link AuthenticationException}</td></tr>
  * <tr><td>402 (or any body about monthly credits)</td><td>credits exhausted</td><td>{@link InsufficientCreditsException}</td></tr>
  * <tr><td>403</td><td>token lacks the Inference Providers permission</td><td>{@link AuthenticationException}</td></tr>
  * <tr><td>403</td><td>gated model, licence not accepted</td><td>{@link ProviderUnavailableException}, no retry, fail over</td></tr>
- * <tr><td>404</td><td>Model ... does not exist</td><td>{@link ProviderUnavailableException}, no retry, fail over</td></tr>
+ * <tr><td>404 (or 400/422 "does not exist")</td><td>Model ... does not exist</td><td>{@link ProviderUnavailableException}, no retry, fail over</td></tr>
  * <tr><td>410</td><td>the retired api-inference host</td><td>{@link ProviderUnavailableException} telling to use the router, cools down</td></tr>
- * <tr><td>429</td><td>rate limit</td><td>{@link RateLimitedException} with {@code Retry-After}</td></tr>
- * <tr><td>500, 503 busy</td><td>unknown error, too busy</td><td>{@link ProviderUnavailableException}, retry</td></tr>
  * <tr><td>503 loading</td><td>{@code estimated_time}</td><td>{@link ProviderUnavailableException} with retryAfter = estimated_time</td></tr>
- * <tr><td>504</td><td>gateway timeout</td><td>{@link ProviderUnavailableException}, outcome unknown (may be billed), fail over</td></tr>
  * </table>
  *
  * Thread-safe; all methods are static.
@@ -48,9 +45,9 @@ final class HuggingFaceErrors {
    * @param id the provider id
    * @param r the answer (not 2xx)
    * @param json the mapper
-   * @return the exception, or null for the default mapping
+   * @return the exception: HF's own rows, else the default row with HF's error text
    */
-  static @Nullable ImageGenerationException map(String id, HttpResult r, ObjectMapper json) {
+  static ImageGenerationException map(String id, HttpResult r, ObjectMapper json) {
     int s = r.status();
     HuggingFaceWire.ErrorBody body = HuggingFaceWire.ErrorBody.of(r, json);
     String text = body.message();
@@ -58,9 +55,9 @@ final class HuggingFaceErrors {
     String what = "HTTP " + s + (text.isEmpty() ? "" : ": " + text) + requestId(r);
     String model = modelOf(r);
     if (s == 410) {
-      return new ProviderUnavailableException("the classic Inference API host is retired (" + what + "); base-url points at "
-          + origin(r) + ": set it to " + ROUTER + " (imagegen.huggingface.base-url or IMAGEGEN_HUGGINGFACE_BASE_URL)",
-          id, false, false, RETIRED_HOST_COOLDOWN, null);
+      return ProviderUnavailableException.builder("the classic Inference API host is retired (" + what + "); base-url points"
+          + " at " + origin(r) + ": set it to " + ROUTER + " (imagegen.huggingface.base-url or IMAGEGEN_HUGGINGFACE_BASE_URL)",
+          id).retryAfter(RETIRED_HOST_COOLDOWN).build();
     }
     if (s == 402 || isCredits(lower)) {
       return new InsufficientCreditsException("monthly included credits exhausted (" + what + "); buy pre-paid credits or "
@@ -71,37 +68,24 @@ final class HuggingFaceErrors {
     }
     if (s == 403) {
       if (isGated(lower)) {
-        return new ProviderUnavailableException("model " + (model == null ? "" : model + " ") + "is gated and this token's "
+        return ProviderUnavailableException.failOver("model " + (model == null ? "" : model + " ") + "is gated and this token's "
             + "account has not been granted access (" + what + "); accept its conditions at https://huggingface.co/"
-            + (model == null ? "<model>" : model), id, false, false, null, null);
+            + (model == null ? "<model>" : model), id, null);
       }
       return new AuthenticationException("token not allowed (" + what + "); fine-grained tokens need the \"Make calls to "
           + "Inference Providers\" permission", id);
     }
     if (s == 404 || ((s == 400 || s == 422) && lower.contains("does not exist"))) {
-      return new ProviderUnavailableException("model " + (model == null ? "" : model + " ") + "not found on "
+      return ProviderUnavailableException.failOver("model " + (model == null ? "" : model + " ") + "not found on "
           + origin(r) + " (" + what + "); check the id, and which providers serve it at https://huggingface.co/api/models/"
-          + (model == null ? "<model>" : model) + "?expand[]=inferenceProviderMapping", id, false, false, null, null);
-    }
-    if (s == 400 || s == 422) {
-      return new InvalidRequestException(List.of(id + " refused the request: " + what), id, null);
-    }
-    if (s == 429) {
-      return new RateLimitedException("rate limited (" + what + ")", id, r.retryAfter(), null);
+          + (model == null ? "<model>" : model) + "?expand[]=inferenceProviderMapping", id, null);
     }
     if (s == 503 && isLoading(r, body)) {
       Duration est = estimate(r, body);
-      return new ProviderUnavailableException("model " + (model == null ? "" : model + " ") + "is loading (" + what
-          + (est == null ? "" : "; estimated_time " + seconds(est) + " s") + ")", id, true, false, est, null);
+      return ProviderUnavailableException.builder("model " + (model == null ? "" : model + " ") + "is loading (" + what
+          + (est == null ? "" : "; estimated_time " + seconds(est) + " s") + ")", id).retryable(true).retryAfter(est).build();
     }
-    if (s == 504) {
-      return new ProviderUnavailableException("gateway timeout (" + what + "); the image may have been generated and billed",
-          id, false, true, null, null);
-    }
-    if (s >= 500) {
-      return new ProviderUnavailableException("server error (" + what + ")", id, true, false, r.retryAfter(), null);
-    }
-    return null;
+    return HttpErrors.map(id, r, (text + requestId(r)).strip());
   }
 
   /**
@@ -155,12 +139,8 @@ final class HuggingFaceErrors {
   /** The model id in a {@code .../models/{owner}/{name}} path, or null. */
   static @Nullable String modelOf(HttpResult r) {
     String p = r.uri().getPath();
-    int i = p.lastIndexOf("/models/");
-    if (i < 0) {
-      return null;
-    }
-    String m = p.substring(i + "/models/".length());
-    return m.isEmpty() ? null : m;
+    int i = p.lastIndexOf("/models/") + "/models/".length();
+    return i < "/models/".length() || i == p.length() ? null : p.substring(i);
   }
 
   private static String origin(HttpResult r) {

@@ -1,7 +1,7 @@
 package dev.imagegen.provider.huggingface;
 
 import dev.imagegen.spi.SoftInput;
-import java.util.ArrayList;
+import java.util.Collections;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -37,7 +37,7 @@ final class HuggingFaceModels {
     m.put("flux-schnell", FLUX_SCHNELL);
     m.put("flux-dev", FLUX_DEV);
     m.put("sdxl", SDXL);
-    ALIASES = java.util.Collections.unmodifiableMap(m);
+    ALIASES = Collections.unmodifiableMap(m);
   }
 
   /** A Hugging Face repo id: {@code owner/name}. */
@@ -77,16 +77,8 @@ final class HuggingFaceModels {
 
     /** The soft inputs the pipeline ignores: not sent, and warned about by core's rule. */
     Set<SoftInput> ignoredInputs() {
-      EnumSet<SoftInput> out = EnumSet.noneOf(SoftInput.class);
-      if (!negativePrompt) {
-        out.add(SoftInput.NEGATIVE_PROMPT);
-      }
-      if (!guidance) {
-        out.add(SoftInput.GUIDANCE);
-      }
-      if (!schedulers()) {
-        out.add(SoftInput.SAMPLER);
-      }
+      Set<SoftInput> out = EnumSet.of(SoftInput.NEGATIVE_PROMPT, SoftInput.GUIDANCE, SoftInput.SAMPLER);
+      out.removeIf(i -> i == SoftInput.NEGATIVE_PROMPT ? negativePrompt : i == SoftInput.GUIDANCE ? guidance : schedulers());
       return out;
     }
   }
@@ -130,13 +122,7 @@ final class HuggingFaceModels {
    * @param repoId the repo id
    */
   static List<String> aliasesOf(String repoId) {
-    List<String> out = new ArrayList<>();
-    ALIASES.forEach((a, id) -> {
-      if (id.equalsIgnoreCase(repoId)) {
-        out.add(a);
-      }
-    });
-    return out;
+    return ALIASES.entrySet().stream().filter(e -> e.getValue().equalsIgnoreCase(repoId)).map(Map.Entry::getKey).toList();
   }
 
   /**

@@ -57,7 +57,8 @@ public final class HuggingFaceProviderFactory implements ImageProviderFactory {
    */
   @Override
   public Map<String, List<String>> customaryEnvironment() {
-    return Map.of(ProviderConfig.API_KEY, List.of("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACEHUB_API_TOKEN", "HF_API_TOKEN"));
+    return Map.of(ProviderConfig.API_KEY,
+        List.of("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACEHUB_API_TOKEN", "HF_API_TOKEN"));
   }
 
   /**

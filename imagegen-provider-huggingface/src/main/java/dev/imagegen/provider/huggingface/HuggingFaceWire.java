@@ -5,8 +5,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.imagegen.spi.HttpErrors;
 import dev.imagegen.spi.HttpResult;
-import java.util.ArrayList;
-import java.util.List;
+import dev.imagegen.spi.ProviderSupport;
+import java.util.stream.Collectors;
+import java.util.stream.StreamSupport;
 import org.jspecify.annotations.Nullable;
 
 /** The JSON Hugging Face Inference sends and receives (text to image). */
@@ -70,9 +71,8 @@ final class HuggingFaceWire {
    *
    * @param message the error text (the list joined), or the start of a non-JSON body
    * @param estimatedTime {@code estimated_time} in seconds, or null
-   * @param errorType {@code error_type}, or null
    */
-  record ErrorBody(String message, @Nullable Double estimatedTime, @Nullable String errorType) {
+  record ErrorBody(String message, @Nullable Double estimatedTime) {
 
     /**
      * Reads an error answer.
@@ -83,39 +83,21 @@ final class HuggingFaceWire {
     static ErrorBody of(HttpResult r, ObjectMapper json) {
       JsonNode n = r.jsonOrNull(json);
       if (n == null || !n.isObject()) {
-        return new ErrorBody(HttpErrors.message(r, json), null, null);
+        return new ErrorBody(HttpErrors.message(r, json), null);
       }
       JsonNode error = n.get("error");
       String message;
       if (error != null && error.isTextual()) {
         message = error.asText();
       } else if (error != null && error.isArray()) {
-        List<String> parts = new ArrayList<>();
-        error.forEach(e -> parts.add(e.isTextual() ? e.asText() : e.toString()));
-        message = String.join("; ", parts);
+        message = StreamSupport.stream(error.spliterator(), false).map(e -> e.isTextual() ? e.asText() : e.toString())
+            .collect(Collectors.joining("; "));
       } else {
         message = HttpErrors.message(r, json);
       }
-      message = message.replaceAll("\\s+", " ").strip();
-      if (message.length() > 500) {
-        message = message.substring(0, 500) + "...";
-      }
+      message = ProviderSupport.clip(message);
       JsonNode est = n.get("estimated_time");
-      Double estimated = est != null && est.isNumber() ? est.asDouble() : null;
-      JsonNode type = n.get("error_type");
-      return new ErrorBody(message, estimated, type != null && type.isTextual() ? type.asText() : null);
+      return new ErrorBody(message, est != null && est.isNumber() ? est.asDouble() : null);
     }
   }
-
-  /**
-   * The answer of {@code GET https://huggingface.co/api/whoami-v2} (fields used; the rest ignored).
-   *
-   * <pre>
-   * {"type":"user","name":"alice","auth":{"type":"access_token","accessToken":{"role":"fineGrained"}}}
-   * </pre>
-   *
-   * @param type {@code user} or {@code org}
-   * @param name the account name
-   */
-  record WhoAmI(@Nullable String type, @Nullable String name) {}
 }

@@ -658,6 +658,11 @@ class HuggingFaceProviderTest {
       assertThatThrownBy(() -> f.create(ProviderConfig.builder("huggingface").build()))
           .isInstanceOf(IllegalStateException.class).hasMessageContaining("api-key");
       assertThat(p.costModel().estimate(request().numImages(2).build()).amount()).isEqualByComparingTo("0.0024");
+      CostModel perModel = f.create(ProviderConfig.builder("huggingface").apiKey(KEY).set("price.sdxl", "0.0003").build())
+          .costModel();
+      assertThat(perModel.estimate(request().model(HuggingFaceModels.SDXL).build()).amount())
+          .isEqualByComparingTo("0.003"); // price.<alias>: 0.0003 USD/s x 10 s
+      assertThat(perModel.estimate(request().build()).amount()).isEqualByComparingTo("0.0012"); // the default model
       assertThat(ServiceLoader.load(ImageProviderFactory.class).stream().map(ServiceLoader.Provider::type))
           .contains(HuggingFaceProviderFactory.class);
     }

@@ -1,5 +1,7 @@
 package dev.imagegen.provider.replicate;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.imagegen.ErrorKind;
 import dev.imagegen.ImageFormat;
 import dev.imagegen.ImageGenerationException;
@@ -7,9 +9,10 @@ import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.InputImage;
 import dev.imagegen.InvalidRequestException;
 import dev.imagegen.spi.ImageBytes;
+import dev.imagegen.spi.ProviderSupport;
 import dev.imagegen.spi.SoftInput;
-import java.math.BigDecimal;
 import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -33,8 +36,6 @@ final class ReplicateModels {
   static final String SDXL = "stability-ai/sdxl";
   /** The SDXL version the {@code sdxl} alias pins. */
   static final String SDXL_VERSION = "7762fd07cf82c948538e41f63f77d685e02b063e37e496e96eefd46c929f9bdc";
-  /** flux-schnell's price per output image (replicate.com/pricing, read 2026-10). */
-  static final BigDecimal FLUX_SCHNELL_PER_IMAGE = new BigDecimal("0.003");
   /** Replicate advises data URIs only up to this size; larger files should be given as URLs. */
   static final int DATA_URI_ADVISED_MAX = 256 * 1024;
 
@@ -54,26 +55,15 @@ final class ReplicateModels {
     GENERIC
   }
 
-  /** How Replicate bills a model. */
-  enum Pricing {
-    /** A fixed price per output image (official models such as flux-schnell). */
-    PER_IMAGE,
-    /** GPU time ({@code metrics.predict_time}) times the hardware's price (community models). */
-    PER_GPU_SECOND,
-    /** Not known (other official models): unknown unless an operator configures a price. */
-    UNKNOWN
-  }
-
   /**
    * A resolved model.
    *
    * @param model {@code owner/name}, or null for a bare version id
    * @param version the version id sent on {@code POST /predictions}, or null for an official model
    * @param family its input names
-   * @param pricing how it is billed
    * @param alias the imagegen alias, or null
    */
-  record Target(@Nullable String model, @Nullable String version, Family family, Pricing pricing, @Nullable String alias) {
+  record Target(@Nullable String model, @Nullable String version, Family family, @Nullable String alias) {
 
     /** Whether it is created through {@code POST /models/{owner}/{name}/predictions}. */
     boolean official() {
@@ -82,15 +72,7 @@ final class ReplicateModels {
 
     /** How results name the model: {@code owner/name}, {@code owner/name:version} or the version. */
     String displayName() {
-      if (version == null) {
-        return model == null ? "" : model;
-      }
-      return model == null ? version : model + ":" + version;
-    }
-
-    /** The price per image of a per-image model, else null. */
-    @Nullable BigDecimal listPricePerImage() {
-      return family == Family.FLUX_SCHNELL ? FLUX_SCHNELL_PER_IMAGE : null;
+      return version == null ? (model == null ? "" : model) : model == null ? version : model + ":" + version;
     }
   }
 
@@ -107,9 +89,8 @@ final class ReplicateModels {
     String m = requested == null || requested.isBlank() ? defaultModel : requested.strip();
     Target t = tryResolve(m);
     if (t == null) {
-      throw new ImageGenerationException("model '" + m + "' is not a Replicate model (use flux-schnell, sdxl, owner/name "
-          + "for an official model, or owner/name:version)", ReplicateProvider.ID, ErrorKind.NO_CAPABLE_PROVIDER, false, true,
-          null);
+      throw new ImageGenerationException("model '" + m + "' is not a Replicate model (use flux-schnell, sdxl, owner/name for an "
+          + "official model, or owner/name:version)", ReplicateProvider.ID, ErrorKind.NO_CAPABLE_PROVIDER, false, true, null);
     }
     return t;
   }
@@ -122,14 +103,14 @@ final class ReplicateModels {
   static @Nullable Target tryResolve(String name) {
     String lower = name.strip().toLowerCase(Locale.ROOT);
     if (lower.equals("flux-schnell") || lower.equals(FLUX_SCHNELL)) {
-      return new Target(FLUX_SCHNELL, null, Family.FLUX_SCHNELL, Pricing.PER_IMAGE, "flux-schnell");
+      return new Target(FLUX_SCHNELL, null, Family.FLUX_SCHNELL, "flux-schnell");
     }
     if (lower.equals("sdxl") || lower.equals(SDXL)) {
-      return new Target(SDXL, SDXL_VERSION, Family.SDXL, Pricing.PER_GPU_SECOND, "sdxl");
+      return new Target(SDXL, SDXL_VERSION, Family.SDXL, "sdxl");
     }
     if (VERSION.matcher(lower).matches()) {
       Family f = lower.equals(SDXL_VERSION) ? Family.SDXL : Family.GENERIC;
-      return new Target(f == Family.SDXL ? SDXL : null, lower, f, Pricing.PER_GPU_SECOND, null);
+      return new Target(f == Family.SDXL ? SDXL : null, lower, f, null);
     }
     int colon = name.indexOf(':');
     if (colon > 0) {
@@ -139,10 +120,10 @@ final class ReplicateModels {
         return null;
       }
       Family f = model.equalsIgnoreCase(SDXL) ? Family.SDXL : Family.GENERIC;
-      return new Target(f == Family.SDXL ? SDXL : model, version, f, Pricing.PER_GPU_SECOND, null);
+      return new Target(f == Family.SDXL ? SDXL : model, version, f, null);
     }
     if (OWNER_NAME.matcher(name.strip()).matches()) {
-      return new Target(name.strip(), null, Family.GENERIC, Pricing.UNKNOWN, null);
+      return new Target(name.strip(), null, Family.GENERIC, null);
     }
     return null;
   }
@@ -157,48 +138,38 @@ final class ReplicateModels {
    */
   static Set<SoftInput> ignoredInputs(@Nullable String requested, String defaultModel) {
     Target t = tryResolve(requested == null || requested.isBlank() ? defaultModel : requested);
-    if (t != null && t.family() == Family.FLUX_SCHNELL) {
-      return EnumSet.of(SoftInput.NEGATIVE_PROMPT, SoftInput.GUIDANCE, SoftInput.SAMPLER);
-    }
-    return Set.of();
+    return t != null && t.family() == Family.FLUX_SCHNELL ? EnumSet.of(SoftInput.NEGATIVE_PROMPT, SoftInput.GUIDANCE,
+        SoftInput.SAMPLER) : Set.of();
   }
 
   /**
    * The model's input for a request: its own field names, then the request's
-   * {@code providerOptions("replicate")} merged over them (a null value removes a field).
+   * {@code providerOptions("replicate")} merged over them ({@link ProviderSupport#mergeOptions}: a
+   * null value removes a field).
    *
    * @param r the request
    * @param t the model
    * @param warnings receives what the model could not honour
+   * @param json the mapper that writes the input
    * @return the input
    * @throws ImageGenerationException when the model cannot take the request (an init image for
-   *     flux-schnell: failover may help) or a field is invalid for it (an unknown scheduler)
+   *     flux-schnell: failover may help), a field is invalid for it (an unknown scheduler) or an
+   *     option cannot be written as JSON
    */
-  static Map<String, Object> input(ImageGenerationRequest r, Target t, List<String> warnings) {
+  static ObjectNode input(ImageGenerationRequest r, Target t, List<String> warnings, ObjectMapper json) {
     Map<String, Object> in = new LinkedHashMap<>();
     in.put("prompt", r.prompt());
     switch (t.family()) {
-      case FLUX_SCHNELL:
-        flux(r, in, warnings);
-        break;
-      case SDXL:
-        sdxl(r, in, warnings);
-        break;
-      default:
-        generic(r, in, warnings);
-        break;
+      case FLUX_SCHNELL -> flux(r, in, warnings);
+      case SDXL -> sdxl(r, in, warnings);
+      default -> generic(r, in, warnings);
     }
-    r.providerOptions(ReplicateProvider.ID).forEach((k, v) -> {
-      if (k == null || k.isBlank()) {
-        throw new InvalidRequestException("providerOptions for replicate contain an empty field name", ReplicateProvider.ID);
-      }
-      if (v == null) {
-        in.remove(k);
-      } else {
-        in.put(k, v);
-      }
-    });
-    return in;
+    try {
+      return ProviderSupport.mergeOptions(json.valueToTree(in), r.providerOptions(ReplicateProvider.ID), json);
+    } catch (IllegalArgumentException e) {
+      throw new InvalidRequestException("the input cannot be sent as JSON (check providerOptions for replicate)",
+          ReplicateProvider.ID);
+    }
   }
 
   private static void flux(ImageGenerationRequest r, Map<String, Object> in, List<String> warnings) {
@@ -221,43 +192,25 @@ final class ReplicateModels {
       }
     }
     in.put("num_outputs", r.numImages());
-    if (r.steps() != null) {
-      in.put("num_inference_steps", r.steps());
-    }
+    put(in, "num_inference_steps", r.steps());
     if (r.seed() != null) {
       in.put("seed", r.seed());
       // go_fast (fp8) is not deterministic even with a seed
       in.put("go_fast", false);
     }
-    if (r.outputFormat() != null) {
-      in.put("output_format", formatName(r.outputFormat()));
-    }
+    put(in, "output_format", formatName(r.outputFormat()));
     // no negative prompt, guidance scale or sampler: soft inputs flux-schnell ignores
     // (ignoredInputs), left out and warned about through the provider's capabilities
   }
 
   private static void sdxl(ImageGenerationRequest r, Map<String, Object> in, List<String> warnings) {
-    String negative = r.effectiveNegativePrompt();
-    if (negative != null) {
-      in.put("negative_prompt", negative);
-    }
-    if (r.width() != null && r.height() != null) {
-      in.put("width", r.width());
-      in.put("height", r.height());
-    }
+    put(in, "negative_prompt", r.effectiveNegativePrompt());
+    size(r, in);
     in.put("num_outputs", r.numImages());
-    if (r.sampler() != null) {
-      in.put("scheduler", scheduler(r.sampler()));
-    }
-    if (r.steps() != null) {
-      in.put("num_inference_steps", r.steps());
-    }
-    if (r.guidanceScale() != null) {
-      in.put("guidance_scale", r.guidanceScale());
-    }
-    if (r.seed() != null) {
-      in.put("seed", r.seed());
-    }
+    put(in, "scheduler", r.sampler() == null ? null : scheduler(r.sampler()));
+    put(in, "num_inference_steps", r.steps());
+    put(in, "guidance_scale", r.guidanceScale());
+    put(in, "seed", r.seed());
     images(r, in, warnings);
     if (r.outputFormat() != null && ImageFormat.fromName(r.outputFormat()) != ImageFormat.PNG) {
       warnings.add(SDXL + " returns PNG; output format " + r.outputFormat() + " was not sent");
@@ -265,41 +218,36 @@ final class ReplicateModels {
   }
 
   private static void generic(ImageGenerationRequest r, Map<String, Object> in, List<String> warnings) {
-    if (r.negativePrompt() != null && !r.negativePrompt().isBlank()) {
-      in.put("negative_prompt", r.negativePrompt());
+    put(in, "negative_prompt", r.negativePrompt() == null || r.negativePrompt().isBlank() ? null : r.negativePrompt());
+    size(r, in);
+    put(in, "num_outputs", r.numImages() > 1 ? r.numImages() : null);
+    put(in, "num_inference_steps", r.steps());
+    put(in, "guidance_scale", r.guidanceScale());
+    put(in, "scheduler", r.sampler());
+    put(in, "seed", r.seed());
+    put(in, "output_format", formatName(r.outputFormat()));
+    images(r, in, warnings);
+  }
+
+  /** Puts a field the request sets; a null value is left out. */
+  private static void put(Map<String, Object> in, String field, @Nullable Object value) {
+    if (value != null) {
+      in.put(field, value);
     }
+  }
+
+  private static void size(ImageGenerationRequest r, Map<String, Object> in) {
     if (r.width() != null && r.height() != null) {
       in.put("width", r.width());
       in.put("height", r.height());
     }
-    if (r.numImages() > 1) {
-      in.put("num_outputs", r.numImages());
-    }
-    if (r.steps() != null) {
-      in.put("num_inference_steps", r.steps());
-    }
-    if (r.guidanceScale() != null) {
-      in.put("guidance_scale", r.guidanceScale());
-    }
-    if (r.sampler() != null) {
-      in.put("scheduler", r.sampler());
-    }
-    if (r.seed() != null) {
-      in.put("seed", r.seed());
-    }
-    if (r.outputFormat() != null) {
-      in.put("output_format", formatName(r.outputFormat()));
-    }
-    images(r, in, warnings);
   }
 
   private static void images(ImageGenerationRequest r, Map<String, Object> in, List<String> warnings) {
     InputImage init = r.initImage();
     if (init != null) {
       in.put("image", fileValue(init, warnings));
-      if (r.strength() != null) {
-        in.put("prompt_strength", r.strength());
-      }
+      put(in, "prompt_strength", r.strength());
     }
     InputImage mask = r.mask();
     if (mask != null) {
@@ -312,20 +260,19 @@ final class ReplicateModels {
     if (image.url() != null) {
       return image.url().toString();
     }
+    String role = image.role().name().toLowerCase(Locale.ROOT);
     byte[] bytes;
     try {
       bytes = image.bytes();
     } catch (RuntimeException e) {
-      throw new InvalidRequestException("cannot read the " + image.role().name().toLowerCase(Locale.ROOT) + " image: "
-          + e.getMessage(), ReplicateProvider.ID);
+      throw new InvalidRequestException("cannot read the " + role + " image: " + e.getMessage(), ReplicateProvider.ID);
     }
     ImageFormat f = ImageFormat.sniff(bytes);
     if (f == null) {
-      throw new InvalidRequestException("the " + image.role().name().toLowerCase(Locale.ROOT)
-          + " image is not a PNG, JPEG or WebP image", ReplicateProvider.ID);
+      throw new InvalidRequestException("the " + role + " image is not a PNG, JPEG or WebP image", ReplicateProvider.ID);
     }
     if (bytes.length > DATA_URI_ADVISED_MAX) {
-      warnings.add("the " + image.role().name().toLowerCase(Locale.ROOT) + " image (" + bytes.length / 1024
+      warnings.add("the " + role + " image (" + bytes.length / 1024
           + " KB) was sent as a data URI; Replicate advises data URIs only up to 256 KB (give a URL instead)");
     }
     return ImageBytes.dataUri(bytes, f.mediaType());
@@ -338,18 +285,7 @@ final class ReplicateModels {
    * @param h height
    */
   static String nearestAspectRatio(int w, int h) {
-    double want = Math.log((double) w / h);
-    String best = "1:1";
-    double bestDiff = Double.MAX_VALUE;
-    for (String ar : ASPECT_RATIOS) {
-      String[] p = ar.split(":");
-      double d = Math.abs(Math.log(Double.parseDouble(p[0]) / Double.parseDouble(p[1])) - want);
-      if (d < bestDiff) {
-        bestDiff = d;
-        best = ar;
-      }
-    }
-    return best;
+    return ProviderSupport.nearestAspectRatio(w, h, ASPECT_RATIOS);
   }
 
   /**
@@ -359,7 +295,7 @@ final class ReplicateModels {
    * @throws InvalidRequestException naming the accepted values when it has no SDXL counterpart
    */
   static String scheduler(String sampler) {
-    String s = SCHEDULERS.get(normalize(sampler));
+    String s = SCHEDULERS.get(sampler.toLowerCase(Locale.ROOT).replace("++", "pp").replaceAll("[^a-z0-9]", ""));
     if (s == null) {
       throw new InvalidRequestException("sampler '" + sampler + "' has no " + SDXL + " scheduler (accepted: DDIM, "
           + "DPMSolverMultistep, HeunDiscrete, KarrasDPM, K_EULER_ANCESTRAL, K_EULER, PNDM)", ReplicateProvider.ID);
@@ -367,38 +303,26 @@ final class ReplicateModels {
     return s;
   }
 
-  private static String normalize(String s) {
-    return s.toLowerCase(Locale.ROOT).replace("++", "pp").replaceAll("[^a-z0-9]", "");
-  }
-
   private static Map<String, String> schedulers() {
-    Map<String, String> m = new LinkedHashMap<>();
-    for (String k : List.of("ddim")) {
-      m.put(k, "DDIM");
-    }
-    for (String k : List.of("dpmsolvermultistep", "dpmpp2m", "dpm2m", "dpmsolver", "dpmpp")) {
-      m.put(k, "DPMSolverMultistep");
-    }
-    for (String k : List.of("heundiscrete", "heun")) {
-      m.put(k, "HeunDiscrete");
-    }
-    for (String k : List.of("karrasdpm", "dpmpp2mkarras", "dpm2mkarras", "karras")) {
-      m.put(k, "KarrasDPM");
-    }
-    for (String k : List.of("keulerancestral", "eulerancestral", "eulera", "keulera")) {
-      m.put(k, "K_EULER_ANCESTRAL");
-    }
-    for (String k : List.of("keuler", "euler")) {
-      m.put(k, "K_EULER");
-    }
-    for (String k : List.of("pndm")) {
-      m.put(k, "PNDM");
-    }
+    Map<String, String> m = new HashMap<>();
+    names(m, "DDIM", "ddim");
+    names(m, "DPMSolverMultistep", "dpmsolvermultistep", "dpmpp2m", "dpm2m", "dpmsolver", "dpmpp");
+    names(m, "HeunDiscrete", "heundiscrete", "heun");
+    names(m, "KarrasDPM", "karrasdpm", "dpmpp2mkarras", "dpm2mkarras", "karras");
+    names(m, "K_EULER_ANCESTRAL", "keulerancestral", "eulerancestral", "eulera", "keulera");
+    names(m, "K_EULER", "keuler", "euler");
+    names(m, "PNDM", "pndm");
     return Map.copyOf(m);
   }
 
-  private static String formatName(String format) {
-    ImageFormat f = ImageFormat.fromName(format);
+  private static void names(Map<String, String> m, String scheduler, String... names) {
+    for (String n : names) {
+      m.put(n, scheduler);
+    }
+  }
+
+  private static @Nullable String formatName(@Nullable String format) {
+    ImageFormat f = format == null ? null : ImageFormat.fromName(format);
     return f == null ? format : f.extension();
   }
 }

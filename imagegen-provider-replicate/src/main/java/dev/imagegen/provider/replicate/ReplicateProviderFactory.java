@@ -44,7 +44,7 @@ public final class ReplicateProviderFactory implements ImageProviderFactory {
   /** Configured when an API token is set. */
   @Override
   public boolean isConfigured(ProviderConfig config) {
-    return config.get(ProviderConfig.API_KEY).map(k -> !k.isBlank()).orElse(false);
+    return config.apiKey().isPresent();
   }
 
   /**

@@ -892,16 +892,16 @@ class ReplicateProviderTest {
     void inputsAreComparedByValue() throws Exception {
       JsonNode sent = JSON.readTree("{\"prompt\":\"fox\",\"guidance_scale\":9.0,\"seed\":7,\"image\":\"data:image/png;base64,AAAA\"}");
 
-      assertThat(ReplicateProvider.sameInput(sent, JSON.readTree(
+      assertThat(ReplicateReconcile.sameInput(sent, JSON.readTree(
           "{\"prompt\":\"fox\",\"guidance_scale\":9,\"seed\":7,\"image\":\"https://replicate.delivery/x.png\",\"extra\":1}")))
           .isTrue();
-      assertThat(ReplicateProvider.sameInput(sent, JSON.readTree(
+      assertThat(ReplicateReconcile.sameInput(sent, JSON.readTree(
           "{\"prompt\":\"fox\",\"guidance_scale\":9.5,\"seed\":7,\"image\":\"https://replicate.delivery/x.png\"}")))
           .isFalse();
-      assertThat(ReplicateProvider.sameInput(sent, JSON.readTree("{\"prompt\":\"fox\",\"guidance_scale\":9,\"seed\":7}")))
+      assertThat(ReplicateReconcile.sameInput(sent, JSON.readTree("{\"prompt\":\"fox\",\"guidance_scale\":9,\"seed\":7}")))
           .as("a field sent is missing").isFalse();
-      assertThat(ReplicateProvider.addsFields(sent, JSON.readTree("{\"prompt\":\"fox\",\"seed\":7,\"extra\":1}"))).isTrue();
-      assertThat(ReplicateProvider.addsFields(sent, JSON.readTree("{\"prompt\":\"fox\",\"seed\":7,\"extra\":null}"))).isFalse();
+      assertThat(ReplicateReconcile.addsFields(sent, JSON.readTree("{\"prompt\":\"fox\",\"seed\":7,\"extra\":1}"))).isTrue();
+      assertThat(ReplicateReconcile.addsFields(sent, JSON.readTree("{\"prompt\":\"fox\",\"seed\":7,\"extra\":null}"))).isFalse();
     }
   }
 
@@ -954,6 +954,18 @@ class ReplicateProviderTest {
       ImageGenerationResponse r = s.generateImage(request().model("flux-schnell").build(), "replicate");
 
       assertThat(r.cost()).isEqualTo(Cost.estimated(new BigDecimal("0.003000")));
+    }
+
+    @Test
+    void aModelsOwnPriceWinsOverTheHardwarePrice() {
+      sdxlSucceeds(2.0);
+      ImageGenerationService s = service("gpu", "l40s", "price.sdxl", "0.001", "price.flux-schnell", "0.004");
+
+      ImageGenerationResponse r = s.generateImage(request().model("sdxl").build(), "replicate");
+
+      assertThat(r.cost()).isEqualTo(Cost.providerReported(new BigDecimal("0.002000")));
+      assertThat(s.estimateCost(request().model("flux-schnell").numImages(2).build()))
+          .isEqualTo(Cost.estimated(new BigDecimal("0.008")));
     }
 
     @Test
@@ -1031,9 +1043,9 @@ class ReplicateProviderTest {
 
     @Test
     void bodyWaitIsParsed() {
-      assertThat(ReplicateErrors.waitInBody("Request was throttled. Your rate limit resets in ~30s.")).isEqualTo(Duration.ofSeconds(30));
-      assertThat(ReplicateErrors.waitInBody("resets in 5 seconds")).isEqualTo(Duration.ofSeconds(5));
-      assertThat(ReplicateErrors.waitInBody("Request was throttled.")).isNull();
+      assertThat(ReplicateWire.waitInBody("Request was throttled. Your rate limit resets in ~30s.")).isEqualTo(Duration.ofSeconds(30));
+      assertThat(ReplicateWire.waitInBody("resets in 5 seconds")).isEqualTo(Duration.ofSeconds(5));
+      assertThat(ReplicateWire.waitInBody("Request was throttled.")).isNull();
     }
   }
 

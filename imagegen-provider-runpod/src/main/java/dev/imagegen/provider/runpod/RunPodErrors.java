@@ -8,9 +8,11 @@ import dev.imagegen.InvalidRequestException;
 import dev.imagegen.ProviderUnavailableException;
 import dev.imagegen.spi.HttpErrors;
 import dev.imagegen.spi.HttpResult;
+import dev.imagegen.spi.ProviderSupport;
 import dev.imagegen.spi.Redactor;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -22,8 +24,8 @@ import org.jspecify.annotations.Nullable;
  * RunPod's answers and job states mapped to imagegen's exceptions.
  *
  * <ul>
- * <li>401/403 (often an empty or non-JSON body): {@link AuthenticationException}; a restricted key
- *     may be refused for one endpoint only.
+ * <li>403: {@link AuthenticationException} naming the endpoint; a restricted key may be refused
+ *     for one endpoint only.
  * <li>404: an unknown endpoint (fail over), or on {@code /status} a job that expired or passed its
  *     {@code ttl} (lost: never resubmitted blindly).
  * <li>A job body with status {@code FAILED} (also what {@code /runsync} answers with HTTP 400):
@@ -35,17 +37,21 @@ import org.jspecify.annotations.Nullable;
  * <li>{@code TIMED_OUT}: expired in the queue or the worker went silent; it may have been billed, so it
  *     is not retried on RunPod (no second job for it): fail over.
  * <li>{@code CANCELLED} that imagegen did not ask for: fail over.
- * <li>Everything else: {@link HttpErrors}' default mapping (429 with Retry-After, 5xx retried).
+ * <li>Everything else: {@link HttpErrors}' default mapping (401 refused key, 429 with Retry-After,
+ *     5xx retried).
  * </ul>
  */
 final class RunPodErrors {
-  private static final int MAX_TEXT = 500;
   private static final Pattern CLASS = Pattern.compile("<class '([^']+)'>");
   /** Exception types a worker raises for input it cannot use. */
   private static final Set<String> INPUT_ERRORS = Set.of("KeyError", "ValueError", "TypeError", "ValidationError");
   /** rp_validator's messages (runpod-python utils/rp_validator.py). */
   private static final List<String> VALIDATOR_PHRASES = List.of("is not a valid input option", "is a required input",
       "unexpected input", "should be", "does not meet the constraint");
+
+  /** The last segments of RunPod's endpoint operations. */
+  private static final Set<String> ACTIONS = Set.of("run", "runsync", "health", "status", "cancel", "purge-queue", "retry",
+      "stream");
 
   private RunPodErrors() {}
 
@@ -70,20 +76,17 @@ final class RunPodErrors {
     String path = r.uri().getPath();
     String detail = HttpErrors.message(r, mapper);
     String what = "HTTP " + s + (detail.isEmpty() ? "" : ": " + detail);
-    if (s == 401) {
-      return new AuthenticationException("API key refused (" + what + ")", providerId);
-    }
     if (s == 403) {
       return new AuthenticationException("API key not allowed for " + endpointOf(path) + " (" + what
           + "); a restricted key needs Read-Write access to the endpoint", providerId);
     }
     if (s == 404) {
       if (path.contains("/status/")) {
-        return new ProviderUnavailableException("job " + lastSegment(path) + " is no longer known to RunPod (expired, past its"
-            + " ttl, or past the 30-minute result retention; " + what + ")", providerId, false, false, null, null);
+        return ProviderUnavailableException.failOver("job " + path.substring(path.lastIndexOf('/') + 1) + " is no longer known"
+            + " to RunPod (expired, past its ttl, or past the 30-minute result retention; " + what + ")", providerId, null);
       }
-      return new ProviderUnavailableException("endpoint " + endpointOf(path) + " not found (" + what
-          + "); check the endpoint id in the configuration", providerId, false, false, null, null);
+      return ProviderUnavailableException.failOver("endpoint " + endpointOf(path) + " not found (" + what
+          + "); check the endpoint id in the configuration", providerId, null);
     }
     return null;
   }
@@ -105,29 +108,22 @@ final class RunPodErrors {
     String where = "job " + jobId + (workerId == null ? "" : " on worker " + workerId);
     if ("TIMED_OUT".equals(status)) {
       // the worker may have run (and billed) part of it: never a new job on this endpoint for it
-      return new ProviderUnavailableException(where + " timed out at RunPod (expired in the queue, or the worker went silent"
-          + " past the execution timeout); it may have been billed and is not resubmitted to this endpoint", providerId, false,
-          false, null, null);
+      return ProviderUnavailableException.failOver(where + " timed out at RunPod (expired in the queue, or the worker went"
+          + " silent past the execution timeout); it may have been billed and is not resubmitted to this endpoint", providerId,
+          null);
     }
     if ("CANCELLED".equals(status)) {
-      return new ProviderUnavailableException(where + " was cancelled at RunPod (not by imagegen)", providerId, false, false,
-          null, null);
+      return ProviderUnavailableException.failOver(where + " was cancelled at RunPod (not by imagegen)", providerId, null);
     }
     WorkerError e = WorkerError.of(error, output, mapper);
-    String text = clip(redactor.redact(e.describe()));
+    String text = ProviderSupport.clip(redactor.redact(e.describe()));
     if (e.validation()) {
-      List<String> violations = new ArrayList<>();
-      if (e.fromValidator()) {
-        for (String m : e.messages()) {
-          violations.add("the RunPod worker refused the input (" + where + "): " + clip(redactor.redact(m)));
-        }
-      }
-      if (violations.isEmpty()) {
-        violations.add("the RunPod worker refused the input (" + where + "): " + text);
-      }
-      return new InvalidRequestException(violations, providerId, null);
+      String refused = "the RunPod worker refused the input (" + where + "): ";
+      List<String> violations = e.fromValidator() ? e.messages().stream()
+          .map(m -> refused + ProviderSupport.clip(redactor.redact(m))).toList() : List.of();
+      return new InvalidRequestException(violations.isEmpty() ? List.of(refused + text) : violations, providerId, null);
     }
-    return new ProviderUnavailableException(where + " failed: " + text, providerId, true, false, null, null);
+    return ProviderUnavailableException.transientFailure(where + " failed: " + text, providerId, null);
   }
 
   /**
@@ -152,12 +148,8 @@ final class RunPodErrors {
         } else if (s.startsWith("[") && s.endsWith("]")) {
           // a Python list's repr: ['Unexpected input. foo is not a valid input option.']
           list = true;
-          for (String part : s.substring(1, s.length() - 1).split("'\\s*,\\s*'|\"\\s*,\\s*\"")) {
-            String p = part.strip().replaceAll("^['\"]|['\"]$", "");
-            if (!p.isEmpty()) {
-              messages.add(p);
-            }
-          }
+          Arrays.stream(s.substring(1, s.length() - 1).split("'\\s*,\\s*'|\"\\s*,\\s*\""))
+              .map(part -> part.strip().replaceAll("^['\"]|['\"]$", "")).filter(p -> !p.isEmpty()).forEach(messages::add);
           e = null;
         } else {
           messages.add(s);
@@ -179,16 +171,7 @@ final class RunPodErrors {
       } else if (e != null && !e.isNull() && !e.isMissingNode()) {
         messages.add(e.asText(e.toString()));
       }
-      if (output != null && output.isObject()) {
-        JsonNode errors = output.get("errors");
-        if (errors != null && errors.isArray()) {
-          errors.forEach(x -> messages.add(x.isTextual() ? x.asText() : x.toString()));
-        }
-        JsonNode err = output.get("error");
-        if (err != null && err.isTextual()) {
-          messages.add(err.asText());
-        }
-      }
+      messages.addAll(RunPodWire.Output.of(output).errors());
       return new WorkerError(type, messages, list);
     }
 
@@ -222,25 +205,14 @@ final class RunPodErrors {
     }
   }
 
-  static String clip(@Nullable String s) {
-    String t = s == null ? "" : s;
-    return t.length() > MAX_TEXT ? t.substring(0, MAX_TEXT) + "..." : t;
-  }
-
   /** The endpoint id in a path such as {@code /v2/abc123/run}. */
   static String endpointOf(String path) {
     String[] parts = path.split("/");
     for (int i = parts.length - 1; i > 0; i--) {
-      String p = parts[i];
-      if (p.equals("run") || p.equals("runsync") || p.equals("health") || p.equals("status") || p.equals("cancel")
-          || p.equals("purge-queue") || p.equals("retry") || p.equals("stream")) {
+      if (ACTIONS.contains(parts[i])) {
         return "'" + parts[i - 1] + "'";
       }
     }
     return "'" + path + "'";
-  }
-
-  private static String lastSegment(String path) {
-    return path.substring(path.lastIndexOf('/') + 1);
   }
 }

@@ -4,21 +4,17 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.DoubleNode;
-import com.fasterxml.jackson.databind.node.IntNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.LongNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import dev.imagegen.ImageFormat;
 import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.InputImage;
 import dev.imagegen.InvalidRequestException;
+import dev.imagegen.spi.ImageBytes;
 import dev.imagegen.spi.SoftInput;
 import java.io.UncheckedIOException;
-import java.util.Base64;
 import java.util.EnumSet;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -46,23 +42,52 @@ final class RunPodInput {
   /** worker-sdxl's most images per job. */
   static final int SDXL_MAX_IMAGES = 2;
 
+  /** worker-sdxl's input contract as a template; its {@code {{sampler}}} takes worker-sdxl's scheduler names. */
+  private static final String SDXL = "{\"prompt\": {{prompt}}, \"negative_prompt\": {{negative_prompt}}, \"width\": {{width}},"
+      + " \"height\": {{height}}, \"seed\": {{seed}}, \"num_inference_steps\": {{steps}}, \"guidance_scale\": {{guidance}},"
+      + " \"num_images\": {{num_images}}, \"scheduler\": {{sampler}}}";
   private static final Pattern ANY = Pattern.compile("\\{\\{\\s*([^{}]*?)\\s*\\}\\}");
   private static final Pattern WHOLE = Pattern.compile("^\\{\\{\\s*([A-Za-z_]+)\\s*\\}\\}$");
-  private static final Map<String, String> SCHEDULERS = schedulers();
+  private static final Map<String, String> SCHEDULERS = new LinkedHashMap<>();
+  /** The soft inputs a template may drop, with the placeholder that carries each. */
+  private static final Map<SoftInput, String> SOFT_INPUTS = Map.of(SoftInput.NEGATIVE_PROMPT, "negative_prompt",
+      SoftInput.SAMPLER, "sampler", SoftInput.GUIDANCE, "guidance", SoftInput.STEPS, "steps");
 
-  private final @Nullable JsonNode template;
-  private final Set<String> used;
-  private final String source;
-
-  private RunPodInput(@Nullable JsonNode template, Set<String> used, String source) {
-    this.template = template;
-    this.used = Set.copyOf(used);
-    this.source = source;
+  static {
+    alias("DDIM", "ddim");
+    alias("PNDM", "pndm");
+    alias("KLMS", "klms", "lms");
+    alias("K_EULER", "keuler", "euler");
+    alias("K_EULER_ANCESTRAL", "keulerancestral", "eulerancestral", "eulera");
+    alias("DPMSolverMultistep", "dpmsolvermultistep", "dpm2m", "dpmpp2m");
+    alias("DPMSolverSinglestep", "dpmsolversinglestep", "dpm2s", "dpmpp2s");
   }
 
-  /** worker-sdxl's input contract. */
-  static RunPodInput sdxl() {
-    return new RunPodInput(null, Set.of(), "worker-sdxl");
+  private final JsonNode template;
+  private final Set<String> used;
+  /** Whether this is worker-sdxl's contract rather than an operator's template. */
+  private final boolean sdxl;
+
+  private RunPodInput(JsonNode template, Set<String> used, boolean sdxl) {
+    this.template = template;
+    this.used = Set.copyOf(used);
+    this.sdxl = sdxl;
+  }
+
+  private static void alias(String name, String... samplers) {
+    for (String s : samplers) {
+      SCHEDULERS.put(s, name);
+    }
+  }
+
+  /**
+   * worker-sdxl's input contract.
+   *
+   * @param mapper the JSON mapper
+   */
+  static RunPodInput sdxl(ObjectMapper mapper) {
+    RunPodInput t = template("runpod", "worker-sdxl", SDXL, mapper);
+    return new RunPodInput(t.template, t.used, true);
   }
 
   /**
@@ -100,17 +125,7 @@ final class RunPodInput {
     if (tree == null || !tree.isObject()) {
       throw new IllegalStateException(providerId + ": '" + key + "' must be a JSON object (the job's input)");
     }
-    return new RunPodInput(tree, used, key);
-  }
-
-  /** Whether this is an operator's template rather than worker-sdxl's contract. */
-  boolean isTemplate() {
-    return template != null;
-  }
-
-  /** Where the mapping comes from: {@code worker-sdxl} or the configuration key of the template. */
-  String source() {
-    return source;
+    return new RunPodInput(tree, used, false);
   }
 
   /**
@@ -119,38 +134,24 @@ final class RunPodInput {
    * does not use; none for worker-sdxl's contract.
    */
   Set<SoftInput> ignoredInputs() {
-    EnumSet<SoftInput> out = EnumSet.noneOf(SoftInput.class);
-    if (template == null) {
-      return out;
-    }
-    if (!used.contains("negative_prompt")) {
-      out.add(SoftInput.NEGATIVE_PROMPT);
-    }
-    if (!used.contains("sampler")) {
-      out.add(SoftInput.SAMPLER);
-    }
-    if (!used.contains("guidance")) {
-      out.add(SoftInput.GUIDANCE);
-    }
-    if (!used.contains("steps")) {
-      out.add(SoftInput.STEPS);
-    }
+    Set<SoftInput> out = EnumSet.copyOf(SOFT_INPUTS.keySet());
+    out.removeIf(input -> used.contains(SOFT_INPUTS.get(input)));
     return out;
   }
 
   /** Whether the mapping carries a seed. */
   boolean seed() {
-    return template == null || used.contains("seed");
+    return used.contains("seed");
   }
 
   /** Whether the mapping carries an init image. */
   boolean img2img() {
-    return template != null && used.contains("image");
+    return used.contains("image");
   }
 
   /** Whether the mapping carries an inpainting mask. */
   boolean mask() {
-    return template != null && used.contains("mask");
+    return used.contains("mask");
   }
 
   /**
@@ -159,13 +160,13 @@ final class RunPodInput {
    * @param configured the operator's {@code max-images}, or null
    */
   int maxImages(@Nullable Integer configured) {
-    if (template != null && !used.contains("num_images")) {
+    if (!used.contains("num_images")) {
       return 1;
     }
     if (configured != null) {
       return configured;
     }
-    return template == null ? SDXL_MAX_IMAGES : ImageGenerationRequest.MAX_IMAGES;
+    return sdxl ? SDXL_MAX_IMAGES : ImageGenerationRequest.MAX_IMAGES;
   }
 
   /**
@@ -180,51 +181,18 @@ final class RunPodInput {
    */
   ObjectNode render(ImageGenerationRequest request, @Nullable String model, String providerId, ObjectMapper mapper,
       List<String> warnings) {
-    if (template == null) {
-      return sdxlInput(request, providerId, mapper, warnings);
-    }
-    Map<String, JsonNode> values = values(request, model, providerId);
-    JsonNode out = substitute(template, values);
-    return out instanceof ObjectNode o ? o : mapper.createObjectNode();
-  }
-
-  private static ObjectNode sdxlInput(ImageGenerationRequest r, String providerId, ObjectMapper mapper, List<String> warnings) {
-    if (!r.inputImages().isEmpty()) {
+    if (sdxl && !request.inputImages().isEmpty()) {
       throw new InvalidRequestException("worker-sdxl's default input mapping takes no input images; configure an"
           + " input-template with {{image}} for a worker that does", providerId);
     }
-    ObjectNode in = mapper.createObjectNode();
-    in.put("prompt", r.prompt());
-    String negative = r.effectiveNegativePrompt();
-    if (negative != null) {
-      in.put("negative_prompt", negative);
-    }
-    if (r.width() != null) {
-      in.put("width", r.width().intValue());
-    }
-    if (r.height() != null) {
-      in.put("height", r.height().intValue());
-    }
-    if (r.seed() != null) {
-      in.put("seed", r.seed().longValue());
-    }
-    if (r.steps() != null) {
-      in.put("num_inference_steps", r.steps().intValue());
-    }
-    if (r.guidanceScale() != null) {
-      in.put("guidance_scale", r.guidanceScale().doubleValue());
-    }
-    in.put("num_images", r.numImages());
-    if (r.sampler() != null && !r.sampler().isBlank()) {
-      String scheduler = scheduler(r.sampler());
-      if (scheduler != null) {
-        in.put("scheduler", scheduler);
-      } else {
-        warnings.add("sampler '" + r.sampler() + "' is not one of worker-sdxl's schedulers " + new TreeSet<>(SCHEDULERS.values())
-            + "; the worker's default was used");
+    Map<String, JsonNode> values = new LinkedHashMap<>();
+    values(request, model, providerId, warnings).forEach((k, v) -> {
+      if (v != null) {
+        values.put(k, mapper.valueToTree(v));
       }
-    }
-    return in;
+    });
+    JsonNode out = substitute(template, values);
+    return out instanceof ObjectNode o ? o : mapper.createObjectNode();
   }
 
   /**
@@ -237,68 +205,37 @@ final class RunPodInput {
     return SCHEDULERS.get(k);
   }
 
-  private static Map<String, String> schedulers() {
-    Map<String, String> m = new LinkedHashMap<>();
-    m.put("ddim", "DDIM");
-    m.put("pndm", "PNDM");
-    m.put("klms", "KLMS");
-    m.put("lms", "KLMS");
-    m.put("keuler", "K_EULER");
-    m.put("euler", "K_EULER");
-    m.put("keulerancestral", "K_EULER_ANCESTRAL");
-    m.put("eulerancestral", "K_EULER_ANCESTRAL");
-    m.put("eulera", "K_EULER_ANCESTRAL");
-    m.put("dpmsolvermultistep", "DPMSolverMultistep");
-    m.put("dpm2m", "DPMSolverMultistep");
-    m.put("dpmpp2m", "DPMSolverMultistep");
-    m.put("dpmsolversinglestep", "DPMSolverSinglestep");
-    m.put("dpm2s", "DPMSolverSinglestep");
-    m.put("dpmpp2s", "DPMSolverSinglestep");
-    return Map.copyOf(m);
-  }
-
-  private Map<String, JsonNode> values(ImageGenerationRequest r, @Nullable String model, String providerId) {
-    Map<String, JsonNode> v = new LinkedHashMap<>();
-    v.put("prompt", TextNode.valueOf(r.prompt()));
-    String negative = r.effectiveNegativePrompt();
-    if (negative != null) {
-      v.put("negative_prompt", TextNode.valueOf(negative));
+  /** The placeholders' values; null where the request has none. */
+  private Map<String, @Nullable Object> values(ImageGenerationRequest r, @Nullable String model, String providerId,
+      List<String> warnings) {
+    Map<String, @Nullable Object> v = new LinkedHashMap<>();
+    v.put("prompt", r.prompt());
+    v.put("negative_prompt", r.effectiveNegativePrompt());
+    v.put("width", r.width());
+    v.put("height", r.height());
+    v.put("seed", r.seed());
+    v.put("steps", r.steps());
+    v.put("guidance", r.guidanceScale());
+    v.put("num_images", r.numImages());
+    v.put("strength", r.strength());
+    v.put("sampler", r.sampler());
+    if (sdxl) {
+      String scheduler = r.sampler() == null || r.sampler().isBlank() ? null : scheduler(r.sampler());
+      if (r.sampler() != null && !r.sampler().isBlank() && scheduler == null) {
+        warnings.add("sampler '" + r.sampler() + "' is not one of worker-sdxl's schedulers "
+            + new TreeSet<>(SCHEDULERS.values()) + "; the worker's default was used");
+      }
+      v.put("sampler", scheduler);
     }
-    if (r.width() != null) {
-      v.put("width", IntNode.valueOf(r.width()));
-    }
-    if (r.height() != null) {
-      v.put("height", IntNode.valueOf(r.height()));
-    }
-    if (r.seed() != null) {
-      v.put("seed", LongNode.valueOf(r.seed()));
-    }
-    if (r.steps() != null) {
-      v.put("steps", IntNode.valueOf(r.steps()));
-    }
-    if (r.guidanceScale() != null) {
-      v.put("guidance", DoubleNode.valueOf(r.guidanceScale()));
-    }
-    v.put("num_images", IntNode.valueOf(r.numImages()));
-    if (r.strength() != null) {
-      v.put("strength", DoubleNode.valueOf(r.strength()));
-    }
-    if (r.sampler() != null) {
-      v.put("sampler", TextNode.valueOf(r.sampler()));
-    }
-    if (model != null) {
-      v.put("model", TextNode.valueOf(model));
-    }
-    if (r.outputFormat() != null) {
-      v.put("output_format", TextNode.valueOf(r.outputFormat()));
-    }
+    v.put("model", model);
+    v.put("output_format", r.outputFormat());
     InputImage init = r.initImage();
     if (init != null && used.contains("image")) {
-      v.put("image", TextNode.valueOf(imageValue(init, providerId)));
+      v.put("image", imageValue(init, providerId));
     }
     InputImage mask = r.mask();
     if (mask != null && used.contains("mask")) {
-      v.put("mask", TextNode.valueOf(imageValue(mask, providerId)));
+      v.put("mask", imageValue(mask, providerId));
     }
     return v;
   }
@@ -315,7 +252,7 @@ final class RunPodInput {
           + e.getMessage(), providerId);
     }
     ImageFormat f = ImageFormat.sniff(bytes);
-    return "data:" + (f == null ? "image/png" : f.mediaType()) + ";base64," + Base64.getEncoder().encodeToString(bytes);
+    return ImageBytes.dataUri(bytes, f == null ? "image/png" : f.mediaType());
   }
 
   /** A marker for a value whose placeholder had nothing to put in: the field or element is left out. */
@@ -324,14 +261,12 @@ final class RunPodInput {
   private static JsonNode substitute(JsonNode node, Map<String, JsonNode> values) {
     if (node.isObject()) {
       ObjectNode out = JsonNodeFactory.instance.objectNode();
-      Iterator<Map.Entry<String, JsonNode>> it = node.fields();
-      while (it.hasNext()) {
-        Map.Entry<String, JsonNode> e = it.next();
+      node.fields().forEachRemaining(e -> {
         JsonNode v = substitute(e.getValue(), values);
         if (v != ABSENT) {
           out.set(e.getKey(), v);
         }
-      }
+      });
       return out;
     }
     if (node.isArray()) {
@@ -405,28 +340,5 @@ final class RunPodInput {
       sb.append(c);
     }
     return sb.toString();
-  }
-
-  /**
-   * Merges a request's {@code providerOptions("runpod")} into an input: objects merge key by key,
-   * anything else replaces what was there, a null value removes the key.
-   *
-   * @param input the input to change
-   * @param options the options, as a JSON object
-   */
-  static void merge(ObjectNode input, JsonNode options) {
-    Iterator<Map.Entry<String, JsonNode>> it = options.fields();
-    while (it.hasNext()) {
-      Map.Entry<String, JsonNode> e = it.next();
-      JsonNode v = e.getValue();
-      JsonNode old = input.get(e.getKey());
-      if (v == null || v.isNull()) {
-        input.remove(e.getKey());
-      } else if (v.isObject() && old != null && old.isObject()) {
-        merge((ObjectNode) old, v);
-      } else {
-        input.set(e.getKey(), v.deepCopy());
-      }
-    }
   }
 }

@@ -26,8 +26,10 @@ import java.util.Map;
  *     {@code {{num_images}}}, {@code {{image}}}, {@code {{mask}}}, {@code {{strength}}},
  *     {@code {{sampler}}}, {@code {{model}}}, {@code {{output_format}}}), or {@code @file.json};
  *     default: worker-sdxl's input;
- * <li>{@code price-per-gpu-second} (per alias too), or {@code gpu} / {@code gpu.<alias>} naming the
- *     endpoint's GPU class from RunPod's price list ({@code worker-type} flex or active); none: cost unknown;
+ * <li>{@code price.<alias>} (a bare number is USD per GPU-second) or {@code price-per-gpu-second}, or
+ *     {@code gpu} / {@code gpu.<alias>} naming the endpoint's GPU class from RunPod's price list
+ *     ({@code worker-type} flex or active); none: cost unknown. The former
+ *     {@code price-per-gpu-second.<alias>} is refused, naming {@code price.<alias>};
  * <li>{@code base-url} (default {@code https://api.runpod.ai/v2}), {@code timeout},
  *     {@code poll-interval}, {@code execution-timeout}, {@code ttl}, {@code low-priority},
  *     {@code webhook}, {@code max-images}, {@code degraded-queue-depth} (5),
@@ -61,7 +63,8 @@ public final class RunPodProviderFactory implements ImageProviderFactory {
    */
   @Override
   public boolean isConfigured(ProviderConfig config) {
-    return RunPodSettings.isConfigured(config);
+    return config.apiKey().isPresent() && (!config.string(RunPodSettings.ENDPOINT, "").isEmpty()
+        || config.withPrefix(RunPodSettings.ENDPOINT).values().stream().anyMatch(s -> !s.isBlank()));
   }
 
   /**
@@ -74,6 +77,6 @@ public final class RunPodProviderFactory implements ImageProviderFactory {
    */
   @Override
   public ImageProvider create(ProviderConfig config) {
-    return new RunPodProvider(new RunPodSettings(config, TEMPLATE_MAPPER));
+    return new RunPodProvider(config, TEMPLATE_MAPPER);
   }
 }

@@ -1,24 +1,32 @@
 package dev.imagegen.provider.runpod;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.imagegen.Cost;
+import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.InvalidRequestException;
-import dev.imagegen.spi.CostModel;
+import dev.imagegen.spi.PriceTable;
+import dev.imagegen.spi.PriceTable.Price;
+import dev.imagegen.spi.PriceTable.Unit;
 import dev.imagegen.spi.ProviderCapabilities;
 import dev.imagegen.spi.ProviderConfig;
-import dev.imagegen.spi.Secret;
 import java.io.IOException;
-import java.net.URI;
+import java.math.BigDecimal;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Collection;
-import java.util.LinkedHashSet;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.function.Function;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -50,7 +58,6 @@ final class RunPodSettings {
   static final String WEBHOOK = "webhook";
 
   private static final Pattern ENDPOINT_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]*");
-  private static final Duration SEVEN_DAYS = Duration.ofDays(7);
 
   /**
    * Where one model's jobs go.
@@ -58,20 +65,18 @@ final class RunPodSettings {
    * @param alias the model alias ({@code endpoint.<alias>}), or null for the default endpoint
    * @param endpointId the RunPod endpoint id
    * @param input how a request becomes the job's input
-   * @param prices the endpoint's price list
    */
-  record Target(@Nullable String alias, String endpointId, RunPodInput input, CostModel prices) {
-    /** The model name reported in results: the alias, else the endpoint id. */
+  record Target(@Nullable String alias, String endpointId, RunPodInput input) {
+    /** The model name reported in results and priced by {@code price.<model>}: the alias, else the endpoint id. */
     String model() {
       return alias != null ? alias : endpointId;
     }
   }
 
   final String providerId;
-  final URI baseUrl;
-  final Secret apiKey;
   final @Nullable Target defaultTarget;
   final Map<String, Target> byAlias;
+  final PriceTable prices;
   final RunPodWire.@Nullable Policy policy;
   final @Nullable String webhook;
   final int degradedQueueDepth;
@@ -88,98 +93,56 @@ final class RunPodSettings {
    */
   RunPodSettings(ProviderConfig config, ObjectMapper mapper) {
     providerId = config.providerId();
-    apiKey = Secret.of(config.require(ProviderConfig.API_KEY));
-    baseUrl = config.baseUrl(DEFAULT_BASE_URL);
-    Map<String, String> endpoints = aliased(config, ENDPOINT);
-    Map<String, String> templates = aliased(config, INPUT_TEMPLATE);
-    Map<String, String> prices = aliased(config, ProviderConfig.PRICE_PER_GPU_SECOND);
-    Map<String, String> gpus = aliased(config, RunPodPrices.GPU);
-    String defaultEndpoint = config.get(ENDPOINT).map(String::strip).filter(s -> !s.isEmpty()).orElse(null);
-    if (defaultEndpoint == null && endpoints.isEmpty()) {
+    Map<String, String> endpoints = new TreeMap<>(config.withPrefix(ENDPOINT));
+    Map<String, String> templates = config.withPrefix(INPUT_TEMPLATE);
+    String defaultEndpoint = config.string(ENDPOINT, "");
+    if (defaultEndpoint.isEmpty() && endpoints.isEmpty()) {
       throw new IllegalStateException(providerId + ": no endpoint is configured (set imagegen." + providerId
           + ".endpoint to an endpoint id, or imagegen." + providerId + ".endpoint.<model-alias> per model)");
     }
-    for (Map<String, String> m : List.of(templates, prices, gpus)) {
-      for (String alias : m.keySet()) {
-        if (!endpoints.containsKey(alias)) {
+    Set<String> priced = new TreeSet<>(config.withPrefix("price").keySet());
+    priced.removeIf(k -> k.startsWith("per-") || k.equals(ProviderConfig.normalizeKeyPart(defaultEndpoint)));
+    Stream.of(templates.keySet(), config.withPrefix(GPU).keySet(), priced).flatMap(Set::stream)
+        .filter(alias -> !endpoints.containsKey(alias)).findFirst().ifPresent(alias -> {
           throw new IllegalStateException(providerId + ": a setting names model '" + alias + "' but '" + ENDPOINT + "." + alias
               + "' is not configured");
-        }
-      }
-    }
+        });
     RunPodInput defaultInput = config.get(INPUT_TEMPLATE)
         .map(t -> RunPodInput.template(providerId, INPUT_TEMPLATE, read(INPUT_TEMPLATE, t), mapper))
-        .orElse(RunPodInput.sdxl());
-    defaultTarget = defaultEndpoint == null ? null
-        : new Target(null, endpointId(ENDPOINT, defaultEndpoint), defaultInput, RunPodPrices.forTarget(config, null, null, null));
+        .orElse(RunPodInput.sdxl(mapper));
+    defaultTarget = defaultEndpoint.isEmpty() ? null : new Target(null, endpointId(ENDPOINT, defaultEndpoint), defaultInput);
     Map<String, Target> targets = new TreeMap<>();
     endpoints.forEach((alias, id) -> {
       String tKey = INPUT_TEMPLATE + "." + alias;
       RunPodInput input = templates.containsKey(alias)
-          ? RunPodInput.template(providerId, tKey, read(tKey, templates.get(alias)), mapper) : defaultInput;
-      targets.put(alias, new Target(alias, endpointId(ENDPOINT + "." + alias, id), input,
-          RunPodPrices.forTarget(config, alias, prices.get(alias), gpus.get(alias))));
+          ? RunPodInput.template(providerId, tKey, read(tKey, templates.get(alias).strip()), mapper) : defaultInput;
+      targets.put(alias, new Target(alias, endpointId(ENDPOINT + "." + alias, id.strip()), input));
     });
-    byAlias = java.util.Collections.unmodifiableMap(targets);
+    byAlias = Collections.unmodifiableMap(targets);
+    prices = table(config, targets(), r -> {
+      Target t = targetOrNull(r.model());
+      return t == null ? null : t.model();
+    });
 
-    Long execution = millis(config, EXECUTION_TIMEOUT, Duration.ofSeconds(5));
-    Long ttl = millis(config, TTL, Duration.ofSeconds(10));
+    Long execution = millis(config, EXECUTION_TIMEOUT, RunPodProvider.MIN_EXECUTION_TIMEOUT);
+    Long ttl = millis(config, TTL, RunPodProvider.MIN_TTL);
     Boolean low = config.get(LOW_PRIORITY).isPresent() ? config.bool(LOW_PRIORITY, false) : null;
     policy = execution == null && ttl == null && low == null ? null : new RunPodWire.Policy(execution, ttl, low);
     webhook = config.get(WEBHOOK).orElse(null);
-    degradedQueueDepth = Math.max(1, config.intValue(DEGRADED_QUEUE_DEPTH, 5));
+    degradedQueueDepth = config.intValue(DEGRADED_QUEUE_DEPTH, 5, 1, Integer.MAX_VALUE);
     coldStartAllowance = config.duration(COLD_START_ALLOWANCE, Duration.ofSeconds(60));
     healthCache = config.duration(HEALTH_CACHE, Duration.ofSeconds(10));
-    maxImages = config.get(MAX_IMAGES).isPresent() ? Math.max(1, config.intValue(MAX_IMAGES, 1)) : null;
-  }
-
-  /**
-   * Whether the configuration names a key and at least one endpoint.
-   *
-   * @param config the configuration
-   */
-  static boolean isConfigured(ProviderConfig config) {
-    boolean key = config.get(ProviderConfig.API_KEY).filter(s -> !s.isBlank()).isPresent();
-    boolean endpoint = config.get(ENDPOINT).filter(s -> !s.isBlank()).isPresent()
-        || aliased(config, ENDPOINT).values().stream().anyMatch(s -> !s.isBlank());
-    return key && endpoint;
-  }
-
-  /**
-   * The values of {@code <prefix>.<alias>} keys ({@code <prefix>-<alias>} once the environment or a
-   * properties file has flattened the dot), by alias.
-   */
-  static Map<String, String> aliased(ProviderConfig config, String prefix) {
-    Map<String, String> out = new TreeMap<>();
-    config.values().forEach((k, v) -> {
-      if (k.length() > prefix.length() + 1 && k.startsWith(prefix)
-          && (k.charAt(prefix.length()) == '.' || k.charAt(prefix.length()) == '-')) {
-        out.put(k.substring(prefix.length() + 1), v.strip());
-      }
-    });
-    return out;
-  }
-
-  /** The model aliases configured. */
-  Set<String> aliases() {
-    return byAlias.keySet();
+    maxImages = config.get(MAX_IMAGES).isPresent() ? config.intValue(MAX_IMAGES, 1, 1, Integer.MAX_VALUE) : null;
   }
 
   /** Every target, the default first. */
   List<Target> targets() {
-    List<Target> all = new ArrayList<>();
-    if (defaultTarget != null) {
-      all.add(defaultTarget);
-    }
-    all.addAll(byAlias.values());
-    return all;
+    return Stream.concat(Stream.ofNullable(defaultTarget), byAlias.values().stream()).toList();
   }
 
   /** The distinct endpoint ids, the default first. */
   Collection<String> endpointIds() {
-    Set<String> ids = new LinkedHashSet<>();
-    targets().forEach(t -> ids.add(t.endpointId()));
-    return ids;
+    return targets().stream().map(Target::endpointId).distinct().toList();
   }
 
   /**
@@ -191,12 +154,9 @@ final class RunPodSettings {
    */
   @Nullable Target targetOrNull(@Nullable String model) {
     if (model == null) {
-      if (defaultTarget != null) {
-        return defaultTarget;
-      }
-      return byAlias.isEmpty() ? null : byAlias.values().iterator().next();
+      return defaultTarget != null ? defaultTarget : byAlias.values().stream().findFirst().orElse(null);
     }
-    return byAlias.get(model);
+    return byAlias.get(ProviderConfig.normalizeKeyPart(model));
   }
 
   /**
@@ -209,20 +169,16 @@ final class RunPodSettings {
     Target t = targetOrNull(model);
     if (t == null) {
       throw new InvalidRequestException("no endpoint is configured for model '" + model + "' (configured: "
-          + String.join(", ", aliases()) + "; set imagegen." + providerId + ".endpoint." + model + ")", providerId);
+          + String.join(", ", byAlias.keySet()) + "; set imagegen." + providerId + ".endpoint." + model + ")", providerId);
     }
     return t;
   }
 
   /** What the configured endpoints can do together: a feature counts only if every endpoint's mapping carries it. */
   ProviderCapabilities capabilities() {
-    List<Target> all = targets();
-    boolean seed = all.stream().allMatch(t -> t.input().seed());
-    boolean img2img = all.stream().allMatch(t -> t.input().img2img());
-    boolean mask = all.stream().allMatch(t -> t.input().mask());
-    int images = all.stream().mapToInt(t -> t.input().maxImages(maxImages)).min().orElse(1);
+    List<RunPodInput> all = targets().stream().map(Target::input).toList();
     return ProviderCapabilities.builder()
-        .models(aliases())
+        .models(byAlias.keySet())
         .anyModel(false)
         // a template without {{negative_prompt}}, {{sampler}}, {{guidance}} or {{steps}} drops that
         // soft input: served without it, with a warning, unless the request is strict
@@ -231,13 +187,12 @@ final class RunPodSettings {
           Target t = targetOrNull(r.model());
           return t == null ? Set.of() : t.input().ignoredInputs();
         })
-        .seed(seed)
-        .img2img(img2img)
-        .mask(mask)
-        .maxImagesPerRequest(images)
+        .seed(all.stream().allMatch(RunPodInput::seed))
+        .img2img(all.stream().allMatch(RunPodInput::img2img))
+        .mask(all.stream().allMatch(RunPodInput::mask))
+        .maxImagesPerRequest(all.stream().mapToInt(i -> i.maxImages(maxImages)).min().orElse(1))
         .queued(true)
         .cancellable(true)
-        .free(false)
         .build();
   }
 
@@ -260,15 +215,107 @@ final class RunPodSettings {
     }
   }
 
-  private @Nullable Long millis(ProviderConfig config, String key, Duration min) {
-    if (config.get(key).isEmpty()) {
-      return null;
+  private static @Nullable Long millis(ProviderConfig config, String key, Duration min) {
+    return config.get(key).isEmpty() ? null : config.duration(key, min, min, RunPodProvider.MAX_POLICY).toMillis();
+  }
+
+  // ------------------------------------------------------------------ prices
+
+  /** Standard key for the GPU class or model of an endpoint, e.g. {@code A100}, {@code 24gb}, {@code 80gb-pro}. */
+  static final String GPU = "gpu";
+  /** {@code flex} (default) or {@code active}. */
+  static final String WORKER_TYPE = "worker-type";
+
+  /** Flex and active $/s per class; active null where RunPod lists none. */
+  private static final Map<String, String[]> CLASSES = new LinkedHashMap<>();
+  private static final Map<String, String> NAMES = new LinkedHashMap<>();
+
+  static {
+    cls("16gb", "0.00016", "0.00011", "a4000", "a4500", "4000", "4000ada");
+    cls("24gb", "0.00019", "0.00013", "l4", "a5000", "3090");
+    cls("24gbpro", "0.00031", "0.00021", "4090");
+    cls("48gb", "0.00034", "0.00024", "a6000", "a40");
+    cls("48gbpro", "0.00053", "0.00037", "l40", "l40s", "6000ada");
+    cls("80gb", "0.00076", "0.00060", "a100");
+    cls("80gbpro", "0.00116", "0.00093", "h100");
+    cls("96gbpro", "0.00111", null, "6000s", "pro6000");
+    cls("141gbpro", "0.00155", "0.00124", "h200");
+    cls("180gb", "0.00240", "0.00190", "b200");
+  }
+
+  private static void cls(String name, String flex, @Nullable String active, String... gpus) {
+    CLASSES.put(name, new String[] {flex, active});
+    for (String g : gpus) {
+      NAMES.put(g, name);
     }
-    Duration d = config.duration(key, min);
-    if (d.compareTo(min) < 0 || d.compareTo(SEVEN_DAYS) > 0) {
-      throw new IllegalStateException(providerId + ": '" + key + "' must be between " + min.toSeconds() + " s and 7 days: "
-          + config.get(key).orElse(""));
+  }
+
+  /**
+   * The price list of the configured targets.
+   *
+   * <p>RunPod bills serverless workers per GPU-second, so the actual cost of a job is
+   * the {@code executionTime} RunPod reports times the per-second price of the endpoint, and the
+   * estimate is {@code typical-gpu-seconds} (default 5) per image times that price. Each target
+   * (model alias, or the default endpoint under its endpoint id) has a built-in per-second price when
+   * its GPU is named ({@code gpu.<alias>}, else {@code gpu}); core's {@link PriceTable} scheme goes
+   * over it: {@code price.<alias>} (a bare number is per second), then {@code price-per-image},
+   * {@code price-per-megapixel}, {@code price-per-gpu-second}. Nothing configured:
+   * {@link Cost#unknown()}, never zero.
+   *
+   * <p>The {@code gpu} table is RunPod's serverless price list (runpod/docs, 2026-07), flex workers
+   * by default, active workers with {@code worker-type=active} (last listed 2026-05-13).
+   *
+   * @param config the provider's configuration
+   * @param targets every target, the default first
+   * @param modelOf the price key of the target a request runs on ({@link Target#model()}), or null
+   * @throws IllegalStateException for a GPU name not in the table, a price that cannot be read, or
+   *     the old {@code price-per-gpu-second.<alias>} key
+   */
+  static PriceTable table(ProviderConfig config, List<Target> targets,
+      Function<ImageGenerationRequest, @Nullable String> modelOf) {
+    String id = config.providerId();
+    config.withPrefix(ProviderConfig.PRICE_PER_GPU_SECOND).keySet().stream().findFirst().ifPresent(alias -> {
+      throw new IllegalStateException(id + ": '" + ProviderConfig.PRICE_PER_GPU_SECOND + "." + alias + "' is no longer read;"
+          + " set 'price." + alias + "' instead (USD per GPU-second, e.g. 0.00076)");
+    });
+    boolean active = "active".equals(config.choice(WORKER_TYPE, "flex", "flex", "active"));
+    Map<String, String> gpus = config.withPrefix(GPU);
+    PriceTable.Builder b = PriceTable.builder(id).bareUnit(Unit.SECOND).modelOf(modelOf);
+    for (Target t : targets) {
+      String own = t.alias() == null ? null : gpus.get(t.alias());
+      String gpu = own != null ? own : config.get(GPU).orElse(null);
+      BigDecimal p = gpu == null ? null : perSecond(id, own != null ? GPU + "." + t.alias() : GPU, gpu, active);
+      if (p != null) {
+        b.price(t.model(), new Price(p, Unit.SECOND));
+      }
     }
-    return d.toMillis();
+    return b.build(config);
+  }
+
+  /**
+   * The per-second price of a GPU class or model.
+   *
+   * @param providerId for messages
+   * @param key the configuration key, for messages
+   * @param gpu e.g. {@code A100}, {@code RTX 4090}, {@code 24GB}, {@code 80gb-pro}
+   * @param active active rather than flex workers
+   * @return the price, or null when RunPod lists none for that class and worker type
+   * @throws IllegalStateException for a name not in the table
+   */
+  static @Nullable BigDecimal perSecond(String providerId, String key, String gpu, boolean active) {
+    String k = gpu.toLowerCase(Locale.ROOT).replace("nvidia", "").replace("geforce", "").replace("rtx", "")
+        .replaceAll("[\\s_\\-]", "");
+    String cls = CLASSES.containsKey(k) ? k : NAMES.get(k);
+    if (cls == null && k.endsWith("pro")) {
+      String bare = k.substring(0, k.length() - 3);
+      cls = CLASSES.containsKey(bare) ? bare : NAMES.get(bare);
+    }
+    if (cls == null) {
+      throw new IllegalStateException(providerId + ": '" + key + "' names an unknown GPU '" + gpu + "' (known: "
+          + new TreeSet<>(CLASSES.keySet()) + " or " + new TreeSet<>(NAMES.keySet()) + "); or set price.<alias>"
+          + " or price-per-gpu-second");
+    }
+    String p = Objects.requireNonNull(CLASSES.get(cls))[active ? 1 : 0];
+    return p == null ? null : new BigDecimal(p);
   }
 }

@@ -664,6 +664,10 @@ class RunPodProviderTest {
           .isInstanceOf(IllegalStateException.class).hasMessageContaining("endpoint");
       assertThatThrownBy(() -> f.create(config().set("gpu", "TPUv5").build()))
           .isInstanceOf(IllegalStateException.class).hasMessageContaining("gpu");
+      assertThatThrownBy(() -> f.create(config().set("endpoint.sdxl", ENDPOINT).set("price-per-gpu-second.sdxl", "0.0004").build()))
+          .isInstanceOf(IllegalStateException.class).hasMessageContaining("price.sdxl");
+      assertThatThrownBy(() -> f.create(config().set("price.flux", "0.0004").build()))
+          .isInstanceOf(IllegalStateException.class).hasMessageContaining("endpoint.flux");
       assertThatThrownBy(() -> f.create(ProviderConfig.builder("runpod").apiKey(KEY).build()))
           .isInstanceOf(IllegalStateException.class).hasMessageContaining("endpoint");
     }
@@ -796,6 +800,19 @@ class RunPodProviderTest {
             .isEqualByComparingTo("0.007099"); // 6.120 s x 0.00116
         assertThat(s.generateImage(request().build(), "runpod").cost().amount())
             .isEqualByComparingTo("0.004651"); // default endpoint: 6.120 s x 0.00076
+      }
+    }
+
+    @Test
+    void pricePerAliasOverridesTheGpuClass() {
+      stubs.success(StubImages.png(16, 16, 1));
+      ProviderConfig c = config().set("endpoint.sdxl", ENDPOINT).set("gpu", "A100").set("price.sdxl", "0.001").build();
+      try (ImageGenerationService s = service(c)) {
+        assertThat(s.generateImage(request().model("sdxl").build(), "runpod").cost().amount())
+            .isEqualByComparingTo("0.00612"); // 6.120 s x 0.001: a bare number is per second
+        assertThat(s.generateImage(request().build(), "runpod").cost().amount())
+            .isEqualByComparingTo("0.004651"); // default endpoint: 6.120 s x 0.00076 (A100)
+        assertThat(s.estimateCost(request().model("sdxl").build()).amount()).isEqualByComparingTo("0.005"); // 5 s
       }
     }
 

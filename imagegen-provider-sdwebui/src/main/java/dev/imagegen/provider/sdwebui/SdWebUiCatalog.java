@@ -1,15 +1,12 @@
 package dev.imagegen.provider.sdwebui;
 
-import com.fasterxml.jackson.databind.JavaType;
-import dev.imagegen.spi.HttpResult;
+import dev.imagegen.spi.HttpImageProvider;
 import dev.imagegen.spi.ProviderContext;
-import dev.imagegen.spi.ProviderHttp;
-import java.io.IOException;
-import java.net.http.HttpRequest;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.function.UnaryOperator;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -25,16 +22,20 @@ final class SdWebUiCatalog {
   static final String LORAS = "/sdapi/v1/loras";
   private static final Duration LIST_TIMEOUT = Duration.ofSeconds(15);
 
-  private final SdWebUiSettings settings;
-  private final UnaryOperator<HttpRequest.Builder> authorize;
-  private final Entry<SdWebUiWire.SdModel> models = new Entry<>(SD_MODELS, SdWebUiWire.SdModel.class);
-  private final Entry<SdWebUiWire.Sampler> samplers = new Entry<>(SAMPLERS, SdWebUiWire.Sampler.class);
-  private final Entry<SdWebUiWire.Scheduler> schedulers = new Entry<>(SCHEDULERS, SdWebUiWire.Scheduler.class);
-  private final Entry<SdWebUiWire.Lora> loras = new Entry<>(LORAS, SdWebUiWire.Lora.class);
+  private final Duration ttl;
+  private final HttpImageProvider provider;
+  private final Entry<SdWebUiWire.SdModel> models = new Entry<>(SD_MODELS, SdWebUiWire.SdModel[].class);
+  private final Entry<SdWebUiWire.Sampler> samplers = new Entry<>(SAMPLERS, SdWebUiWire.Sampler[].class);
+  private final Entry<SdWebUiWire.Scheduler> schedulers = new Entry<>(SCHEDULERS, SdWebUiWire.Scheduler[].class);
+  private final Entry<SdWebUiWire.Lora> loras = new Entry<>(LORAS, SdWebUiWire.Lora[].class);
 
-  SdWebUiCatalog(SdWebUiSettings settings, UnaryOperator<HttpRequest.Builder> authorize) {
-    this.settings = settings;
-    this.authorize = authorize;
+  /**
+   * @param ttl how long a list read is fresh ({@code catalog-ttl})
+   * @param provider the provider whose requests (base URL, credentials) read the lists
+   */
+  SdWebUiCatalog(Duration ttl, HttpImageProvider provider) {
+    this.ttl = ttl;
+    this.provider = provider;
   }
 
   /** The lists one generation needs, each null when unknown. */
@@ -70,11 +71,11 @@ final class SdWebUiCatalog {
   /** One cached list. */
   private final class Entry<T> {
     private final String path;
-    private final Class<T> type;
+    private final Class<T[]> type;
     private volatile @Nullable List<T> value;
     private volatile long readAt;
 
-    Entry(String path, Class<T> type) {
+    Entry(String path, Class<T[]> type) {
       this.path = path;
       this.type = type;
     }
@@ -84,7 +85,7 @@ final class SdWebUiCatalog {
       if (v == null) {
         return null;
       }
-      return stale || System.nanoTime() - readAt < settings.catalogTtl.toNanos() ? v : null;
+      return stale || System.nanoTime() - readAt < ttl.toNanos() ? v : null;
     }
 
     void put(List<T> list) {
@@ -97,33 +98,20 @@ final class SdWebUiCatalog {
       if (fresh != null) {
         return CompletableFuture.completedFuture(fresh);
       }
-      ProviderHttp http = ctx.http();
-      Duration t = http.timeout().compareTo(LIST_TIMEOUT) < 0 ? http.timeout() : LIST_TIMEOUT;
-      HttpRequest req = authorize.apply(http.request(ProviderHttp.join(settings.baseUrl, path))).timeout(t).GET().build();
-      CompletableFuture<HttpResult> sent;
+      CompletableFuture<T[]> read;
       try {
-        sent = http.send(req, ProviderHttp.MAX_API_BODY_BYTES);
+        Duration timeout = SdWebUiProvider.capped(ctx, LIST_TIMEOUT);
+        read = ctx.http().json(provider.request(ctx, path).timeout(timeout).GET().build(), type);
       } catch (RuntimeException e) {
-        return CompletableFuture.completedFuture(null);
+        read = CompletableFuture.failedFuture(e);
       }
-      return sent.handle((r, e) -> {
-        if (e != null || r == null || !r.isSuccess()) {
-          ctx.log().debug("{} not available ({}); not checking against it", path, e != null ? e.toString() : r);
+      return read.handle((list, e) -> {
+        if (e != null) {
+          ctx.log().debug("{} not available or unreadable ({}); not checking against it", path, e.toString());
           return null;
         }
-        try {
-          JavaType listType = ctx.json().getTypeFactory().constructCollectionType(List.class, type);
-          List<T> list = ctx.json().readValue(r.body(), listType);
-          if (list == null) {
-            return null;
-          }
-          List<T> clean = list.stream().filter(x -> x != null).toList();
-          put(clean);
-          return clean;
-        } catch (IOException | RuntimeException x) {
-          ctx.log().debug("{} answered something unreadable ({}); not checking against it", path, x.getClass().getSimpleName());
-          return null;
-        }
+        put(Arrays.stream(list).filter(Objects::nonNull).toList());
+        return value;
       });
     }
   }

@@ -1,5 +1,7 @@
 package dev.imagegen.provider.sdwebui;
 
+import static dev.imagegen.spi.ProviderSupport.clip;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.imagegen.AuthenticationException;
@@ -22,11 +24,14 @@ import org.jspecify.annotations.Nullable;
  * <table>
  * <caption>status to exception</caption>
  * <tr><th>answer</th><th>exception</th><th>retry</th><th>failover</th></tr>
- * <tr><td>404 {@code {"detail":"Not Found"}}</td><td>{@link ProviderUnavailableException}: started without --api</td><td>no</td><td>yes</td></tr>
- * <tr><td>404 HTTPException ({@code Init image not found})</td><td>{@link InvalidRequestException}</td><td>no</td><td>no</td></tr>
+ * <tr><td>404 {@code {"detail":"Not Found"}}</td><td>{@link ProviderUnavailableException}: started without --api</td>
+ *     <td>no</td><td>yes</td></tr>
+ * <tr><td>404 HTTPException ({@code Init image not found})</td><td>{@link InvalidRequestException}</td><td>no</td>
+ *     <td>no</td></tr>
  * <tr><td>401</td><td>{@link AuthenticationException} (--api-auth)</td><td>no</td><td>yes</td></tr>
  * <tr><td>400, 422</td><td>{@link InvalidRequestException}, one violation per validation entry</td><td>no</td><td>no</td></tr>
- * <tr><td>500 OutOfMemoryError</td><td>{@link ProviderUnavailableException} with the WebUI's text</td><td>yes</td><td>yes</td></tr>
+ * <tr><td>500 OutOfMemoryError</td><td>{@link ProviderUnavailableException} with the WebUI's text</td><td>yes</td>
+ *     <td>yes</td></tr>
  * <tr><td>500 other</td><td>{@link ProviderUnavailableException} with the WebUI's text</td><td>no</td><td>yes</td></tr>
  * <tr><td>500 {@code Invalid encoded image}</td><td>{@link InvalidRequestException}</td><td>no</td><td>no</td></tr>
  * </table>
@@ -34,8 +39,6 @@ import org.jspecify.annotations.Nullable;
  * Anything else (a proxy's 502, a 429) falls back to the default mapping.
  */
 final class SdWebUiErrors {
-  private static final int MAX_TEXT = 500;
-
   private SdWebUiErrors() {}
 
   static @Nullable ImageGenerationException map(HttpResult r, ObjectMapper json, String providerId, SdWebUiSettings settings) {
@@ -44,7 +47,7 @@ final class SdWebUiErrors {
       body = null;
     }
     String errorClass = text(body, "error");
-    String detail = body == null ? "" : detailText(body.get("detail"));
+    String detail = body == null ? "" : textOf(body.get("detail"));
     String path = r.uri().getPath();
     switch (r.status()) {
       case 404:
@@ -69,14 +72,13 @@ final class SdWebUiErrors {
   }
 
   /** A route under /sdapi/v1 is missing: the API is off, or base-url points elsewhere. */
-  static ProviderUnavailableException noApi(HttpResult r, String providerId, SdWebUiSettings settings) {
-    return new ProviderUnavailableException("the WebUI at " + shown(settings) + " answered 404 Not Found for "
+  private static ProviderUnavailableException noApi(HttpResult r, String providerId, SdWebUiSettings settings) {
+    return ProviderUnavailableException.failOver("the WebUI at " + shown(settings) + " answered 404 Not Found for "
         + r.method() + " " + r.uri().getPath() + ": it was started without --api (add --api to COMMANDLINE_ARGS, or use "
-        + "--nowebui, which serves the API on port 7861), or base-url points to the wrong server or --subpath",
-        providerId, false, false, null, null);
+        + "--nowebui, which serves the API on port 7861), or base-url points to the wrong server or --subpath", providerId, null);
   }
 
-  static AuthenticationException unauthorized(String what, String providerId, SdWebUiSettings settings) {
+  private static AuthenticationException unauthorized(String what, String providerId, SdWebUiSettings settings) {
     if (settings.authDescription == null) {
       return new AuthenticationException("the WebUI requires credentials (" + what + "): it was started with --api-auth; "
           + "set imagegen.sdwebui.username and imagegen.sdwebui.password (or imagegen.sdwebui.api-auth=user:password)",
@@ -100,8 +102,8 @@ final class SdWebUiErrors {
     boolean oom = errorClass.contains("OutOfMemory") || lower.contains("out of memory");
     // out of memory is often transient (VRAM is freed after the failure, another process may have
     // held it); anything else would fail the same way again, but another provider may serve
-    return new ProviderUnavailableException("the WebUI failed to generate (HTTP 500): " + message
-        + (oom ? " (use a smaller size or batch)" : ""), providerId, oom, false, null, null);
+    return ProviderUnavailableException.builder("the WebUI failed to generate (HTTP 500): " + message
+        + (oom ? " (use a smaller size or batch)" : ""), providerId).retryable(oom).build();
   }
 
   private static List<String> violations(@Nullable JsonNode body, HttpResult r) {
@@ -116,35 +118,25 @@ final class SdWebUiErrors {
         String loc = HttpErrors.fieldPath(d.get("loc"));
         String msg = d.path("msg").asText(d.toString());
         JsonNode input = d.get("input");
-        String shown = input != null && input.isValueNode() && input.asText().length() <= 60 ? " (input: " + input.asText() + ")" : "";
+        String shown = input != null && input.isValueNode() && input.asText().length() <= 60
+            ? " (input: " + input.asText() + ")" : "";
         out.add("the WebUI rejected " + (loc.isEmpty() ? "the request" : loc) + ": " + clip(msg) + shown);
       }
     }
     if (out.isEmpty()) {
-      String text = body == null ? r.text().strip() : orElse(detailText(detail), errorText(body));
+      String text = body == null ? r.text().strip() : orElse(textOf(detail), errorText(body));
       out.add("the WebUI rejected the request (HTTP " + r.status() + ")" + (text.isEmpty() ? "" : ": " + clip(text)));
     }
     return out;
   }
 
-
-
-  private static String detailText(@Nullable JsonNode detail) {
-    if (detail == null || detail.isNull()) {
-      return "";
-    }
-    return clip(detail.isTextual() ? detail.asText().strip() : detail.toString());
+  /** A node's text, clipped: a string as it is, anything else as JSON; empty when absent. */
+  private static String textOf(@Nullable JsonNode n) {
+    return n == null || n.isNull() ? "" : clip(n.isTextual() ? n.asText() : n.toString());
   }
 
   private static String errorText(@Nullable JsonNode body) {
-    if (body == null) {
-      return "";
-    }
-    JsonNode e = body.get("errors");
-    if (e == null || e.isNull()) {
-      return "";
-    }
-    return clip(e.isTextual() ? e.asText().strip() : e.toString());
+    return body == null ? "" : textOf(body.get("errors"));
   }
 
   private static String text(@Nullable JsonNode body, String field) {
@@ -154,11 +146,6 @@ final class SdWebUiErrors {
 
   private static String orElse(String a, String b) {
     return a.isEmpty() ? b : a;
-  }
-
-  private static String clip(String s) {
-    String t = s.replaceAll("\\s+", " ");
-    return t.length() > MAX_TEXT ? t.substring(0, MAX_TEXT) + "..." : t;
   }
 
   private static String shown(SdWebUiSettings settings) {

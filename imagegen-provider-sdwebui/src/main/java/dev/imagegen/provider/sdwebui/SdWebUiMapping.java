@@ -7,12 +7,15 @@ import dev.imagegen.InvalidRequestException;
 import dev.imagegen.Lora;
 import java.math.BigDecimal;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 
@@ -58,25 +61,20 @@ final class SdWebUiMapping {
     for (Map.Entry<String, Object> e : given.entrySet()) {
       String k = e.getKey();
       Object val = e.getValue();
-      if (k.equals(OPTION_SCHEDULER)) {
-        if (val instanceof String s && !s.isBlank()) {
-          scheduler = s.strip();
-        } else {
-          v.add("option '" + OPTION_SCHEDULER + "' must be a scheduler name such as Karras");
-        }
-      } else if (k.equals(OPTION_OVERRIDE_SETTINGS)) {
-        if (val instanceof Map<?, ?> m) {
-          m.forEach((mk, mv) -> overrides.put(String.valueOf(mk), mv));
-        } else {
-          v.add("option '" + OPTION_OVERRIDE_SETTINGS + "' must be an object of WebUI settings");
-        }
-      } else if (FROM_REQUEST.contains(k)) {
-        v.add("option '" + k + "' is set from the request itself (use the request's field)");
+      if (k.equals(OPTION_SCHEDULER) && val instanceof String s && !s.isBlank()) {
+        scheduler = s.strip();
+      } else if (k.equals(OPTION_OVERRIDE_SETTINGS) && val instanceof Map<?, ?> m) {
+        m.forEach((mk, mv) -> overrides.put(String.valueOf(mk), mv));
       } else if (PASS_THROUGH.contains(k)) {
         extra.put(k, val);
       } else {
-        v.add("unknown option '" + k + "' (known: " + OPTION_SCHEDULER + ", " + OPTION_OVERRIDE_SETTINGS + ", "
-            + String.join(", ", new java.util.TreeSet<>(PASS_THROUGH)) + ")");
+        v.add(switch (k) {
+          case OPTION_SCHEDULER -> "option '" + k + "' must be a scheduler name such as Karras";
+          case OPTION_OVERRIDE_SETTINGS -> "option '" + k + "' must be an object of WebUI settings";
+          default -> FROM_REQUEST.contains(k) ? "option '" + k + "' is set from the request itself (use the request's field)"
+              : "unknown option '" + k + "' (known: " + OPTION_SCHEDULER + ", " + OPTION_OVERRIDE_SETTINGS + ", "
+                  + String.join(", ", new TreeSet<>(PASS_THROUGH)) + ")";
+        });
       }
     }
     if (!v.isEmpty()) {
@@ -131,8 +129,12 @@ final class SdWebUiMapping {
     return new Plan(body, o.extra(), checkpoint);
   }
 
-  /** {@code [sampler_name, scheduler or null]}; an old combined name such as "DPM++ 2M Karras" is split when 1.9+ lists show it. */
-  private static @Nullable String[] sampler(String wanted, @Nullable String scheduler, SdWebUiCatalog.Snapshot k, List<String> v) {
+  /**
+   * {@code [sampler_name, scheduler or null]}; an old combined name such as "DPM++ 2M Karras" is
+   * split when 1.9+ lists show it.
+   */
+  private static @Nullable String[] sampler(String wanted, @Nullable String scheduler, SdWebUiCatalog.Snapshot k,
+      List<String> v) {
     List<SdWebUiWire.Sampler> samplers = k.samplers();
     if (samplers == null || samplers.isEmpty()) {
       return new String[] {wanted, null};
@@ -160,27 +162,15 @@ final class SdWebUiMapping {
     return new String[] {wanted, null};
   }
 
+  /** The sampler of that name (ignoring case), else of a name or alias that compares loosely ({@link #norm}). */
   private static SdWebUiWire.@Nullable Sampler findSampler(String wanted, List<SdWebUiWire.Sampler> samplers) {
     String w = wanted.strip();
-    for (SdWebUiWire.Sampler s : samplers) {
-      if (s.name() != null && s.name().equalsIgnoreCase(w)) {
-        return s;
-      }
-    }
     String n = norm(w);
-    for (SdWebUiWire.Sampler s : samplers) {
-      if (s.name() != null && norm(s.name()).equals(n)) {
-        return s;
-      }
-      if (s.aliases() != null && s.name() != null) {
-        for (String a : s.aliases()) {
-          if (a != null && (a.equalsIgnoreCase(w) || norm(a).equals(n))) {
-            return s;
-          }
-        }
-      }
-    }
-    return null;
+    List<SdWebUiWire.Sampler> named = samplers.stream().filter(s -> s.name() != null).toList();
+    return named.stream().filter(s -> w.equalsIgnoreCase(s.name())).findFirst()
+        .or(() -> named.stream().filter(s -> n.equals(norm(String.valueOf(s.name()))) || s.aliases() != null
+            && s.aliases().stream().anyMatch(a -> a != null && (a.equalsIgnoreCase(w) || norm(a).equals(n)))).findFirst())
+        .orElse(null);
   }
 
   private static String scheduler(String wanted, SdWebUiCatalog.Snapshot k, List<String> v) {
@@ -202,17 +192,11 @@ final class SdWebUiMapping {
   }
 
   private static List<String> schedulerNames(SdWebUiWire.Scheduler sc) {
-    List<String> out = new ArrayList<>();
-    if (sc.label() != null) {
-      out.add(sc.label());
-    }
-    if (sc.name() != null) {
-      out.add(sc.name());
-    }
+    List<@Nullable String> out = new ArrayList<>(Arrays.asList(sc.label(), sc.name()));
     if (sc.aliases() != null) {
-      sc.aliases().stream().filter(a -> a != null).forEach(out::add);
+      out.addAll(sc.aliases());
     }
-    return out;
+    return out.stream().filter(Objects::nonNull).toList();
   }
 
   /** The LoRA prompt syntax for the request's LoRAs, each checked against the WebUI's list when known. */
@@ -226,13 +210,9 @@ final class SdWebUiMapping {
       }
       List<SdWebUiWire.Lora> installed = k.loras();
       if (installed != null) {
-        SdWebUiWire.Lora match = null;
-        for (SdWebUiWire.Lora x : installed) {
-          if (name.equalsIgnoreCase(x.name()) || name.equalsIgnoreCase(x.alias())) {
-            match = x;
-            break;
-          }
-        }
+        String asked = name;
+        SdWebUiWire.Lora match = installed.stream()
+            .filter(x -> asked.equalsIgnoreCase(x.name()) || asked.equalsIgnoreCase(x.alias())).findFirst().orElse(null);
         if (match == null) {
           v.add("LoRA '" + name + "' is not installed on this WebUI (installed: " + (installed.isEmpty() ? "none"
               : installed.stream().map(SdWebUiWire.Lora::name).filter(x -> x != null).limit(30)
@@ -290,32 +270,17 @@ final class SdWebUiMapping {
 
   /** Every name the WebUI accepts for a checkpoint: title, model name, file name, hashes. */
   static List<String> names(SdWebUiWire.SdModel m) {
-    List<String> out = new ArrayList<>();
-    if (m.title() != null) {
-      out.add(m.title());
-    }
-    if (m.modelName() != null) {
-      out.add(m.modelName());
-    }
+    List<@Nullable String> out = new ArrayList<>(Arrays.asList(m.title(), m.modelName()));
     if (m.filename() != null) {
       String f = m.filename().replace('\\', '/');
       String base = f.substring(f.lastIndexOf('/') + 1);
       out.add(base);
-      int dot = base.lastIndexOf('.');
-      if (dot > 0) {
-        out.add(base.substring(0, dot));
-      }
+      out.add(base.lastIndexOf('.') > 0 ? base.substring(0, base.lastIndexOf('.')) : null);
     }
-    if (m.hash() != null) {
-      out.add(m.hash());
-    }
-    if (m.sha256() != null) {
-      out.add(m.sha256());
-      if (m.sha256().length() > 10) {
-        out.add(m.sha256().substring(0, 10));
-      }
-    }
-    return out;
+    out.add(m.hash());
+    out.add(m.sha256());
+    out.add(m.sha256() != null && m.sha256().length() > 10 ? m.sha256().substring(0, 10) : null);
+    return out.stream().filter(Objects::nonNull).toList();
   }
 
   /** Whether the checkpoint the WebUI reports having used is the one asked for. */

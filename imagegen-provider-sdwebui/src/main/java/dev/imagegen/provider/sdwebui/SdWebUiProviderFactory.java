@@ -3,6 +3,7 @@ package dev.imagegen.provider.sdwebui;
 import dev.imagegen.spi.ImageProvider;
 import dev.imagegen.spi.ImageProviderFactory;
 import dev.imagegen.spi.ProviderConfig;
+import java.util.Map;
 
 /**
  * Creates the {@code sdwebui} provider: a self-hosted Stable Diffusion WebUI (AUTOMATIC1111 or
@@ -42,6 +43,12 @@ public final class SdWebUiProviderFactory implements ImageProviderFactory {
     return ID;
   }
 
+  /** {@code max-concurrent=1}: the WebUI runs one generation at a time, and progress and interrupt act on whichever runs. */
+  @Override
+  public Map<String, String> defaults() {
+    return Map.of(ProviderConfig.MAX_CONCURRENT, "1");
+  }
+
   /** Configured when {@code base-url} is set: a WebUI has no public address to default to. */
   @Override
   public boolean isConfigured(ProviderConfig config) {
@@ -55,6 +62,6 @@ public final class SdWebUiProviderFactory implements ImageProviderFactory {
    */
   @Override
   public ImageProvider create(ProviderConfig config) {
-    return new SdWebUiProvider(ID, SdWebUiSettings.from(config));
+    return new SdWebUiProvider(config);
   }
 }

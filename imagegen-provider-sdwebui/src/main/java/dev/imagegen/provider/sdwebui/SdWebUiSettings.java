@@ -3,7 +3,6 @@ package dev.imagegen.provider.sdwebui;
 import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.spi.ProviderConfig;
 import dev.imagegen.spi.Secret;
-import java.math.BigDecimal;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -23,28 +22,15 @@ final class SdWebUiSettings {
   static final String DEFAULT_BASE_URL = "http://127.0.0.1:7860";
   /** Per-call limit for txt2img/img2img: a busy WebUI queues, so it is generous; the deadline still applies. */
   static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(10);
-  static final int DEFAULT_STEPS = 20;
-  static final int DEFAULT_MAX_BATCH = 8;
-  static final Duration DEFAULT_CATALOG_TTL = Duration.ofMinutes(5);
-
   static final String USERNAME = "username";
   static final String PASSWORD = "password";
   static final String API_AUTH = "api-auth";
-  static final String MODEL = "model";
-  static final String MODELS = "models";
-  static final String DEFAULT_STEPS_KEY = "default-steps";
-  static final String DEFAULT_SAMPLER = "default-sampler";
-  static final String DEFAULT_SCHEDULER = "default-scheduler";
-  static final String MAX_BATCH_SIZE = "max-batch-size";
-  static final String CATALOG_TTL = "catalog-ttl";
-  static final String TYPICAL_GPU_SECONDS = "typical-gpu-seconds";
 
   final URI baseUrl;
   final @Nullable Secret authorization;
   /** Who the credentials are, for messages: never the password. */
   final @Nullable String authDescription;
   final Duration callTimeout;
-  final int maxConcurrent;
   final int maxBatch;
   final @Nullable String defaultModel;
   /** Alias to checkpoint, in configuration order (looked up ignoring case). */
@@ -53,66 +39,40 @@ final class SdWebUiSettings {
   final @Nullable String defaultSampler;
   final @Nullable String defaultScheduler;
   final Duration catalogTtl;
-  final @Nullable BigDecimal pricePerGpuSecond;
-  final double typicalGpuSeconds;
 
-  private SdWebUiSettings(ProviderConfig c) {
-    this.baseUrl = c.baseUrl(DEFAULT_BASE_URL);
-    String scheme = baseUrl.getScheme();
-    if (scheme == null || !(scheme.equalsIgnoreCase("http") || scheme.equalsIgnoreCase("https")) || baseUrl.getHost() == null) {
-      throw new IllegalStateException(c.providerId() + ": base-url must be an http(s) URL such as " + DEFAULT_BASE_URL
-          + ", was " + baseUrl);
-    }
+  SdWebUiSettings(ProviderConfig c) {
+    this.baseUrl = c.url(ProviderConfig.BASE_URL, DEFAULT_BASE_URL);
     String[] auth = credentials(c);
     if (auth != null) {
       String basic = Base64.getEncoder().encodeToString((auth[0] + ":" + auth[1]).getBytes(StandardCharsets.UTF_8));
       this.authorization = Secret.of("Basic " + basic);
       this.authDescription = "username '" + auth[0] + "'";
-    } else if (c.get(ProviderConfig.API_KEY).isPresent()) {
+    } else if (c.apiKey().isPresent()) {
       // a key without a colon is not --api-auth: sent as a bearer token for an authenticating proxy
-      this.authorization = Secret.of("Bearer " + c.require(ProviderConfig.API_KEY));
+      this.authorization = Secret.of("Bearer " + c.apiKey().get().reveal());
       this.authDescription = "the api-key (sent as a bearer token)";
     } else {
       this.authorization = null;
       this.authDescription = null;
     }
-    this.callTimeout = c.duration(ProviderConfig.TIMEOUT, DEFAULT_TIMEOUT);
-    if (callTimeout.isNegative() || callTimeout.isZero()) {
-      throw new IllegalStateException(c.providerId() + ": timeout must be positive, was " + callTimeout);
-    }
-    this.maxConcurrent = Math.max(1, c.intValue(ProviderConfig.MAX_CONCURRENT, 1));
-    this.maxBatch = c.intValue(MAX_BATCH_SIZE, DEFAULT_MAX_BATCH);
-    if (maxBatch < 1 || maxBatch > ImageGenerationRequest.MAX_IMAGES) {
-      throw new IllegalStateException(c.providerId() + ": " + MAX_BATCH_SIZE + " must be between 1 and "
-          + ImageGenerationRequest.MAX_IMAGES + ", was " + maxBatch);
-    }
-    this.defaultModel = blankToNull(c.get(MODEL).orElse(null));
+    // any positive time: the request's deadline bounds the call anyway
+    this.callTimeout = c.duration(ProviderConfig.TIMEOUT, DEFAULT_TIMEOUT, Duration.ofNanos(1),
+        Duration.ofSeconds(Long.MAX_VALUE));
+    this.maxBatch = c.intValue("max-batch-size", 8, 1, ImageGenerationRequest.MAX_IMAGES);
+    this.defaultModel = optional(c, "model");
     this.aliases = parseAliases(c);
-    int steps = c.intValue(DEFAULT_STEPS_KEY, DEFAULT_STEPS);
-    if (steps < 0 || steps > ImageGenerationRequest.MAX_STEPS) {
-      throw new IllegalStateException(c.providerId() + ": " + DEFAULT_STEPS_KEY + " must be between 0 (the WebUI's own default) and "
-          + ImageGenerationRequest.MAX_STEPS + ", was " + steps);
-    }
+    // 0 leaves the steps to the WebUI's own default
+    int steps = c.intValue("default-steps", 20, 0, ImageGenerationRequest.MAX_STEPS);
     this.defaultSteps = steps == 0 ? null : steps;
-    this.defaultSampler = blankToNull(c.get(DEFAULT_SAMPLER).orElse(null));
-    this.defaultScheduler = blankToNull(c.get(DEFAULT_SCHEDULER).orElse(null));
-    this.catalogTtl = c.duration(CATALOG_TTL, DEFAULT_CATALOG_TTL);
-    this.pricePerGpuSecond = c.decimal(ProviderConfig.PRICE_PER_GPU_SECOND).filter(p -> p.signum() > 0).orElse(null);
-    this.typicalGpuSeconds = c.decimal(TYPICAL_GPU_SECONDS).map(BigDecimal::doubleValue).orElse(5.0);
-  }
-
-  static SdWebUiSettings from(ProviderConfig config) {
-    return new SdWebUiSettings(config);
+    this.defaultSampler = optional(c, "default-sampler");
+    this.defaultScheduler = optional(c, "default-scheduler");
+    this.catalogTtl = c.duration("catalog-ttl", Duration.ofMinutes(5));
   }
 
   /** The checkpoint an alias stands for, or the name itself. */
   String checkpointFor(String model) {
-    for (Map.Entry<String, String> e : aliases.entrySet()) {
-      if (e.getKey().equalsIgnoreCase(model)) {
-        return e.getValue();
-      }
-    }
-    return model;
+    return aliases.entrySet().stream().filter(e -> e.getKey().equalsIgnoreCase(model)).map(Map.Entry::getValue).findFirst()
+        .orElse(model);
   }
 
   /**
@@ -152,7 +112,7 @@ final class SdWebUiSettings {
 
   private static Map<String, String> parseAliases(ProviderConfig c) {
     Map<String, String> out = new LinkedHashMap<>();
-    String v = c.get(MODELS).orElse("");
+    String v = c.string("models", "");
     for (String entry : v.split(",")) {
       String e = entry.strip();
       if (e.isEmpty()) {
@@ -162,7 +122,7 @@ final class SdWebUiSettings {
       String alias = eq < 0 ? e : e.substring(0, eq).strip();
       String target = eq < 0 ? e : e.substring(eq + 1).strip();
       if (alias.isEmpty() || target.isEmpty()) {
-        throw new IllegalStateException(c.providerId() + ": '" + MODELS + "' entries are alias=checkpoint or checkpoint, was '"
+        throw new IllegalStateException(c.providerId() + ": 'models' entries are alias=checkpoint or checkpoint, was '"
             + e + "'");
       }
       out.put(alias, target);
@@ -170,7 +130,9 @@ final class SdWebUiSettings {
     return Collections.unmodifiableMap(out);
   }
 
-  private static @Nullable String blankToNull(@Nullable String s) {
-    return s == null || s.isBlank() ? null : s.strip();
+  /** A text value, stripped; null when unset or blank. */
+  private static @Nullable String optional(ProviderConfig c, String key) {
+    String v = c.string(key, "");
+    return v.isEmpty() ? null : v;
   }
 }

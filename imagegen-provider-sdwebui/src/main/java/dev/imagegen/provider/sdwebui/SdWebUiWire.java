@@ -74,8 +74,6 @@ final class SdWebUiWire {
       @JsonProperty("sd_model_hash") @Nullable String sdModelHash,
       @JsonProperty("sampler_name") @Nullable String samplerName,
       @JsonProperty("index_of_first_image") @Nullable Integer indexOfFirstImage,
-      @Nullable Integer width,
-      @Nullable Integer height,
       @Nullable String version) {}
 
   /**
@@ -98,13 +96,7 @@ final class SdWebUiWire {
   }
 
   /** The {@code state} of {@link Progress}. */
-  record State(
-      @Nullable Boolean interrupted,
-      @Nullable String job,
-      @JsonProperty("job_count") @Nullable Integer jobCount,
-      @JsonProperty("job_no") @Nullable Integer jobNo,
-      @JsonProperty("sampling_step") @Nullable Integer samplingStep,
-      @JsonProperty("sampling_steps") @Nullable Integer samplingSteps) {}
+  record State(@JsonProperty("job_count") @Nullable Integer jobCount) {}
 
   /**
    * One entry of {@code GET /sdapi/v1/sd-models}; {@code hash}/{@code sha256} stay null until the

@@ -513,11 +513,6 @@ public final class FalStubs implements ProviderStubs {
   }
 
   @Override
-  public void oversizedImage(StubImage image) {
-    success(image);
-  }
-
-  @Override
   public void invalidRequest(String providerMessage) {
     ObjectNode n = JSON.createObjectNode();
     ObjectNode d = n.putArray("detail").addObject();

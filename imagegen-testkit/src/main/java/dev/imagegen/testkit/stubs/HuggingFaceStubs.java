@@ -3,7 +3,6 @@ package dev.imagegen.testkit.stubs;
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.get;
 import static com.github.tomakehurst.wiremock.client.WireMock.post;
-import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching;
 
@@ -12,8 +11,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.client.MappingBuilder;
 import com.github.tomakehurst.wiremock.client.ResponseDefinitionBuilder;
-import com.github.tomakehurst.wiremock.http.Fault;
-import com.github.tomakehurst.wiremock.matching.RequestPatternBuilder;
 import com.github.tomakehurst.wiremock.verification.LoggedRequest;
 import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.testkit.ProviderStubs;
@@ -171,83 +168,80 @@ public final class HuggingFaceStubs implements ProviderStubs {
         .withBody(json);
   }
 
-  private MappingBuilder submit() {
+  @Override
+  public WireMockServer wireMock() {
+    return server;
+  }
+
+  /** The inference POST; the defaults of success, connection reset, oversized image and submit requests use it. */
+  @Override
+  public MappingBuilder submitStub() {
     return post(urlPathMatching(MODELS));
   }
 
   @Override
-  public void success(StubImage image) {
-    server.stubFor(submit().willReturn(image(image)));
+  public ResponseDefinitionBuilder successAnswer(StubImage image) {
+    return image(image);
   }
 
   @Override
   public void queuedThenRunningThenDone(StubImage image) {
     // the closest this API comes: the model is loading, then it answers
-    server.stubFor(submit().inScenario("loading").whenScenarioStateIs(STARTED)
+    server.stubFor(submitStub().inScenario("loading").whenScenarioStateIs(STARTED)
         .willReturn(error(503, loading(FLUX_SCHNELL, 0.2))).willSetStateTo("loaded"));
-    server.stubFor(submit().inScenario("loading").whenScenarioStateIs("loaded").willReturn(image(image)));
+    server.stubFor(submitStub().inScenario("loading").whenScenarioStateIs("loaded").willReturn(image(image)));
   }
 
   @Override
   public void authenticationRefused() {
-    server.stubFor(submit().willReturn(error(401, INVALID_CREDENTIALS)));
+    server.stubFor(submitStub().willReturn(error(401, INVALID_CREDENTIALS)));
   }
 
   @Override
   public void outOfCredits() {
-    server.stubFor(submit().willReturn(error(402, CREDITS_2025)));
+    server.stubFor(submitStub().willReturn(error(402, CREDITS_2025)));
   }
 
   @Override
   public void rateLimited(Duration retryAfter) {
-    server.stubFor(submit().willReturn(error(429, RATE_LIMIT).withHeader("Retry-After", String.valueOf(retryAfter.toSeconds()))));
+    server.stubFor(submitStub().willReturn(error(429, RATE_LIMIT).withHeader("Retry-After", String.valueOf(retryAfter.toSeconds()))));
   }
 
   @Override
   public void serverErrorThenSuccess(StubImage image) {
-    server.stubFor(submit().inScenario("500").whenScenarioStateIs(STARTED)
+    server.stubFor(submitStub().inScenario("500").whenScenarioStateIs(STARTED)
         .willReturn(error(500, UNKNOWN_ERROR)).willSetStateTo("recovered"));
-    server.stubFor(submit().inScenario("500").whenScenarioStateIs("recovered").willReturn(image(image)));
-  }
-
-  @Override
-  public void connectionReset() {
-    server.stubFor(submit().willReturn(aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER)));
+    server.stubFor(submitStub().inScenario("500").whenScenarioStateIs("recovered").willReturn(image(image)));
   }
 
   @Override
   public void emptyResponse() {
-    server.stubFor(submit().willReturn(aResponse().withStatus(200).withHeader("Content-Type", "image/jpeg")
+    server.stubFor(submitStub().willReturn(aResponse().withStatus(200).withHeader("Content-Type", "image/jpeg")
         .withHeader("x-compute-time", "1.5").withHeader("x-compute-type", "cpu")));
   }
 
   @Override
   public void malformedJson() {
-    server.stubFor(submit().willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json")
+    server.stubFor(submitStub().willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json")
         .withBody("{\"error\":\"Model is curr")));
   }
 
   /** Synchronous: the POST simply does not answer within any test deadline (20 s). */
   @Override
   public void neverFinishes() {
-    server.stubFor(submit().willReturn(image(StubImages.png(64, 64, 1)).withFixedDelay(20_000)));
+    server.stubFor(submitStub().willReturn(image(StubImages.png(64, 64, 1)).withFixedDelay(20_000)));
   }
 
   /** Not part of the documented protocol (see {@link #unsupported()}): a plain 400 in HF's error shape. */
   @Override
   public void contentPolicy() {
-    server.stubFor(submit().willReturn(error(400, "{\"error\":\"Input was rejected\"}")));
+    server.stubFor(submitStub().willReturn(error(400, "{\"error\":\"Input was rejected\"}")));
   }
 
   /** No result URL exists on this API (see {@link #unsupported()}): the nearest 404 is an unknown model. */
   @Override
   public void resultUrlNotFound() {
-    server.stubFor(submit().willReturn(error(404, doesNotExist("acme/no-such-model"))));
-  }
-
-  @Override
-  public void oversizedImage(StubImage image) {
-    server.stubFor(submit().willReturn(image(image)));
+    server.stubFor(submitStub().willReturn(error(404, doesNotExist("acme/no-such-model"))));
   }
 
   @Override
@@ -258,7 +252,7 @@ public final class HuggingFaceStubs implements ProviderStubs {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    server.stubFor(submit().willReturn(error(400, body)));
+    server.stubFor(submitStub().willReturn(error(400, body)));
   }
 
   @Override
@@ -275,21 +269,6 @@ public final class HuggingFaceStubs implements ProviderStubs {
   }
 
   // ----------------------------------------------------------------- the wire
-
-  @Override
-  public RequestPatternBuilder submitRequests() {
-    return postRequestedFor(urlPathMatching(MODELS));
-  }
-
-  /**
-   * {@inheritDoc}
-   *
-   * <p>None: the API has no cancel.
-   */
-  @Override
-  public @Nullable RequestPatternBuilder cancelRequests() {
-    return null;
-  }
 
   /**
    * {@inheritDoc}

@@ -30,6 +30,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
@@ -617,11 +618,6 @@ public final class ReplicateStubs implements ProviderStubs {
   }
 
   @Override
-  public void oversizedImage(StubImage image) {
-    success(image);
-  }
-
-  @Override
   public void invalidRequest(String providerMessage) {
     ObjectNode body = JSON.createObjectNode();
     body.put("detail", providerMessage);
@@ -781,7 +777,7 @@ public final class ReplicateStubs implements ProviderStubs {
         check(request.effectiveNegativePrompt().equals(in.path("negative_prompt").asText()), "input.negative_prompt");
       }
       if (request.width() != null) {
-        check(in.path("width").asInt() == request.width() && in.path("height").asInt() == request.height(),
+        check(in.path("width").asInt() == request.width() && Objects.equals(in.path("height").asInt(), request.height()),
             "input.width and input.height");
       }
       if (request.guidanceScale() != null) {

@@ -293,31 +293,6 @@ public final class SdWebUiStubs implements ProviderStubs {
     interruptAnswers();
   }
 
-  /**
-   * Unsupported: the WebUI has no content filter.
-   *
-   * @throws UnsupportedOperationException always
-   */
-  @Override
-  public void contentPolicy() {
-    throw new UnsupportedOperationException(unsupported().get(Scenario.CONTENT_POLICY));
-  }
-
-  /**
-   * Unsupported: images come back inline.
-   *
-   * @throws UnsupportedOperationException always
-   */
-  @Override
-  public void resultUrlNotFound() {
-    throw new UnsupportedOperationException(unsupported().get(Scenario.RESULT_URL_NOT_FOUND));
-  }
-
-  @Override
-  public void oversizedImage(StubImage image) {
-    success(image);
-  }
-
   /** FastAPI's validation answer (A1111 1.10, pydantic 1) carrying the text. */
   @Override
   public void invalidRequest(String providerMessage) {

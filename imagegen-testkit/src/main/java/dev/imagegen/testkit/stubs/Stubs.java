@@ -1,6 +1,7 @@
 package dev.imagegen.testkit.stubs;
 
 import com.github.tomakehurst.wiremock.WireMockServer;
+import dev.imagegen.testkit.KitLogs;
 import dev.imagegen.testkit.ProviderStubs;
 import java.util.List;
 import java.util.Locale;
@@ -24,6 +25,10 @@ import java.util.Locale;
  */
 public final class Stubs {
   private static final List<String> IDS = List.of("horde", "replicate", "fal", "runpod", "huggingface", "sdwebui");
+
+  static {
+    KitLogs.install(); // the kit's log capture, unless the class path has its own SLF4J binding
+  }
 
   private Stubs() {}
 

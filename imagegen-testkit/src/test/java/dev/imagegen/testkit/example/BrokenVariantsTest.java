@@ -44,6 +44,8 @@ class BrokenVariantsTest {
       assertThat(o.status()).as("%s should make %s fail, but it %s", breakage, test, o).isEqualTo("FAILED");
       assertThat(o.error()).as("%s: %s should fail with an assertion, not %s", breakage, test, o)
           .isInstanceOf(AssertionError.class);
+      assertThat(o.error().getMessage()).as("%s: %s's failure should say what to check", breakage, test)
+          .contains("If this fails, check");
     }
   }
 
