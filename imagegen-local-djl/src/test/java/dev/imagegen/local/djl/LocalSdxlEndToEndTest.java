@@ -11,6 +11,7 @@ import dev.imagegen.InputImage;
 import dev.imagegen.ProviderHealth;
 import dev.imagegen.spi.ProviderConfig;
 import dev.imagegen.spi.ProviderResult;
+import dev.imagegen.testkit.KitContext;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -52,7 +53,7 @@ class LocalSdxlEndToEndTest {
   }
 
   static ProviderResult generate(ImageGenerationRequest r) throws Exception {
-    try (TestContext c = new TestContext(config)) {
+    try (KitContext c = KitContext.of(config).deadline(Duration.ofSeconds(60))) {
       return engine.generate(r, c).get(60, TimeUnit.SECONDS);
     }
   }

@@ -11,11 +11,13 @@ import dev.imagegen.GenerationTimeoutException;
 import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.InputImage;
 import dev.imagegen.InvalidRequestException;
+import dev.imagegen.ProgressEvent;
 import dev.imagegen.ProviderHealth;
 import dev.imagegen.ProviderUnavailableException;
 import dev.imagegen.spi.ImageProvider;
 import dev.imagegen.spi.ProviderConfig;
 import dev.imagegen.spi.ProviderResult;
+import dev.imagegen.testkit.KitContext;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -100,10 +102,21 @@ class LocalSdxlProviderTest {
     return ProviderConfig.builder(LocalSdxlProviderFactory.ID).set("model.sdxl-turbo", model("turbo").toString());
   }
 
-  TestContext ctx(ImageProvider p) {
-    TestContext c = new TestContext(ProviderConfig.builder(LocalSdxlProviderFactory.ID).build());
+  KitContext ctx(ImageProvider p) {
+    KitContext c = KitContext.of(ProviderConfig.builder(LocalSdxlProviderFactory.ID).build()).deadline(Duration.ofSeconds(60));
     toClose.add(c);
     return c;
+  }
+
+  /** The queue positions the provider reported. */
+  static List<Integer> queuePositions(KitContext c) {
+    return c.events().stream().filter(e -> e.stage() == ProgressEvent.Stage.QUEUED).map(ProgressEvent::queuePosition).toList();
+  }
+
+  /** The step percentages the provider reported, above zero. */
+  static List<Double> percents(KitContext c) {
+    return c.events().stream().filter(e -> e.stage() == ProgressEvent.Stage.RUNNING && e.percent() != null
+        && e.percent() > 0).map(ProgressEvent::percent).toList();
   }
 
   static ImageGenerationRequest.Builder request() {
@@ -124,7 +137,7 @@ class LocalSdxlProviderTest {
   @Test
   void generatesReportsTheSeedAndProgressPerStep() throws Exception {
     LocalSdxlProvider p = provider(config());
-    TestContext c = ctx(p);
+    KitContext c = ctx(p);
     ProviderResult r = p.generate(request().steps(4).build(), c).get(20, TimeUnit.SECONDS);
     GeneratedImage img = r.images().get(0);
     assertThat(img.mediaType()).isEqualTo("image/png");
@@ -132,7 +145,7 @@ class LocalSdxlProviderTest {
     assertThat(img.seed()).isEqualTo(1L);
     assertThat(r.model()).isEqualTo("sdxl-turbo");
     assertThat(r.metadata()).containsEntry("steps", "4").containsEntry("sampler", "euler_a").containsEntry("guidance", "0.0");
-    assertThat(c.percents()).containsExactly(25.0, 50.0, 75.0, 100.0);
+    assertThat(percents(c)).containsExactly(25.0, 50.0, 75.0, 100.0);
 
     ProviderResult again = p.generate(request().steps(4).build(), ctx(p)).get(20, TimeUnit.SECONDS);
     assertThat(again.images().get(0).bytes()).isEqualTo(img.bytes());
@@ -184,12 +197,12 @@ class LocalSdxlProviderTest {
   void oneAtATimeWithQueuePositionsAndABoundedQueue() throws Exception {
     LocalSdxlProvider p = provider(config().set("queue-size", "1"));
     gate = new CountDownLatch(1);
-    TestContext c1 = ctx(p);
-    TestContext c2 = ctx(p);
+    KitContext c1 = ctx(p);
+    KitContext c2 = ctx(p);
     CompletableFuture<ProviderResult> first = p.generate(request().build(), c1);
     assertThat(inUnet.await(20, TimeUnit.SECONDS)).isTrue();
     CompletableFuture<ProviderResult> second = p.generate(request().seed(2L).build(), c2);
-    assertThat(c2.queuePositions()).containsExactly(1);
+    assertThat(queuePositions(c2)).containsExactly(1);
     CompletableFuture<ProviderResult> third = p.generate(request().seed(3L).build(), ctx(p));
     assertThat(third).isCompletedExceptionally();
     assertThatThrownBy(third::join).cause().isInstanceOf(ProviderUnavailableException.class).hasMessageContaining("busy")
@@ -204,12 +217,12 @@ class LocalSdxlProviderTest {
   @Test
   void cancellationStopsBetweenStepsAndWhileQueued() throws Exception {
     LocalSdxlProvider p = provider(config());
-    TestContext running = ctx(p);
-    running.onProgress = e -> {
+    KitContext running = ctx(p);
+    running.onProgress(e -> {
       if (e.percent() != null && e.percent() >= 20.0) {
         running.cancel();
       }
-    };
+    });
     CompletableFuture<ProviderResult> f = p.generate(request().steps(10).build(), running);
     assertThatThrownBy(() -> f.get(20, TimeUnit.SECONDS)).cause().isInstanceOf(GenerationCancelledException.class)
         .hasMessageContaining("2 of 10 steps");
@@ -217,11 +230,11 @@ class LocalSdxlProviderTest {
 
     gate = new CountDownLatch(1);
     CountDownLatch entered = new CountDownLatch(1);
-    TestContext holder = ctx(p);
-    holder.onProgress = e -> entered.countDown();
+    KitContext holder = ctx(p);
+    holder.onProgress(e -> entered.countDown());
     CompletableFuture<ProviderResult> busy = p.generate(request().steps(1).build(), holder);
     assertThat(entered.await(20, TimeUnit.SECONDS)).isTrue();
-    TestContext waiting = ctx(p);
+    KitContext waiting = ctx(p);
     CompletableFuture<ProviderResult> queued = p.generate(request().steps(1).build(), waiting);
     waiting.cancel();
     assertThatThrownBy(queued::join).cause().isInstanceOf(GenerationCancelledException.class)
@@ -234,12 +247,12 @@ class LocalSdxlProviderTest {
   @Test
   void aPassedDeadlineIsATimeout() throws Exception {
     LocalSdxlProvider p = provider(config());
-    TestContext c = ctx(p);
-    c.onProgress = e -> {
+    KitContext c = ctx(p);
+    c.onProgress(e -> {
       if (e.percent() != null && e.percent() > 0) {
-        c.deadline = Instant.now().minusSeconds(1);
+        c.deadline(Duration.ofSeconds(-1));
       }
-    };
+    });
     assertThatThrownBy(() -> p.generate(request().steps(5).build(), c).get(20, TimeUnit.SECONDS)).cause()
         .isInstanceOf(GenerationTimeoutException.class);
     assertThat(loaded.get(0).unetBatches).hasSize(1);

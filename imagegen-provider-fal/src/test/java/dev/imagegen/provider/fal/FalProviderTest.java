@@ -41,6 +41,7 @@ import dev.imagegen.spi.ImageBytes;
 import dev.imagegen.spi.ImageProvider;
 import dev.imagegen.spi.ProviderConfig;
 import dev.imagegen.spi.ProviderResult;
+import dev.imagegen.testkit.KitContext;
 import dev.imagegen.testkit.ProviderStubs.StubImage;
 import dev.imagegen.testkit.StubImages;
 import dev.imagegen.testkit.stubs.FalStubs;
@@ -705,13 +706,13 @@ class FalProviderTest {
       stubs.stubCancel(NANO_ROOT, ID);
       ProviderConfig config = config().build();
       ImageProvider provider = new FalProviderFactory().create(config);
-      try (FalTestContext ctx = new FalTestContext(config, provider)) {
+      try (KitContext ctx = KitContext.of(provider, config)) {
         CompletableFuture<ProviderResult> result = provider.generate(ImageGenerationRequest.builder().prompt("x").model(NANO)
             .inputImage(InputImage.ofUrl(InputImage.Role.INIT, URI.create("https://example.com/p.png"))).build(), ctx);
-        Supplier<CompletableFuture<?>> cancel = ctx.remoteCancel.get(5, TimeUnit.SECONDS);
-        assertThat(ctx.remoteJobId).isEqualTo(ID);
+        Supplier<CompletableFuture<?>> cancel = ctx.remoteCancel().get(5, TimeUnit.SECONDS);
+        assertThat(ctx.remoteJobId()).isEqualTo(ID);
         long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (ctx.events.stream().noneMatch(e -> Integer.valueOf(4).equals(e.queuePosition())) && System.nanoTime() < until) {
+        while (ctx.events().stream().noneMatch(e -> Integer.valueOf(4).equals(e.queuePosition())) && System.nanoTime() < until) {
           Thread.sleep(20);
         }
 
@@ -724,7 +725,7 @@ class FalProviderTest {
             + "/cancel")));
         assertThat(cancels).hasSize(1);
         assertThat(cancels.get(0).getHeader("Authorization")).isEqualTo("Key " + KEY);
-        assertThat(ctx.events).anyMatch(e -> Integer.valueOf(4).equals(e.queuePosition()));
+        assertThat(ctx.events()).anyMatch(e -> Integer.valueOf(4).equals(e.queuePosition()));
       }
     }
 
@@ -736,9 +737,9 @@ class FalProviderTest {
           .willReturn(FalStubs.json(400, "{\"status\":\"ALREADY_COMPLETED\"}")));
       ProviderConfig config = config().build();
       ImageProvider provider = new FalProviderFactory().create(config);
-      try (FalTestContext ctx = new FalTestContext(config, provider)) {
+      try (KitContext ctx = KitContext.of(provider, config)) {
         provider.generate(ImageGenerationRequest.of("x"), ctx);
-        assertThat(ctx.remoteCancel.get(5, TimeUnit.SECONDS).get().get(5, TimeUnit.SECONDS)).isEqualTo("ALREADY_COMPLETED");
+        assertThat(ctx.remoteCancel().get(5, TimeUnit.SECONDS).get().get(5, TimeUnit.SECONDS)).isEqualTo("ALREADY_COMPLETED");
       }
     }
 
