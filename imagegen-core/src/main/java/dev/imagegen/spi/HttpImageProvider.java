@@ -2,12 +2,14 @@ package dev.imagegen.spi;
 
 import java.net.URI;
 import java.net.http.HttpRequest;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A base for providers that speak HTTP to one base URL, so that a provider holds only its wire
  * protocol: it keeps the configuration, the base URL ({@code base-url} or the provider's public
- * API) and the id, builds requests under the base URL with imagegen's defaults and the provider's
- * credentials ({@link #authorize}), and names itself in {@link #toString()} without secrets. The
+ * API), the id, the capabilities and the price list ({@link #declare}); it builds requests under
+ * the base URL with imagegen's defaults and the provider's credentials ({@link #authorize}), and
+ * names itself in {@link #toString()} without secrets. The
  * request helpers are public so that a provider's package-private job and lookup classes can use
  * them; the provider itself is never handed out.
  *
@@ -17,6 +19,7 @@ import java.net.http.HttpRequest;
  *   AcmeProvider(ProviderConfig config) {
  *     super(config, "https://api.acme.example/v1");
  *     this.key = config.requireApiKey();
+ *     declare(ProviderCapabilities.builder().seed(true).build(), CostModel.perImage(new BigDecimal("0.01")));
  *   }
  *   protected HttpRequest.Builder authorize(HttpRequest.Builder request) {
  *     return request.header("Authorization", "Bearer " + key.reveal());
@@ -32,6 +35,8 @@ public abstract class HttpImageProvider implements ImageProvider {
   protected final ProviderConfig config;
   /** The base URL, without a trailing slash. */
   protected final URI baseUrl;
+  private @Nullable ProviderCapabilities capabilities;
+  private @Nullable CostModel costModel;
 
   /**
    * Reads the base URL.
@@ -49,6 +54,49 @@ public abstract class HttpImageProvider implements ImageProvider {
   @Override
   public String id() {
     return config.providerId();
+  }
+
+  /**
+   * Declares what the provider can do and its price list, at the end of the subclass's
+   * constructor; {@link #capabilities()} and {@link #costModel()} return them. A provider whose
+   * capabilities change while it runs overrides {@link #capabilities()} instead.
+   *
+   * @param offered what the provider can do
+   * @param prices its price list
+   */
+  protected final void declare(ProviderCapabilities offered, CostModel prices) {
+    this.capabilities = offered;
+    this.costModel = prices;
+  }
+
+  /**
+   * What the provider declared it can do.
+   *
+   * @throws IllegalStateException when the subclass declared nothing ({@link #declare})
+   */
+  @Override
+  public ProviderCapabilities capabilities() {
+    ProviderCapabilities c = capabilities;
+    if (c == null) {
+      throw new IllegalStateException(getClass().getSimpleName() + " declared no capabilities: call declare(...) in its "
+          + "constructor");
+    }
+    return c;
+  }
+
+  /**
+   * The price list the provider declared.
+   *
+   * @throws IllegalStateException when the subclass declared nothing ({@link #declare})
+   */
+  @Override
+  public CostModel costModel() {
+    CostModel c = costModel;
+    if (c == null) {
+      throw new IllegalStateException(getClass().getSimpleName() + " declared no price list: call declare(...) in its "
+          + "constructor");
+    }
+    return c;
   }
 
   /**

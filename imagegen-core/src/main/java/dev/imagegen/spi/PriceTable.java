@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.BiFunction;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
@@ -141,21 +142,28 @@ public final class PriceTable implements CostModel {
   private final Map<String, Price> builtIn;
   private final @Nullable Price builtInEvery;
   private final Function<ImageGenerationRequest, @Nullable String> modelOf;
+  private final boolean nullModelCannotRun;
   private final double typicalSeconds;
   private final boolean wholeMegapixels;
   private final boolean secondsEstimated;
+  private final Function<ImageGenerationRequest, int[]> sizeOf;
+  private final BiFunction<String, ImageGenerationRequest, BigDecimal> factor;
+  private final BiFunction<String, ImageGenerationRequest, BigDecimal> surcharge;
 
-  private PriceTable(Map<String, Price> configured, @Nullable Price everyModel, Map<String, Price> builtIn,
-      @Nullable Price builtInEvery, Function<ImageGenerationRequest, @Nullable String> modelOf, double typicalSeconds,
-      boolean wholeMegapixels, boolean secondsEstimated) {
+  private PriceTable(Map<String, Price> configured, @Nullable Price everyModel, Map<String, Price> builtIn, Builder b,
+      double typicalSeconds) {
     this.configured = configured;
     this.everyModel = everyModel;
     this.builtIn = builtIn;
-    this.builtInEvery = builtInEvery;
-    this.modelOf = modelOf;
+    this.builtInEvery = b.everyModel;
+    this.modelOf = b.modelOf;
+    this.nullModelCannotRun = b.modelOfSet;
     this.typicalSeconds = typicalSeconds;
-    this.wholeMegapixels = wholeMegapixels;
-    this.secondsEstimated = secondsEstimated;
+    this.wholeMegapixels = b.wholeMegapixels;
+    this.secondsEstimated = b.secondsEstimated;
+    this.sizeOf = b.sizeOf;
+    this.factor = b.factor;
+    this.surcharge = b.surcharge;
   }
 
   /**
@@ -195,7 +203,24 @@ public final class PriceTable implements CostModel {
    * @return the price, or null when none is known
    */
   public @Nullable Price priceOf(ImageGenerationRequest request) {
-    return price(modelOf.apply(request));
+    String model = modelOf.apply(request);
+    return model == null && nullModelCannotRun ? null : price(model);
+  }
+
+  /** Whether a model's price is its own (configured or built in for it), not one for every model. */
+  private boolean own(@Nullable String model) {
+    String key = model == null ? null : ProviderConfig.normalizeKeyPart(model);
+    return key != null && (configured.containsKey(key) || everyModel == null && builtIn.containsKey(key));
+  }
+
+  /** A per-image price for {@code images} images, with a model's own resolution factor and surcharge. */
+  private Cost perImage(Price p, ImageGenerationRequest r, int images) {
+    String model = modelOf.apply(r);
+    if (model == null || !own(model)) {
+      return Cost.estimated(p.usd().multiply(BigDecimal.valueOf(images)));
+    }
+    return Cost.estimated(p.usd().multiply(factor.apply(model, r)).multiply(BigDecimal.valueOf(images))
+        .add(surcharge.apply(model, r)));
   }
 
   @Override
@@ -210,9 +235,11 @@ public final class PriceTable implements CostModel {
     int n = request.numImages();
     switch (p.unit()) {
       case IMAGE:
-        return Cost.estimated(p.usd().multiply(BigDecimal.valueOf(n)));
-      case MEGAPIXEL:
-        return Cost.estimated(perMegapixels(p, megapixels(request.width(), request.height()) * n));
+        return perImage(p, request, n);
+      case MEGAPIXEL: {
+        int[] size = sizeOf.apply(request);
+        return Cost.estimated(perMegapixels(p, megapixels(size[0], size[1]) * n));
+      }
       default:
         return Cost.estimated(scale(p.usd().multiply(BigDecimal.valueOf(typicalSeconds * n))));
     }
@@ -241,16 +268,16 @@ public final class PriceTable implements CostModel {
     }
     switch (p.unit()) {
       case IMAGE:
-        return result.images().isEmpty() ? estimate(request)
-            : Cost.estimated(p.usd().multiply(BigDecimal.valueOf(result.images().size())));
+        return result.images().isEmpty() ? estimate(request) : perImage(p, request, result.images().size());
       case MEGAPIXEL: {
         if (result.images().isEmpty()) {
           return estimate(request);
         }
+        int[] asked = sizeOf.apply(request);
         double mp = 0;
         for (GeneratedImage img : result.images()) {
           boolean known = img.width() > 0 && img.height() > 0;
-          mp += megapixels(known ? img.width() : request.width(), known ? img.height() : request.height());
+          mp += megapixels(known ? img.width() : asked[0], known ? img.height() : asked[1]);
         }
         return Cost.estimated(perMegapixels(p, mp));
       }
@@ -263,8 +290,8 @@ public final class PriceTable implements CostModel {
     }
   }
 
-  private double megapixels(@Nullable Integer width, @Nullable Integer height) {
-    long pixels = (long) (width == null ? 1024 : width) * (height == null ? 1024 : height);
+  private double megapixels(int width, int height) {
+    long pixels = (long) width * height;
     return wholeMegapixels ? Math.max(1, (pixels + 999_999) / 1_000_000) : pixels / 1_000_000.0;
   }
 
@@ -295,6 +322,11 @@ public final class PriceTable implements CostModel {
     private final Map<String, Price> builtIn = new LinkedHashMap<>();
     private final Map<String, String> aliases = new LinkedHashMap<>();
     private Function<ImageGenerationRequest, @Nullable String> modelOf = ImageGenerationRequest::model;
+    private boolean modelOfSet;
+    private Function<ImageGenerationRequest, int[]> sizeOf = r -> new int[] {r.width() == null ? 1024 : r.width(),
+        r.height() == null ? 1024 : r.height()};
+    private BiFunction<String, ImageGenerationRequest, BigDecimal> factor = (m, r) -> BigDecimal.ONE;
+    private BiFunction<String, ImageGenerationRequest, BigDecimal> surcharge = (m, r) -> BigDecimal.ZERO;
     private Unit bareUnit = Unit.IMAGE;
     private boolean wholeMegapixels;
     private @Nullable Price everyModel;
@@ -331,13 +363,16 @@ public final class PriceTable implements CostModel {
     }
 
     /**
-     * Which model a request runs on (default its {@code model}); null when it cannot run.
+     * Which model a request runs on (default its {@code model}, where null means the provider's
+     * default). A mapping given here returns null when the request cannot run on this provider,
+     * and its cost is then unknown.
      *
      * @param value the mapping
      * @return this builder
      */
     public Builder modelOf(Function<ImageGenerationRequest, @Nullable String> value) {
       this.modelOf = value;
+      this.modelOfSet = true;
       return this;
     }
 
@@ -390,6 +425,42 @@ public final class PriceTable implements CostModel {
     }
 
     /**
+     * The pixel size a request produces, for a per-megapixel price (default its width and height,
+     * else 1024 by 1024): for a provider whose default size is another.
+     *
+     * @param value the size as {@code {width, height}}
+     * @return this builder
+     */
+    public Builder sizeOf(Function<ImageGenerationRequest, int[]> value) {
+      this.sizeOf = value;
+      return this;
+    }
+
+    /**
+     * A multiplier of a model's own per-image price for a request (a resolution tier, e.g. 4K
+     * billed twice); not applied to a price for every model. Default 1.
+     *
+     * @param value the factor for a model and a request
+     * @return this builder
+     */
+    public Builder perImageFactor(BiFunction<String, ImageGenerationRequest, BigDecimal> value) {
+      this.factor = value;
+      return this;
+    }
+
+    /**
+     * An amount added once per request to a model's own per-image price (a paid option such as a
+     * web search); not applied to a price for every model. Default zero.
+     *
+     * @param value the surcharge in USD for a model and a request
+     * @return this builder
+     */
+    public Builder surcharge(BiFunction<String, ImageGenerationRequest, BigDecimal> value) {
+      this.surcharge = value;
+      return this;
+    }
+
+    /**
      * Bills each image's megapixels rounded up to whole ones (fal's FLUX models).
      *
      * @return this builder
@@ -426,8 +497,7 @@ public final class PriceTable implements CostModel {
       if (typical <= 0) {
         throw new IllegalStateException(providerId + ": '" + TYPICAL_GPU_SECONDS + "' must be above 0, was " + typical);
       }
-      return new PriceTable(Map.copyOf(configured), every, Map.copyOf(builtInAll), everyModel, modelOf, typical,
-          wholeMegapixels, secondsEstimated);
+      return new PriceTable(Map.copyOf(configured), every, Map.copyOf(builtInAll), this, typical);
     }
 
     private static void propagate(Map<String, Price> table, String alias, String model) {

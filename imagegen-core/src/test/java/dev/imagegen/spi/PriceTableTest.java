@@ -127,4 +127,27 @@ class PriceTableTest {
         .isEqualByComparingTo("0.02");
     assertThat(configured.appliesConfiguration()).isTrue();
   }
+
+  @Test
+  void aProvidersDefaultSizeResolutionFactorAndSurchargeApplyToAModelsOwnPriceOnly() {
+    PriceTable.Builder b = PriceTable.builder("acme").modelOf(r -> r.model())
+        .price("mp-model", PriceTable.Price.perMegapixel("0.003")).wholeMegapixels()
+        .price("tiered", PriceTable.Price.perImage("0.10"))
+        .sizeOf(r -> new int[] {r.width() == null ? 1024 : r.width(), r.height() == null ? 768 : r.height()})
+        .perImageFactor((model, r) -> "4K".equals(r.providerOptions("acme").get("resolution")) ? new BigDecimal("2")
+            : BigDecimal.ONE)
+        .surcharge((model, r) -> Boolean.TRUE.equals(r.providerOptions("acme").get("web")) ? new BigDecimal("0.015")
+            : BigDecimal.ZERO);
+    PriceTable t = b.build(ProviderConfig.builder("acme").build());
+    ImageGenerationRequest noSize = ImageGenerationRequest.builder().prompt("x").model("mp-model").build();
+    assertThat(usd(t.estimate(noSize))).as("1024x768 is one whole megapixel").isEqualByComparingTo("0.003");
+    ImageGenerationRequest fourK = ImageGenerationRequest.builder().prompt("x").model("tiered").numImages(2)
+        .providerOption("acme", "resolution", "4K").providerOption("acme", "web", true).build();
+    assertThat(usd(t.estimate(fourK))).isEqualByComparingTo("0.415"); // 0.10 x 2 x 2 images + 0.015
+    PriceTable flat = b.build(ProviderConfig.builder("acme").set("price-per-image", "0.05").build());
+    assertThat(usd(flat.estimate(fourK))).as("a price for every model has no tiers or surcharges")
+        .isEqualByComparingTo("0.10");
+    assertThat(t.estimate(ImageGenerationRequest.builder().prompt("x").build()).isKnown())
+        .as("a request the mapping says cannot run here has no price").isFalse();
+  }
 }

@@ -12,6 +12,7 @@ import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.http.Fault;
 import dev.imagegen.GeneratedImage;
 import dev.imagegen.ImageGenerationException;
+import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.ProviderHealth;
 import dev.imagegen.ProviderHealth.State;
 import dev.imagegen.ProviderUnavailableException;
@@ -23,6 +24,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import org.junit.jupiter.api.AfterAll;
@@ -245,5 +247,23 @@ class ProviderSupportTest {
     ProviderSupport.mergeOptions(body, options, m);
     assertThat(body.toString()).isEqualTo("{\"prompt\":\"a\",\"params\":{\"steps\":30,\"sampler\":\"euler\",\"cfg\":7},"
         + "\"extra\":[1,2]}");
+  }
+
+  @Test
+  void anHttpProviderThatDeclaredNothingSaysSoInsteadOfReturningNull() {
+    HttpImageProvider undeclared = new HttpImageProvider(ProviderConfig.builder("acme").build(), "https://acme.example") {
+      @Override
+      public CompletableFuture<ProviderResult> generate(ImageGenerationRequest r, GenerationContext c) {
+        return new CompletableFuture<>();
+      }
+
+      @Override
+      public CompletableFuture<ProviderHealth> health(ProviderContext c) {
+        return new CompletableFuture<>();
+      }
+    };
+    assertThatThrownBy(undeclared::capabilities).isInstanceOf(IllegalStateException.class).hasMessageContaining("declare(");
+    assertThatThrownBy(undeclared::costModel).isInstanceOf(IllegalStateException.class).hasMessageContaining("declare(");
+    assertThat(undeclared.url("/v1/jobs")).hasToString("https://acme.example/v1/jobs");
   }
 }

@@ -27,8 +27,9 @@ import java.util.concurrent.CompletableFuture;
  *
  * <p>A plugin author writes a factory (id, where the key comes from; listed in {@code META-INF/services},
  * so {@code fromEnvironment()} enables it when {@code PIXELFORGE_KEY} is set) and a provider on
- * {@link HttpImageProvider} that adds the key ({@code authorize}), maps the request to the API's fields
- * and the answer to an image ({@code ctx.downloader().image}) and probes the key ({@link HealthCheck#get}).
+ * {@link HttpImageProvider} that declares what it can do and its price ({@code declare}), adds the key
+ * ({@code authorize}), maps the request to the API's fields and the answer to an image
+ * ({@code ctx.downloader().image}) and probes the key ({@link HealthCheck#get}).
  * imagegen does the rest: base URL, deadlines, retries, failover, the usual error statuses, secrets
  * kept out of messages and logs, decoding, size limits, prices ({@code price-per-image} overrides).
  */
@@ -40,14 +41,14 @@ public final class PixelForgeProviderFactory implements ImageProviderFactory {
 
   private static final class PixelForge extends HttpImageProvider {
     private final Secret key = config.requireApiKey(); // never printed, revealed only for the header
-    PixelForge(ProviderConfig config) { super(config, "https://api.pixelforge.example"); }
+    PixelForge(ProviderConfig config) {
+      super(config, "https://api.pixelforge.example");
+      declare(ProviderCapabilities.builder().negativePrompt(true).seed(true).sizes(64, 2048, 8).build(),
+          CostModel.perImage(new BigDecimal("0.002")));
+    }
 
     @Override protected HttpRequest.Builder authorize(HttpRequest.Builder request) {
       return request.header("Authorization", "Bearer " + key.reveal());
-    }
-    @Override public CostModel costModel() { return CostModel.perImage(new BigDecimal("0.002")); }
-    @Override public ProviderCapabilities capabilities() {
-      return ProviderCapabilities.builder().negativePrompt(true).seed(true).sizes(64, 2048, 8).build();
     }
 
     /** The submit's body; unset (null) fields are left out. */

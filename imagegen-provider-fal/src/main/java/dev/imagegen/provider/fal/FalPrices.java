@@ -2,14 +2,10 @@ package dev.imagegen.provider.fal;
 
 import dev.imagegen.Cost;
 import dev.imagegen.ImageGenerationRequest;
-import dev.imagegen.spi.CostModel;
 import dev.imagegen.spi.PriceTable;
 import dev.imagegen.spi.PriceTable.Price;
-import dev.imagegen.spi.PriceTable.Unit;
 import dev.imagegen.spi.ProviderConfig;
-import dev.imagegen.spi.ProviderResult;
 import java.math.BigDecimal;
-import java.time.Duration;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
@@ -27,99 +23,42 @@ import org.jspecify.annotations.Nullable;
  *
  * The prices and the operator's keys are core's {@link PriceTable} ({@code price.<model-id>} or
  * {@code price.<alias>}, {@code price-per-image}, {@code price-per-megapixel}); any other model costs
- * {@link Cost#unknown()} unless the operator prices it. This class adds what is fal's own: the size
- * a request without one produces ({@link FalModels#outputSize}), the resolution multipliers (for a
- * model's own price only, not a provider-wide one) and the web search surcharge. It has applied
- * the price configuration itself ({@link #appliesConfiguration()}), so the service keeps it and
- * core's one key scheme holds: {@code price.<model>} wins over {@code price-per-*}, which wins over
- * the built-in prices. Immutable and thread-safe.
+ * {@link Cost#unknown()} unless the operator prices it. fal's own parts are given to the table: the
+ * size a request without one produces ({@link FalModels#outputSize}), the resolution multipliers and
+ * the web search surcharge (for a model's own price only, not a provider-wide one). The table has
+ * applied the price configuration itself, so the service keeps it and core's one key scheme holds:
+ * {@code price.<model>} wins over {@code price-per-*}, which wins over the built-in prices.
  */
-final class FalPrices implements CostModel {
+final class FalPrices {
   private static final BigDecimal WEB_SEARCH = new BigDecimal("0.015");
 
-  private final String providerId;
-  private final PriceTable table;
-  private final Function<ImageGenerationRequest, @Nullable String> modelOf;
+  private FalPrices() {}
 
   /**
-   * Reads the operator's prices.
+   * fal's price list with the operator's prices over it.
    *
    * @param config the configuration
    * @param modelOf the fal id a request runs on, or null when it cannot run
+   * @return the price list (immutable, thread-safe)
    * @throws IllegalStateException naming the key when a price cannot be read
    */
-  FalPrices(ProviderConfig config, Function<ImageGenerationRequest, @Nullable String> modelOf) {
-    this.providerId = config.providerId();
-    this.modelOf = modelOf;
-    PriceTable.Builder b = PriceTable.builder(providerId).modelOf(modelOf)
+  static PriceTable of(ProviderConfig config, Function<ImageGenerationRequest, @Nullable String> modelOf) {
+    String id = config.providerId();
+    PriceTable.Builder b = PriceTable.builder(id).modelOf(modelOf).wholeMegapixels()
         .price(FalModels.FLUX_SCHNELL, Price.perMegapixel("0.003"))
         .price(FalModels.NANO_BANANA_PRO_EDIT, Price.perImage("0.15"))
-        .price(FalModels.NANO_BANANA_2_EDIT, Price.perImage("0.08"));
+        .price(FalModels.NANO_BANANA_2_EDIT, Price.perImage("0.08"))
+        .sizeOf(r -> FalModels.outputSize(id, r))
+        .perImageFactor((model, r) -> factor(id, model, r))
+        .surcharge((model, r) -> model.equals(FalModels.NANO_BANANA_2_EDIT)
+            && Boolean.TRUE.equals(r.providerOptions(id).get("enable_web_search")) ? WEB_SEARCH : BigDecimal.ZERO);
     FalModels.ALIASES.forEach(b::alias);
-    this.table = b.build(config);
+    return b.build(config);
   }
 
-  @Override
-  public Cost estimate(ImageGenerationRequest request) {
-    return cost(request, null);
-  }
-
-  /** A per-second price reserves its price for the time left (core's table); any other is its estimate. */
-  @Override
-  public Cost maximum(ImageGenerationRequest request, Duration maxRunTime) {
-    String model = modelOf.apply(request);
-    Price p = model == null ? null : table.price(model);
-    return p != null && p.unit() == Unit.SECOND ? table.maximum(request, maxRunTime) : estimate(request);
-  }
-
-  @Override
-  public Cost actual(ImageGenerationRequest request, ProviderResult result) {
-    if (result.reportedCost() != null) {
-      return result.reportedCost();
-    }
-    return cost(request, result.images().isEmpty() ? null : result);
-  }
-
-  /** True: the prices come from core's {@link PriceTable}, which has read the configuration. */
-  @Override
-  public boolean appliesConfiguration() {
-    return true;
-  }
-
-  /** The cost of a request: estimated, or from the images of its result when it has some. */
-  private Cost cost(ImageGenerationRequest r, @Nullable ProviderResult result) {
-    String model = modelOf.apply(r);
-    // a request that cannot run has no price (the table would give it the provider-wide one)
-    Price p = model == null ? null : table.price(model);
-    if (p == null) {
-      return Cost.unknown();
-    }
-    if (p.usd().signum() == 0) {
-      return Cost.free();
-    }
-    if (p.unit() == Unit.SECOND) {
-      return result == null ? table.estimate(r) : table.actual(r, result);
-    }
-    if (p.unit() == Unit.MEGAPIXEL) {
-      int[] asked = FalModels.outputSize(providerId, r);
-      long mp = result == null ? megapixels(asked[0], asked[1]) * r.numImages() : result.images().stream()
-          .mapToLong(img -> img.width() > 0 && img.height() > 0 ? megapixels(img.width(), img.height())
-              : megapixels(asked[0], asked[1])).sum();
-      return Cost.estimated(p.usd().multiply(BigDecimal.valueOf(mp)));
-    }
-    int images = result == null ? r.numImages() : result.images().size();
-    return Cost.estimated(p.usd().multiply(factor(model, p, r)).multiply(BigDecimal.valueOf(images)).add(extras(model, r)));
-  }
-
-  /** Whole megapixels an image is billed for: rounded up. */
-  static long megapixels(int width, int height) {
-    long pixels = (long) width * height;
-    return Math.max(1, (pixels + 999_999) / 1_000_000);
-  }
-
-  /** The resolution multiplier of a model's own price; a provider-wide price (the table's for no model) has none. */
-  private BigDecimal factor(String model, Price p, ImageGenerationRequest r) {
-    if (!FalModels.takesResolution(model) || p == table.price(null)) {
+  /** The resolution multiplier of a model's own price: 4K billed twice, nano-banana-2's 2K 1.5 times. */
+  private static BigDecimal factor(String providerId, String model, ImageGenerationRequest r) {
+    if (!FalModels.takesResolution(model)) {
       return BigDecimal.ONE;
     }
     String res = FalModels.resolutionOf(providerId, r);
@@ -127,10 +66,5 @@ final class FalPrices implements CostModel {
       return BigDecimal.valueOf(2);
     }
     return res.equals("2K") && model.equals(FalModels.NANO_BANANA_2_EDIT) ? new BigDecimal("1.5") : BigDecimal.ONE;
-  }
-
-  private BigDecimal extras(String model, ImageGenerationRequest r) {
-    boolean webSearch = Boolean.TRUE.equals(r.providerOptions(providerId).get("enable_web_search"));
-    return model.equals(FalModels.NANO_BANANA_2_EDIT) && webSearch ? WEB_SEARCH : BigDecimal.ZERO;
   }
 }

@@ -7,12 +7,12 @@ import dev.imagegen.InvalidRequestException;
 import dev.imagegen.ProgressEvent;
 import dev.imagegen.ProviderHealth;
 import dev.imagegen.ProviderUnavailableException;
-import dev.imagegen.spi.CostModel;
 import dev.imagegen.spi.GenerationContext;
 import dev.imagegen.spi.HealthCheck;
 import dev.imagegen.spi.HttpImageProvider;
 import dev.imagegen.spi.HttpResult;
 import dev.imagegen.spi.PollPolicy;
+import dev.imagegen.spi.PriceTable;
 import dev.imagegen.spi.ProviderCapabilities;
 import dev.imagegen.spi.ProviderConfig;
 import dev.imagegen.spi.ProviderContext;
@@ -56,8 +56,6 @@ final class FalProvider extends HttpImageProvider {
   private final boolean safetyChecker;
   private final PollPolicy pollPolicy;
   private final FalStorage storage;
-  private final FalPrices prices;
-  private final ProviderCapabilities capabilities;
 
   FalProvider(ProviderConfig config, Secret key) {
     super(config, DEFAULT_BASE_URL);
@@ -69,8 +67,8 @@ final class FalProvider extends HttpImageProvider {
         .maxInterval(Duration.ofSeconds(5)).multiplier(1.5).floor(POLL_FLOOR).build().withConfig(config);
     this.storage = new FalStorage(this, storageUrl(config, baseUrl), config.longValue("data-uri-max-bytes", 0, 0, Long.MAX_VALUE),
         config.duration("upload-cache-ttl", Duration.ofHours(1)));
-    this.prices = new FalPrices(config, this::modelOrNull);
-    this.capabilities = ProviderCapabilities.builder()
+    PriceTable prices = FalPrices.of(config, this::modelOrNull);
+    ProviderCapabilities capabilities = ProviderCapabilities.builder()
         .models(FalModels.LISTED)
         .anyModel(true)
         .sizes(64, 4096, 8)
@@ -86,6 +84,7 @@ final class FalProvider extends HttpImageProvider {
         .queued(true)
         .cancellable(true)
         .build();
+    declare(capabilities, prices);
   }
 
   private static String model(ProviderConfig config, String key, String fallback) {
@@ -106,16 +105,6 @@ final class FalProvider extends HttpImageProvider {
   @Override
   protected HttpRequest.Builder authorize(HttpRequest.Builder request) {
     return request.header("Authorization", "Key " + key.reveal());
-  }
-
-  @Override
-  public ProviderCapabilities capabilities() {
-    return capabilities;
-  }
-
-  @Override
-  public CostModel costModel() {
-    return prices;
   }
 
   /**
@@ -170,7 +159,7 @@ final class FalProvider extends HttpImageProvider {
 
   private CompletableFuture<ProviderResult> submit(ImageGenerationRequest request, GenerationContext ctx, String appId,
       List<String> imageUrls, Map<String, String> meta) {
-    FalModels.Mapped mapped = FalModels.body(id(), request, appId, imageUrls, safetyChecker, capabilities);
+    FalModels.Mapped mapped = FalModels.body(id(), request, appId, imageUrls, safetyChecker, capabilities());
     ProviderHttp http = ctx.http();
     HttpRequest.BodyPublisher body;
     try {

@@ -69,8 +69,6 @@ final class HordeProvider extends HttpImageProvider {
   private final @Nullable String clientAgent;
   private final String contact;
   private final HordeRequests requests;
-  private final CostModel costModel;
-  private final ProviderCapabilities capabilities;
   private final PollPolicy pollPolicy;
   private final Duration modelsRefresh;
   private final AtomicReference<@Nullable LiveModels> liveModels = new AtomicReference<>();
@@ -92,12 +90,12 @@ final class HordeProvider extends HttpImageProvider {
           + contact + "'");
     }
     this.requests = new HordeRequests(config);
-    this.costModel = CostModel.fromConfig(config, CostModel.free());
+    CostModel costModel = CostModel.fromConfig(config, CostModel.free());
     this.pollPolicy = PollPolicy.every(POLL_INTERVAL, POLL_FLOOR).withConfig(config);
     this.modelsRefresh = config.duration("models-refresh", MODELS_REFRESH);
     Set<String> models = new LinkedHashSet<>(requests.aliases().keySet());
     requests.aliases().values().forEach(a -> models.add(a.model()));
-    this.capabilities = ProviderCapabilities.builder()
+    ProviderCapabilities capabilities = ProviderCapabilities.builder()
         .models(models)
         .anyModel(true)
         .sizes(64, 3072, 64)
@@ -111,16 +109,7 @@ final class HordeProvider extends HttpImageProvider {
         .cancellable(true)
         .free(costModel.estimate(ImageGenerationRequest.of("price probe")).amountOrZero().signum() == 0)
         .build();
-  }
-
-  @Override
-  public ProviderCapabilities capabilities() {
-    return capabilities;
-  }
-
-  @Override
-  public CostModel costModel() {
-    return costModel;
+    declare(capabilities, costModel);
   }
 
   /** The poll policy in force (for tests). */

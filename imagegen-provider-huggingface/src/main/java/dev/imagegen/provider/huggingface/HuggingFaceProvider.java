@@ -72,8 +72,6 @@ final class HuggingFaceProvider extends HttpImageProvider {
   private final URI hubUrl;
   private final boolean dedicated;
   private final String defaultModel;
-  private final ProviderCapabilities capabilities;
-  private final CostModel costModel;
   private final HuggingFaceCalls calls;
 
   HuggingFaceProvider(ProviderConfig config) {
@@ -97,7 +95,7 @@ final class HuggingFaceProvider extends HttpImageProvider {
     // the aliases, then the repo ids
     Stream<String> names = dedicated ? Stream.concat(HuggingFaceModels.aliasesOf(defaultModel).stream(), Stream.of(defaultModel))
         : Stream.concat(HuggingFaceModels.ALIASES.keySet().stream(), HuggingFaceModels.ALIASES.values().stream());
-    this.capabilities = ProviderCapabilities.builder()
+    ProviderCapabilities capabilities = ProviderCapabilities.builder()
         .models(names.toList())
         .anyModel(!dedicated) // any repo id owner/name on the router
         .maxSteps(100)
@@ -115,23 +113,14 @@ final class HuggingFaceProvider extends HttpImageProvider {
     PriceTable.Builder prices = PriceTable.builder(ID).bareUnit(Unit.SECOND).modelOf(this::modelOf)
         .everyModel(Price.perSecond("0.00012")).typicalSeconds(10).reportedSecondsEstimated();
     HuggingFaceModels.ALIASES.forEach(prices::alias);
-    this.costModel = prices.build(config);
+    CostModel costModel = prices.build(config);
+    declare(capabilities, costModel);
     this.calls = new HuggingFaceCalls(config, this, dedicated ? endpoint : null);
   }
 
   @Override
   protected HttpRequest.Builder authorize(HttpRequest.Builder request) {
     return token == null ? request : request.header("Authorization", "Bearer " + token.reveal());
-  }
-
-  @Override
-  public ProviderCapabilities capabilities() {
-    return capabilities;
-  }
-
-  @Override
-  public CostModel costModel() {
-    return costModel;
   }
 
   @Override
@@ -176,7 +165,7 @@ final class HuggingFaceProvider extends HttpImageProvider {
     }
     Profile p = HuggingFaceModels.profile(model);
     // soft inputs the model ignores are left out below and named by core's rule
-    List<String> warnings = new ArrayList<>(capabilities.warnings(request));
+    List<String> warnings = new ArrayList<>(capabilities().warnings(request));
 
     String negative = p.negativePrompt ? request.effectiveNegativePrompt() : null;
     Integer steps = request.steps();

@@ -51,7 +51,7 @@ final class ReplicatePrediction {
     this.ctx = ctx;
     this.target = ReplicateModels.resolve(request.model(), provider.defaultModel);
     // the soft inputs the model ignores are left out of the input (ReplicateModels) and named here
-    this.warnings.addAll(provider.capabilities.warnings(request));
+    this.warnings.addAll(provider.capabilities().warnings(request));
     this.input = ReplicateModels.input(request, target, warnings, ctx.json());
   }
 

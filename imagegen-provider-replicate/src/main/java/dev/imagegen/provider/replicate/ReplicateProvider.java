@@ -8,7 +8,6 @@ import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.ModelInfo;
 import dev.imagegen.ProviderHealth;
 import dev.imagegen.ProviderUnavailableException;
-import dev.imagegen.spi.CostModel;
 import dev.imagegen.spi.GenerationContext;
 import dev.imagegen.spi.HealthCheck;
 import dev.imagegen.spi.HttpImageProvider;
@@ -91,8 +90,6 @@ final class ReplicateProvider extends HttpImageProvider {
   final Duration reconcileDelay;
   final String defaultModel;
   private final List<String> offered;
-  final ProviderCapabilities capabilities;
-  private final PriceTable prices;
   /** The create last sent for each generation whose outcome may still be reconciled (until its deadline), by generation id. */
   final Map<String, ReplicatePrediction> submits = new ConcurrentHashMap<>();
   /**
@@ -135,7 +132,7 @@ final class ReplicateProvider extends HttpImageProvider {
         accepted.add(t.model());
       }
     }
-    this.capabilities = ProviderCapabilities.builder()
+    ProviderCapabilities capabilities = ProviderCapabilities.builder()
         .models(accepted)
         .anyModel(true) // after models(), which turns it off
         .negativePrompt(true)
@@ -147,7 +144,8 @@ final class ReplicateProvider extends HttpImageProvider {
         .queued(true)
         .cancellable(true)
         .build();
-    this.prices = prices(config, defaultModel);
+    PriceTable prices = prices(config, defaultModel);
+    declare(capabilities, prices);
   }
 
   @Override
@@ -159,16 +157,6 @@ final class ReplicateProvider extends HttpImageProvider {
   @Override
   public String id() {
     return ID;
-  }
-
-  @Override
-  public ProviderCapabilities capabilities() {
-    return capabilities;
-  }
-
-  @Override
-  public CostModel costModel() {
-    return prices;
   }
 
   @Override

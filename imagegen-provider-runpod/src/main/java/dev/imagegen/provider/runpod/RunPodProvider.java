@@ -12,7 +12,6 @@ import dev.imagegen.InvalidRequestException;
 import dev.imagegen.ProgressEvent;
 import dev.imagegen.ProviderHealth;
 import dev.imagegen.ProviderUnavailableException;
-import dev.imagegen.spi.CostModel;
 import dev.imagegen.spi.GenerationContext;
 import dev.imagegen.spi.HttpImageProvider;
 import dev.imagegen.spi.HttpResult;
@@ -63,7 +62,6 @@ final class RunPodProvider extends HttpImageProvider {
 
   private final Secret apiKey;
   private final RunPodSettings settings;
-  private final ProviderCapabilities capabilities;
   private final RunPodHealth health;
 
   /**
@@ -77,23 +75,14 @@ final class RunPodProvider extends HttpImageProvider {
     super(config, RunPodSettings.DEFAULT_BASE_URL);
     this.apiKey = config.requireApiKey();
     this.settings = new RunPodSettings(config, mapper);
-    this.capabilities = settings.capabilities();
+    ProviderCapabilities capabilities = settings.capabilities();
+    declare(capabilities, settings.prices);
     this.health = new RunPodHealth(settings, this);
   }
 
   @Override
   protected HttpRequest.Builder authorize(HttpRequest.Builder request) {
     return request.header("Authorization", "Bearer " + apiKey.reveal());
-  }
-
-  @Override
-  public ProviderCapabilities capabilities() {
-    return capabilities;
-  }
-
-  @Override
-  public CostModel costModel() {
-    return settings.prices;
   }
 
   @Override
@@ -107,7 +96,7 @@ final class RunPodProvider extends HttpImageProvider {
   public CompletableFuture<ProviderResult> generate(ImageGenerationRequest request, GenerationContext ctx) {
     RunPodSettings.Target target;
     ObjectNode input;
-    List<String> warnings = new ArrayList<>(capabilities.warnings(request));
+    List<String> warnings = new ArrayList<>(capabilities().warnings(request));
     try {
       target = settings.target(request.model());
       input = target.input().render(request, target.alias() != null ? target.alias() : request.model(), ID,
