@@ -129,6 +129,25 @@ public final class ProviderSupport {
   }
 
   /**
+   * A provider's value read as an http(s) URL with a host.
+   *
+   * @param value the provider's value, or null
+   * @return the URL, or null when it is absent, unreadable, not http(s) or without a host
+   */
+  public static @Nullable URI httpUrl(@Nullable String value) {
+    if (value == null || value.isBlank()) {
+      return null;
+    }
+    try {
+      URI u = URI.create(value.strip());
+      String scheme = u.getScheme();
+      return scheme != null && scheme.toLowerCase(Locale.ROOT).matches("https?") && u.getHost() != null ? u : null;
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
+  }
+
+  /**
    * A URL a provider returned (a status or result link), when it lies under the provider's base
    * URL: the same origin and, where the base has a path, under that path. Anything else gives null,
    * so that credentials are never sent to another host.
@@ -138,17 +157,8 @@ public final class ProviderSupport {
    * @return the URL, or null when it is absent, not http(s), or not under the base
    */
   public static @Nullable URI underBase(@Nullable String returned, URI base) {
-    if (returned == null || returned.isBlank()) {
-      return null;
-    }
-    URI u;
-    try {
-      u = URI.create(returned.strip());
-    } catch (IllegalArgumentException e) {
-      return null;
-    }
-    String scheme = u.getScheme();
-    if (scheme == null || !scheme.toLowerCase(Locale.ROOT).matches("https?") || u.getHost() == null || !sameOrigin(u, base)) {
+    URI u = httpUrl(returned);
+    if (u == null || !sameOrigin(u, base)) {
       return null;
     }
     String basePath = base.getRawPath() == null ? "" : base.getRawPath().replaceAll("/+$", "");

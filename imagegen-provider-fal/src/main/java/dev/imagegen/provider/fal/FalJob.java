@@ -212,18 +212,8 @@ final class FalJob implements RemoteJob {
    * @param returned what fal returned, or null
    */
   static @Nullable URI onBase(URI base, @Nullable String returned) {
-    if (returned == null || returned.isBlank()) {
-      return null;
-    }
-    URI u;
-    try {
-      u = URI.create(returned.strip());
-    } catch (IllegalArgumentException e) {
-      return null;
-    }
-    String scheme = u.getScheme();
-    if (scheme == null || !(scheme.equalsIgnoreCase("http") || scheme.equalsIgnoreCase("https")) || u.getRawPath() == null
-        || u.getHost() == null) {
+    URI u = ProviderSupport.httpUrl(returned);
+    if (u == null || u.getRawPath() == null) {
       return null;
     }
     if (ProviderSupport.sameOrigin(u, base)) {
