@@ -156,9 +156,11 @@ public abstract class HttpImageProvider implements ImageProvider {
     return request(ctx, path).header("Content-Type", "application/json").POST(ctx.http().jsonBody(body)).build();
   }
 
-  /** The class, the id and the base URL; never a credential. */
+  /** The class, the id and the base URL without any user info; never a credential. */
   @Override
   public String toString() {
-    return getClass().getSimpleName() + "[" + id() + ", " + baseUrl + "]";
+    String shown = baseUrl.getRawUserInfo() == null ? baseUrl.toString()
+        : baseUrl.toString().replace(baseUrl.getRawUserInfo() + "@", "***@");
+    return getClass().getSimpleName() + "[" + id() + ", " + shown + "]";
   }
 }

@@ -7,6 +7,7 @@ import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.BiFunction;
@@ -46,6 +47,9 @@ import org.jspecify.annotations.Nullable;
  * }</pre>
  */
 public final class PriceTable implements CostModel {
+  private static final List<String> PROVIDER_WIDE = List.of(ProviderConfig.PRICE_PER_IMAGE,
+      ProviderConfig.PRICE_PER_MEGAPIXEL, ProviderConfig.PRICE_PER_GPU_SECOND);
+
   /** Config key: the run time a per-second price assumes per image. */
   public static final String TYPICAL_GPU_SECONDS = "typical-gpu-seconds";
   private static final double DEFAULT_TYPICAL_SECONDS = 5.0;
@@ -482,7 +486,12 @@ public final class PriceTable implements CostModel {
       Map<String, Price> configured = new LinkedHashMap<>();
       config.values().forEach((key, value) -> {
         String k = ProviderConfig.normalizeKeyPart(key);
-        if (k.startsWith("price-") && !k.startsWith("price-per-")) { // price-per-image and the other provider-wide keys
+        if (k.startsWith("price-per-")) { // a provider-wide key: a misspelt one must not be ignored
+          if (!PROVIDER_WIDE.contains(k) && !k.startsWith(ProviderConfig.PRICE_PER_GPU_SECOND + "-")) {
+            throw new IllegalStateException(providerId + ": '" + key + "' is not a price key; the provider-wide ones are "
+                + String.join(", ", PROVIDER_WIDE) + ", one model's is price.<model>");
+          }
+        } else if (k.startsWith("price-")) {
           String model = k.substring("price-".length());
           Price built = builtIn.get(aliases.getOrDefault(model, model));
           configured.put(model, parse(key, value, built != null ? built.unit() : bareUnit));

@@ -108,6 +108,9 @@ class PriceTableTest {
         .hasMessageContaining("hour");
     assertThatThrownBy(() -> table(ProviderConfig.builder("acme").set("price-per-image", "-1").build()))
         .hasMessageContaining("negative");
+    assertThatThrownBy(() -> table(ProviderConfig.from("acme", Map.of("IMAGEGEN_ACME_PRICE_PER_IMGAE", "0.01"),
+        new Properties(), Map.of()))).as("a misspelt provider-wide price is reported, not ignored")
+        .hasMessageContaining("'price-per-imgae'").hasMessageContaining("price-per-image, price-per-megapixel");
   }
 
   @Test

@@ -265,5 +265,18 @@ class ProviderSupportTest {
     assertThatThrownBy(undeclared::capabilities).isInstanceOf(IllegalStateException.class).hasMessageContaining("declare(");
     assertThatThrownBy(undeclared::costModel).isInstanceOf(IllegalStateException.class).hasMessageContaining("declare(");
     assertThat(undeclared.url("/v1/jobs")).hasToString("https://acme.example/v1/jobs");
+    HttpImageProvider withUserInfo = new HttpImageProvider(ProviderConfig.builder("acme")
+        .baseUrl("https://admin:s3cret-pass@webui.example:7860").build(), "https://acme.example") {
+      @Override
+      public CompletableFuture<ProviderResult> generate(ImageGenerationRequest r, GenerationContext c) {
+        return new CompletableFuture<>();
+      }
+
+      @Override
+      public CompletableFuture<ProviderHealth> health(ProviderContext c) {
+        return new CompletableFuture<>();
+      }
+    };
+    assertThat(withUserInfo.toString()).doesNotContain("s3cret-pass").doesNotContain("admin").contains("***@webui.example:7860");
   }
 }
