@@ -5,18 +5,12 @@ import dev.imagegen.internal.EngineSettings;
 import dev.imagegen.spi.ImageProvider;
 import dev.imagegen.spi.ImageProviderFactory;
 import dev.imagegen.spi.ProviderConfig;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.math.BigDecimal;
 import java.net.http.HttpClient;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -27,6 +21,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The entry point: generates images through the configured providers, failing over between them,
@@ -49,10 +45,24 @@ import org.jspecify.annotations.Nullable;
  * opening after 5 consecutive failures for 30 s, 16 calls in flight per provider, no budget.
  */
 public final class ImageGenerationService implements AutoCloseable {
-  private final Engine engine;
+  /**
+   * The logger configuration messages go to: one WARN line per configuration warning, one INFO
+   * line at build with the enabled providers, where each got its key (never the key) and its base URL.
+   */
+  public static final String CONFIG_LOGGER = "dev.imagegen.config";
 
-  private ImageGenerationService(Engine engine) {
+  /**
+   * The key {@link #health()} reports under when no provider is configured: one entry, state
+   * {@link ProviderHealth.State#DOWN}, whose message says what would enable a provider.
+   */
+  public static final String NO_PROVIDER = Engine.NO_PROVIDER;
+
+  private final Engine engine;
+  private final List<String> configurationWarnings;
+
+  private ImageGenerationService(Engine engine, List<String> configurationWarnings) {
     this.engine = engine;
+    this.configurationWarnings = List.copyOf(configurationWarnings);
   }
 
   /** A builder. */
@@ -66,8 +76,13 @@ public final class ImageGenerationService implements AutoCloseable {
    * {@code imagegen.config} system property. When nothing is configured, providers that work
    * without an account (AI Horde's anonymous key) are enabled.
    *
+   * <p>Mistakes are not silent: a setting no provider on the class path and no service setting
+   * knows is a warning naming the nearest known name ({@link #configurationWarnings()}); a value
+   * that cannot be read is a problem, and every problem is reported at once in a
+   * {@link ConfigurationException}. See {@link Builder#configureFrom}.
+   *
    * @return the service
-   * @throws IllegalStateException when a provider's configuration is invalid
+   * @throws ConfigurationException listing every invalid value (and, in strict mode, every unknown setting)
    */
   public static ImageGenerationService fromEnvironment() {
     return fromEnvironment(System.getenv(), System.getProperties());
@@ -79,6 +94,7 @@ public final class ImageGenerationService implements AutoCloseable {
    * @param env environment variables
    * @param properties properties
    * @return the service
+   * @throws ConfigurationException listing every invalid value (and, in strict mode, every unknown setting)
    */
   public static ImageGenerationService fromEnvironment(Map<String, String> env, Properties properties) {
     return builder().configureFrom(env, properties).build();
@@ -225,18 +241,41 @@ public final class ImageGenerationService implements AutoCloseable {
   }
 
   /**
-   * Checks a provider with a real, cheap call.
+   * Checks a provider with a real, cheap call, always afresh (never from the {@link #health()}
+   * cache), waiting at most the health-check timeout (default 5 s, see {@link Builder#healthCheck}).
    *
    * @param providerId the provider
    * @return the result; a refused key and a down server are told apart
+   * @throws IllegalArgumentException for an unknown provider id
    */
   public ProviderHealth testConnection(String providerId) {
-    return engine.health(providerId, Duration.ofSeconds(30));
+    return engine.health(providerId);
   }
 
-  /** Checks every provider in parallel with real, cheap calls. */
+  /**
+   * Every provider's health, checked in parallel with real, cheap calls. Safe behind a frequent
+   * probe: each provider's result is cached for a time-to-live (default 10 s), each check waits at
+   * most a timeout (default 5 s; a slow provider is reported {@code DOWN}), and concurrent callers
+   * share one check in flight per provider; see {@link Builder#healthCheck}. With no provider
+   * configured the map has one entry, {@link #NO_PROVIDER}, whose state is {@code DOWN} and whose
+   * message says how to configure one.
+   *
+   * @return provider id to its health, in registration order
+   */
   public Map<String, ProviderHealth> health() {
-    return engine.health(Duration.ofSeconds(30));
+    return engine.health();
+  }
+
+  /**
+   * What was wrong with the configuration read by {@link Builder#configureFrom} without stopping
+   * the build, one line each, also logged at WARN on {@value #CONFIG_LOGGER}: settings nothing
+   * reads (with the nearest known name, e.g. {@code imagegen.fal.baseurl (system property): no such
+   * setting; did you mean imagegen.fal.base-url?}), and that no provider is configured.
+   *
+   * @return the warnings, empty when there were none
+   */
+  public List<String> configurationWarnings() {
+    return configurationWarnings;
   }
 
   /** An immutable snapshot of the metrics. */
@@ -275,7 +314,15 @@ public final class ImageGenerationService implements AutoCloseable {
    * Builds an {@link ImageGenerationService}. Not thread-safe.
    */
   public static final class Builder {
+    private static final Logger CONFIG_LOG = LoggerFactory.getLogger(CONFIG_LOGGER);
+
     private final EngineSettings s = new EngineSettings();
+    private final List<String> configProblems = new ArrayList<>();
+    private final List<String> configWarnings = new ArrayList<>();
+    private final List<ImageProvider> configured = new ArrayList<>();
+    private @Nullable String noProviderMessage;
+    private boolean strict;
+    private boolean configuredStrict;
 
     private Builder() {}
 
@@ -306,92 +353,160 @@ public final class ImageGenerationService implements AutoCloseable {
     /**
      * Adds every provider on the class path that the environment and properties configure, plus
      * service settings: {@code imagegen.routing} ({@code priority|cheapest|fastest}),
-     * {@code imagegen.timeout}, {@code imagegen.max-retries}, {@code imagegen.budget.total},
-     * {@code imagegen.budget.window} (each also as {@code IMAGEGEN_ROUTING}...).
+     * {@code imagegen.timeout}, {@code imagegen.max-retries}, {@code imagegen.max-pending},
+     * {@code imagegen.failover-on-unknown-outcome}, {@code imagegen.budget.total},
+     * {@code imagegen.budget.window}, {@code imagegen.budget.allow-unknown-prices},
+     * {@code imagegen.health.timeout}, {@code imagegen.health.cache-ttl}, {@code imagegen.strict}
+     * (each also as {@code IMAGEGEN_ROUTING}...). Properties come from the file named by
+     * {@code imagegen.config} or {@code IMAGEGEN_CONFIG}, and system properties over them.
+     *
+     * <p>Booleans accept {@code true/false}, {@code yes/no}, {@code on/off} and {@code 1/0} in any
+     * case. Nothing here throws: {@link #build()} throws one {@link ConfigurationException} listing
+     * every value that cannot be read (service settings and each provider's), each with the name
+     * as written, where it came from, the value (masked for credentials) and what is accepted.
+     * Every {@code imagegen.*} property and {@code IMAGEGEN_*} variable that no service setting and
+     * no provider on the class path knows (see {@link ImageProviderFactory#settings()}) is a
+     * warning with the nearest known name, or an error in strict mode
+     * ({@link #strictConfiguration}).
      *
      * @param env environment variables
      * @param properties properties
      * @return this
      */
     public Builder configureFrom(Map<String, String> env, Properties properties) {
-      Properties props = new Properties();
-      String file = properties.getProperty("imagegen.config", env.get("IMAGEGEN_CONFIG"));
-      if (file != null && !file.isBlank()) {
-        try (InputStream in = Files.newInputStream(Path.of(file))) {
-          props.load(in);
-        } catch (IOException e) {
-          throw new UncheckedIOException("cannot read imagegen config file " + file, e);
+      List<ImageProviderFactory> factories = new ArrayList<>();
+      ServiceLoader.load(ImageProviderFactory.class).forEach(factories::add);
+      EnvironmentConfiguration c = new EnvironmentConfiguration(env, properties, factories);
+      c.bool("strict", v -> configuredStrict = v);
+      c.choice("routing", EnvironmentConfiguration::routing, "one of " + EnvironmentConfiguration.routings(), this::routing);
+      c.duration("timeout", false, this::defaultTimeout);
+      c.wholeNumber("max-retries", 0, this::maxRetries);
+      c.wholeNumber("max-pending", 1, this::maxPendingGenerations);
+      c.bool("failover-on-unknown-outcome", this::failoverOnUnknownOutcome);
+      c.duration("health.timeout", false, v -> s.healthTimeout = v);
+      c.duration("health.cache-ttl", true, v -> s.healthCacheTtl = v);
+      BudgetPolicy.Builder budget = BudgetPolicy.builder();
+      boolean[] total = new boolean[1];
+      c.choice("budget.total", EnvironmentConfiguration::usd, "an amount in USD of at least 0, such as 5 or 12.50",
+          v -> { budget.total(v); total[0] = true; });
+      c.duration("budget.window", false, budget::window);
+      c.bool("budget.allow-unknown-prices", budget::allowUnknownPrices);
+      if (total[0]) {
+        budget(budget.build());
+      } else if (c.setting("budget.total") == null) {
+        for (String k : List.of("budget.window", "budget.allow-unknown-prices")) {
+          EnvironmentConfiguration.Setting set = c.setting(k);
+          if (set != null) {
+            c.warnings.add(set.label() + ": has no effect without imagegen.budget.total (IMAGEGEN_BUDGET_TOTAL)");
+          }
         }
       }
-      props.putAll(properties);
-      serviceSetting(env, props, "routing").ifPresent(v -> routing(RoutingStrategy.valueOf(v.toUpperCase(Locale.ROOT))));
-      serviceSetting(env, props, "timeout").ifPresent(v -> defaultTimeout(duration(v)));
-      serviceSetting(env, props, "max-retries").ifPresent(v -> maxRetries(Integer.parseInt(v)));
-      serviceSetting(env, props, "max-pending").ifPresent(v -> maxPendingGenerations(positiveInt("imagegen.max-pending", v)));
-      serviceSetting(env, props, "failover-on-unknown-outcome")
-          .ifPresent(v -> failoverOnUnknownOutcome(strictBoolean("imagegen.failover-on-unknown-outcome", v)));
-      Optional<String> total = serviceSetting(env, props, "budget.total");
-      if (total.isPresent()) {
-        BudgetPolicy.Builder b = BudgetPolicy.builder().total(new BigDecimal(total.get()));
-        serviceSetting(env, props, "budget.window").ifPresent(v -> b.window(duration(v)));
-        serviceSetting(env, props, "budget.allow-unknown-prices").ifPresent(v -> b.allowUnknownPrices(Boolean.parseBoolean(v)));
-        budget(b.build());
-      }
+      c.findUnknownSettings();
+      Properties props = c.properties();
       List<ImageProviderFactory> fallbacks = new ArrayList<>();
       int before = s.providers.size();
-      for (ImageProviderFactory f : ServiceLoader.load(ImageProviderFactory.class)) {
-        ProviderConfig config = ProviderConfig.from(f.id(), env, props, f.customaryEnvironment()).withDefaults(f.defaults());
-        if (!config.bool(ProviderConfig.ENABLED, true)) {
-          continue;
-        }
-        if (f.isConfigured(config)) {
-          provider(f, config);
-        } else if (f.enabledWhenNothingConfigured()) {
-          fallbacks.add(f);
+      int failed = 0;
+      for (ImageProviderFactory f : factories) {
+        try {
+          ProviderConfig config = ProviderConfig.from(f.id(), env, props, f.customaryEnvironment(), c::originOf)
+              .withDefaults(f.defaults());
+          if (!config.bool(ProviderConfig.ENABLED, true)) {
+            continue;
+          }
+          if (f.isConfigured(config)) {
+            failed += configured(f, config, c.problems) ? 0 : 1;
+          } else if (f.enabledWhenNothingConfigured()) {
+            fallbacks.add(f);
+          }
+        } catch (RuntimeException e) {
+          c.problems.add(problem(f.id(), e));
+          failed++;
         }
       }
-      if (s.providers.size() == before) {
+      if (s.providers.size() == before && failed == 0) {
         for (ImageProviderFactory f : fallbacks) {
-          ProviderConfig config = ProviderConfig.from(f.id(), env, props, f.customaryEnvironment());
-          provider(f, config);
+          configured(f, ProviderConfig.from(f.id(), env, props, f.customaryEnvironment(), c::originOf), c.problems);
         }
       }
+      configProblems.addAll(c.problems);
+      configWarnings.addAll(c.warnings);
+      noProviderMessage = c.noProviderMessage();
       return this;
     }
 
-    private static Optional<String> serviceSetting(Map<String, String> env, Properties props, String key) {
-      String v = props.getProperty("imagegen." + key);
-      if (v == null) {
-        v = env.get("IMAGEGEN_" + key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_'));
-      }
-      return Optional.ofNullable(v).map(String::strip).filter(x -> !x.isEmpty());
-    }
-
-    private static int positiveInt(String key, String v) {
-      try {
-        int n = Integer.parseInt(v);
-        if (n >= 1) {
-          return n;
+    /** Adds a provider read from the environment; false, with the problems noted, when its configuration is invalid. */
+    private boolean configured(ImageProviderFactory f, ProviderConfig config, List<String> problems) {
+      ProviderConfig c = config.withDefaults(f.defaults());
+      int before = problems.size();
+      // the standard keys core reads when the service is built: every one reported, not only the first
+      List<Runnable> checks = List.of(
+          () -> c.intValue(ProviderConfig.PRIORITY, 100),
+          () -> c.intValue(ProviderConfig.REQUESTS_PER_MINUTE, 0, 0, Integer.MAX_VALUE),
+          () -> c.intValue(ProviderConfig.MAX_CONCURRENT, 1),
+          () -> c.duration(ProviderConfig.TIMEOUT, Duration.ZERO),
+          () -> c.longValue(ProviderConfig.MAX_IMAGE_BYTES, 1, 1, Long.MAX_VALUE),
+          () -> c.bool(ProviderConfig.ALLOW_PRIVATE_DOWNLOADS, false),
+          () -> {
+            if (c.get(ProviderConfig.BASE_URL).isPresent()) {
+              c.url(ProviderConfig.BASE_URL, "");
+            }
+          });
+      for (Runnable check : checks) {
+        try {
+          check.run();
+        } catch (RuntimeException e) {
+          problems.add(problem(f.id(), e));
         }
-      } catch (NumberFormatException e) {
-        // reported below
       }
-      throw new IllegalStateException(key + " must be a whole number of at least 1, was '" + v + "'");
+      if (problems.size() > before) {
+        return false;
+      }
+      try {
+        ImageProvider p = f.create(c);
+        configured.add(p);
+        provider(p, c);
+        return true;
+      } catch (RuntimeException e) {
+        problems.add(problem(f.id(), e));
+        return false;
+      }
     }
 
-    private static boolean strictBoolean(String key, String v) {
-      if (v.equalsIgnoreCase("true") || v.equalsIgnoreCase("false")) {
-        return Boolean.parseBoolean(v);
-      }
-      throw new IllegalStateException(key + " must be true or false, was '" + v + "'");
+    private static String problem(String providerId, RuntimeException e) {
+      String m = e instanceof IllegalStateException || e instanceof IllegalArgumentException ? e.getMessage() : e.toString();
+      m = m == null ? e.toString() : m;
+      return m.startsWith(providerId + ":") ? m : providerId + ": " + m;
     }
 
-    private static Duration duration(String v) {
-      Duration d = ProviderConfig.parseDuration(v);
-      if (d == null) {
-        throw new IllegalStateException("not a duration: " + v);
+    /**
+     * Whether settings nothing reads are errors (reported in the {@link ConfigurationException}
+     * of {@link #build()}) rather than warnings. Default false; {@code imagegen.strict=true} or
+     * {@code IMAGEGEN_STRICT=true} turns it on too.
+     *
+     * @param v true for errors
+     * @return this
+     */
+    public Builder strictConfiguration(boolean v) { strict = v; return this; }
+
+    /**
+     * How {@link ImageGenerationService#health()} checks providers: each check waits at most
+     * {@code timeout} (default 5 s), and each provider's result is reused for {@code cacheTtl}
+     * (default 10 s; zero checks every time). Settings {@code imagegen.health.timeout} and
+     * {@code imagegen.health.cache-ttl}. {@link ImageGenerationService#testConnection} always
+     * checks afresh, with the same timeout.
+     *
+     * @param timeout the longest a check waits, above zero
+     * @param cacheTtl how long a result is reused, zero or more
+     * @return this
+     */
+    public Builder healthCheck(Duration timeout, Duration cacheTtl) {
+      if (timeout.isNegative() || timeout.isZero() || cacheTtl.isNegative()) {
+        throw new IllegalArgumentException("healthCheck needs a positive timeout and a cache time-to-live of zero or more, was "
+            + timeout + " and " + cacheTtl);
       }
-      return d;
+      s.healthTimeout = timeout;
+      s.healthCacheTtl = cacheTtl;
+      return this;
     }
 
     /**
@@ -478,9 +593,61 @@ public final class ImageGenerationService implements AutoCloseable {
     /** @param grace how long close() waits for remote cancels (default 5 s) @return this */
     public Builder shutdownGrace(Duration grace) { s.shutdownGrace = grace; return this; }
 
-    /** Builds the service. */
+    /**
+     * Builds the service. Logs each configuration warning at WARN and the enabled providers at
+     * INFO on {@value ImageGenerationService#CONFIG_LOGGER}.
+     *
+     * @return the service
+     * @throws ConfigurationException listing every problem {@link #configureFrom} found (and, in
+     *     strict mode, every unknown setting)
+     */
     public ImageGenerationService build() {
-      return new ImageGenerationService(new Engine(s));
+      List<String> problems = new ArrayList<>(configProblems);
+      List<String> warnings = new ArrayList<>(configWarnings);
+      if (strict || configuredStrict) {
+        problems.addAll(warnings);
+        warnings.clear();
+      }
+      if (!problems.isEmpty()) {
+        for (ImageProvider p : configured) {
+          try {
+            p.close();
+          } catch (RuntimeException e) {
+            // the configuration exception is what matters
+          }
+        }
+        throw new ConfigurationException(problems);
+      }
+      String none = null;
+      if (s.providers.isEmpty()) {
+        none = noProviderMessage != null ? noProviderMessage
+            : "no provider is configured: add one with ImageGenerationService.Builder.provider(...) or configureFrom(...)";
+        warnings.add(none);
+        s.noProviderMessage = none;
+      }
+      warnings.forEach(w -> CONFIG_LOG.warn("{}", w));
+      ImageGenerationService service = new ImageGenerationService(new Engine(s), warnings);
+      if (none == null) {
+        List<String> each = new ArrayList<>();
+        for (EngineSettings.Entry e : s.providers) {
+          each.add(describe(e.provider().id(), e.config()));
+        }
+        CONFIG_LOG.info("enabled providers: {}", String.join("; ", each));
+      }
+      return service;
+    }
+
+    /** A provider as the INFO line shows it: where its key came from (never the key) and its base URL. */
+    private static String describe(String id, ProviderConfig c) {
+      List<String> keys = new ArrayList<>();
+      c.values().forEach((k, v) -> {
+        if (ProviderConfig.isSecretKey(k) && !v.isBlank()) {
+          keys.add(k + " from " + c.origin(k).orElse(ProviderConfig.SET_IN_CODE));
+        }
+      });
+      String url = c.get(ProviderConfig.BASE_URL).map(u -> ProviderConfig.maskUserInfo(u) + " ("
+          + c.origin(ProviderConfig.BASE_URL).orElse(ProviderConfig.SET_IN_CODE) + ")").orElse("default");
+      return id + " (" + (keys.isEmpty() ? "no key" : String.join(", ", keys)) + "; base URL " + url + ")";
     }
   }
 }

@@ -560,14 +560,17 @@ class EnginePromisesTest {
     void aMistypedServiceOrProviderSettingIsReportedNotIgnored() {
       java.util.Properties p = new java.util.Properties();
       p.setProperty("imagegen.failover-on-unknown-outcome", "ture");
-      assertThatThrownBy(() -> ImageGenerationService.builder().configureFrom(java.util.Map.of(), p))
-          .hasMessageContaining("imagegen.failover-on-unknown-outcome must be true or false, was 'ture'");
+      assertThatThrownBy(() -> ImageGenerationService.builder().configureFrom(java.util.Map.of(), p).build())
+          .hasMessageContaining("imagegen.failover-on-unknown-outcome (system property): 'ture' is not accepted; expected true or "
+              + "false");
       java.util.Properties q = new java.util.Properties();
       q.setProperty("imagegen.max-pending", "lots");
-      assertThatThrownBy(() -> ImageGenerationService.builder().configureFrom(java.util.Map.of(), q))
-          .hasMessageContaining("imagegen.max-pending must be a whole number of at least 1, was 'lots'");
-      assertThatThrownBy(() -> config("a", "allow-private-downloads", "yes").bool("allow-private-downloads", false))
-          .hasMessageContaining("a: 'allow-private-downloads' must be true or false, was 'yes'");
+      assertThatThrownBy(() -> ImageGenerationService.builder().configureFrom(java.util.Map.of(), q).build())
+          .hasMessageContaining("imagegen.max-pending (system property): 'lots' is not accepted; expected a whole number of at "
+              + "least 1");
+      assertThatThrownBy(() -> config("a", "allow-private-downloads", "ture").bool("allow-private-downloads", false))
+          .hasMessageContaining("a: 'allow-private-downloads' (set in code) must be true or false (also yes/no, on/off, 1/0), "
+              + "was 'ture'");
     }
 
     @Test

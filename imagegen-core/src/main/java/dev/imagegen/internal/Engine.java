@@ -17,6 +17,7 @@ import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.ImageGenerationResponse;
 import dev.imagegen.MetricsSnapshot;
 import dev.imagegen.ModelInfo;
+import dev.imagegen.NoCapableProviderException;
 import dev.imagegen.Preset;
 import dev.imagegen.ProviderHealth;
 import dev.imagegen.ProviderUnavailableException;
@@ -67,6 +68,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class Engine implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
+  /** The key of the one health entry of an engine without providers (not a valid provider id). */
+  public static final String NO_PROVIDER = "(none)";
   private static final AtomicBoolean SMALL_HOST_WARNED = new AtomicBoolean();
 
   final EngineSettings settings;
@@ -85,6 +88,8 @@ public final class Engine implements AutoCloseable {
   private final Set<CompletableFuture<?>> activeCalls = ConcurrentHashMap.newKeySet();
   private final Prompts prompts;
   private final @Nullable ResponseCache cache;
+  private final Map<String, CheckedHealth> healthCache = new ConcurrentHashMap<>();
+  private final Map<String, CompletableFuture<ProviderHealth>> healthInFlight = new ConcurrentHashMap<>();
   private volatile boolean closed;
 
   /**
@@ -219,7 +224,8 @@ public final class Engine implements AutoCloseable {
     Router.Route route = router.route(g.request, onlyProvider);
     route.skipped().forEach((id, why) -> settlement.skipped(g, id, ErrorKind.NO_CAPABLE_PROVIDER, why, null));
     if (route.candidates().isEmpty()) {
-      end(g, Failover.noCapable(route, slots.isEmpty(), onlyProvider));
+      end(g, slots.isEmpty() ? new NoCapableProviderException(settings.noProviderMessage, onlyProvider)
+          : Failover.noCapable(route, false, onlyProvider));
     } else {
       new Failover(this, g, route, onlyProvider != null).next();
     }
@@ -542,30 +548,65 @@ public final class Engine implements AutoCloseable {
   }
 
   /**
-   * Checks one provider with a real call.
+   * Checks one provider with a real call, afresh (not from the cache), waiting at most the
+   * health-check timeout.
    *
    * @param providerId the provider
-   * @param timeout how long to wait
+   * @return its health
    */
-  public ProviderHealth health(String providerId, Duration timeout) {
+  public ProviderHealth health(String providerId) {
     ProviderSlot s = slots.get(providerId);
     if (s == null) {
       throw new IllegalArgumentException("unknown provider '" + providerId + "' (configured: " + String.join(", ", slots.keySet()) + ")");
     }
-    return healthAsync(s, timeout).join();
+    return healthAsync(s, settings.healthTimeout).join();
   }
 
   /**
-   * Checks every provider in parallel.
+   * Every provider's health, checked in parallel: a result younger than the cache time-to-live is
+   * reused, and concurrent callers share the one check in flight per provider. With no provider,
+   * one {@code DOWN} entry under {@value #NO_PROVIDER}.
    *
-   * @param timeout how long to wait for each
+   * @return provider id to health, in registration order
    */
-  public Map<String, ProviderHealth> health(Duration timeout) {
+  public Map<String, ProviderHealth> health() {
+    if (slots.isEmpty()) {
+      return Map.of(NO_PROVIDER, ProviderHealth.of(NO_PROVIDER,
+          ProviderHealth.State.DOWN, Duration.ZERO, settings.noProviderMessage));
+    }
     Map<String, CompletableFuture<ProviderHealth>> fs = new LinkedHashMap<>();
-    slots.values().forEach(s -> fs.put(s.id(), healthAsync(s, timeout)));
+    slots.values().forEach(s -> fs.put(s.id(), cachedHealth(s)));
     Map<String, ProviderHealth> out = new LinkedHashMap<>();
     fs.forEach((id, f) -> out.put(id, f.join()));
     return out;
+  }
+
+  /** A provider's health checked at an instant of {@link EngineSettings#clock}. */
+  private record CheckedHealth(ProviderHealth health, Instant at) {}
+
+  private CompletableFuture<ProviderHealth> cachedHealth(ProviderSlot s) {
+    CheckedHealth last = healthCache.get(s.id());
+    if (last != null && settings.clock.instant().isBefore(last.at().plus(settings.healthCacheTtl))) {
+      return CompletableFuture.completedFuture(last.health());
+    }
+    CompletableFuture<ProviderHealth> mine = new CompletableFuture<>();
+    CompletableFuture<ProviderHealth> running = healthInFlight.putIfAbsent(s.id(), mine);
+    if (running != null) {
+      return running;
+    }
+    CheckedHealth now = healthCache.get(s.id());
+    if (now != null && now != last && settings.clock.instant().isBefore(now.at().plus(settings.healthCacheTtl))) {
+      healthInFlight.remove(s.id(), mine); // another caller's check ended in between
+      mine.complete(now.health());
+      return mine;
+    }
+    healthAsync(s, settings.healthTimeout).whenComplete((h, e) -> {
+      ProviderHealth result = h != null ? h : ProviderHealth.of(s.id(), ProviderHealth.State.DOWN, Duration.ZERO, String.valueOf(e));
+      healthCache.put(s.id(), new CheckedHealth(result, settings.clock.instant()));
+      healthInFlight.remove(s.id(), mine);
+      mine.complete(result);
+    });
+    return mine;
   }
 
   private CompletableFuture<ProviderHealth> healthAsync(ProviderSlot s, Duration timeout) {

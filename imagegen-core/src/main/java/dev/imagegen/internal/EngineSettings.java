@@ -48,6 +48,12 @@ public final class EngineSettings {
   public Duration shutdownGrace = Duration.ofSeconds(5);
   public dev.imagegen.@Nullable CacheConfig cache;
   public final List<Preset> presets = new ArrayList<>();
+  /** The longest one health check waits. */
+  public Duration healthTimeout = Duration.ofSeconds(5);
+  /** How long a provider's health result is reused by the all-providers check. */
+  public Duration healthCacheTtl = Duration.ofSeconds(10);
+  /** What a generation and the health check say when no provider is configured. */
+  public String noProviderMessage = "no provider is configured";
 
   /** A copy: the lists are copied, the stores and clients are shared. */
   public EngineSettings copy() {
@@ -77,6 +83,9 @@ public final class EngineSettings {
     c.shutdownGrace = shutdownGrace;
     c.cache = cache;
     c.presets.addAll(presets);
+    c.healthTimeout = healthTimeout;
+    c.healthCacheTtl = healthCacheTtl;
+    c.noProviderMessage = noProviderMessage;
     return c;
   }
 }

@@ -2,6 +2,7 @@ package dev.imagegen.spi;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Creates a provider; found with {@link java.util.ServiceLoader} from
@@ -20,6 +21,17 @@ public interface ImageProviderFactory {
    */
   default Map<String, List<String>> customaryEnvironment() {
     return Map.of();
+  }
+
+  /**
+   * The config keys this provider reads beyond {@link ProviderConfig#STANDARD_SETTINGS}, e.g.
+   * {@code storage-url}; an entry ending in {@code .*} is a family, e.g. {@code model.*} for
+   * {@code model.<alias>}. {@code fromEnvironment()} reports every {@code imagegen.<id>.*} property
+   * and {@code IMAGEGEN_<ID>_*} variable that neither set names, with the nearest known name, so
+   * declare every key the provider reads. Default none.
+   */
+  default Set<String> settings() {
+    return Set.of();
   }
 
   /**

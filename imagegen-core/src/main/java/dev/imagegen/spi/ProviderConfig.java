@@ -12,7 +12,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -41,7 +43,7 @@ public final class ProviderConfig {
   public static final String MAX_CONCURRENT = "max-concurrent";
   /** Standard key: routing priority, lower first. */
   public static final String PRIORITY = "priority";
-  /** Standard key: whether the provider is enabled ({@code true}/{@code false}). */
+  /** Standard key: whether the provider is enabled (a boolean, see {@link #bool}). */
   public static final String ENABLED = "enabled";
   /** Standard key: price of one image in USD. */
   public static final String PRICE_PER_IMAGE = "price-per-image";
@@ -57,13 +59,32 @@ public final class ProviderConfig {
    * such an address). Link-local and cloud metadata addresses are refused regardless.
    */
   public static final String ALLOW_PRIVATE_DOWNLOADS = "allow-private-downloads";
+  /** Standard key: GPU-seconds a generation is assumed to take when pricing per GPU-second. */
+  public static final String TYPICAL_GPU_SECONDS = "typical-gpu-seconds";
+
+  /**
+   * The keys core reads for every provider, beyond what a provider declares in
+   * {@link ImageProviderFactory#settings()}: an entry ending in {@code .*} is a family (a key that
+   * starts with it, e.g. {@code price.fal-ai/flux-schnell}, which arrives from a property or an
+   * environment variable as {@code price-fal-ai-flux-schnell}).
+   */
+  public static final Set<String> STANDARD_SETTINGS = Set.of(API_KEY, BASE_URL, TIMEOUT, REQUESTS_PER_MINUTE, MAX_CONCURRENT,
+      PRIORITY, ENABLED, PRICE_PER_IMAGE, PRICE_PER_MEGAPIXEL, PRICE_PER_GPU_SECOND, "price.*", TYPICAL_GPU_SECONDS,
+      MAX_IMAGE_BYTES, ALLOW_PRIVATE_DOWNLOADS);
+
+  /** The origin of a value set with {@link Builder#set}. */
+  public static final String SET_IN_CODE = "set in code";
+  /** The origin of a value that came from {@link #withDefaults}. */
+  public static final String DEFAULT = "default";
 
   private final String providerId;
   private final Map<String, String> values;
+  private final Map<String, String> origins;
 
-  private ProviderConfig(String providerId, Map<String, String> values) {
+  private ProviderConfig(String providerId, Map<String, String> values, Map<String, String> origins) {
     this.providerId = providerId;
     this.values = Collections.unmodifiableMap(new TreeMap<>(values));
+    this.origins = Map.copyOf(origins);
   }
 
   /**
@@ -87,19 +108,36 @@ public final class ProviderConfig {
    */
   public static ProviderConfig from(String providerId, Map<String, String> env, Properties properties,
       Map<String, List<String>> customary) {
+    return from(providerId, env, properties, customary, name -> "property " + name);
+  }
+
+  /**
+   * Like {@link #from(String, Map, Properties, Map)}, saying where each property came from, so that
+   * {@link #origin} and error messages name it.
+   *
+   * @param providerId the provider id
+   * @param env environment variables (usually {@code System.getenv()})
+   * @param properties properties (usually {@code System.getProperties()} plus a file)
+   * @param customary each key's customary environment variables, in order of preference
+   * @param propertyOrigin a property's name to where it came from, e.g.
+   *     {@code system property imagegen.fal.timeout} or {@code imagegen.fal.timeout in file app.properties}
+   * @return the configuration
+   */
+  public static ProviderConfig from(String providerId, Map<String, String> env, Properties properties,
+      Map<String, List<String>> customary, Function<String, String> propertyOrigin) {
     Builder b = builder(providerId);
     customary.forEach((key, names) -> {
       for (int i = names.size() - 1; i >= 0; i--) {
         String v = env.get(names.get(i));
         if (v != null && !v.isBlank()) {
-          b.set(key, v.strip());
+          b.set(key, v.strip(), "environment variable " + names.get(i));
         }
       }
     });
-    String envPrefix = "IMAGEGEN_" + providerId.toUpperCase(Locale.ROOT).replace('-', '_') + "_";
+    String envPrefix = envPrefix(providerId);
     env.forEach((name, v) -> {
       if (name.startsWith(envPrefix) && v != null && !v.isBlank()) {
-        b.set(name.substring(envPrefix.length()).toLowerCase(Locale.ROOT).replace('_', '-'), v.strip());
+        b.set(envKey(providerId, name), v.strip(), "environment variable " + name);
       }
     });
     String propPrefix = "imagegen." + providerId + ".";
@@ -107,11 +145,43 @@ public final class ProviderConfig {
       if (name.startsWith(propPrefix)) {
         String v = properties.getProperty(name);
         if (v != null && !v.isBlank()) {
-          b.set(name.substring(propPrefix.length()).toLowerCase(Locale.ROOT).replace('_', '-').replace('.', '-'), v.strip());
+          b.set(propertyKey(providerId, name), v.strip(), propertyOrigin.apply(name));
         }
       }
     }
     return b.build();
+  }
+
+  /**
+   * The prefix of a provider's {@code IMAGEGEN_} environment variables.
+   *
+   * @param providerId the provider id
+   * @return e.g. {@code IMAGEGEN_FAL_}
+   */
+  public static String envPrefix(String providerId) {
+    return "IMAGEGEN_" + providerId.toUpperCase(Locale.ROOT).replace('-', '_') + "_";
+  }
+
+  /**
+   * The key an environment variable of a provider sets, as {@link #from} reads it.
+   *
+   * @param providerId the provider id
+   * @param name a variable that starts with {@link #envPrefix}, e.g. {@code IMAGEGEN_FAL_BASE_URL}
+   * @return the key, e.g. {@code base-url}
+   */
+  public static String envKey(String providerId, String name) {
+    return name.substring(envPrefix(providerId).length()).toLowerCase(Locale.ROOT).replace('_', '-');
+  }
+
+  /**
+   * The key a property of a provider sets, as {@link #from} reads it.
+   *
+   * @param providerId the provider id
+   * @param name a property that starts with {@code imagegen.<provider>.}, e.g. {@code imagegen.fal.base-url}
+   * @return the key, e.g. {@code base-url}
+   */
+  public static String propertyKey(String providerId, String name) {
+    return name.substring(("imagegen." + providerId + ".").length()).toLowerCase(Locale.ROOT).replace('_', '-').replace('.', '-');
   }
 
   /**
@@ -126,7 +196,35 @@ public final class ProviderConfig {
     }
     Map<String, String> merged = new LinkedHashMap<>(defaults);
     merged.putAll(values);
-    return new ProviderConfig(providerId, merged);
+    Map<String, String> mergedOrigins = new LinkedHashMap<>();
+    defaults.keySet().forEach(k -> mergedOrigins.put(k, DEFAULT));
+    mergedOrigins.putAll(origins);
+    return new ProviderConfig(providerId, merged, mergedOrigins);
+  }
+
+  /**
+   * Where a value came from, for messages: {@code environment variable IMAGEGEN_FAL_TIMEOUT},
+   * {@code system property imagegen.fal.timeout}, {@code imagegen.fal.timeout in file PATH},
+   * {@value #SET_IN_CODE} or {@value #DEFAULT}.
+   *
+   * @param key the key
+   * @return the origin, empty when the key is unset
+   */
+  public Optional<String> origin(String key) {
+    if (!values.containsKey(key)) {
+      return Optional.empty();
+    }
+    return Optional.of(origins.getOrDefault(key, SET_IN_CODE));
+  }
+
+  /** The key in quotes and where its value came from, e.g. {@code 'timeout' (environment variable IMAGEGEN_FAL_TIMEOUT)}. */
+  private String named(String key) {
+    return "'" + key + "'" + origin(key).map(o -> " (" + o + ")").orElse("");
+  }
+
+  /** A value as an error message may show it: masked when the key names a credential. */
+  private String shown(String key, @Nullable String value) {
+    return value != null && isSecretKey(key) ? Redactor.MASK : String.valueOf(value);
   }
 
   /** The provider id this configuration is for. */
@@ -215,8 +313,8 @@ public final class ProviderConfig {
   public int intValue(String key, int defaultValue, int min, int max) {
     int v = intValue(key, defaultValue);
     if (v < min || v > max) {
-      throw new IllegalStateException(providerId + ": '" + key + "' must be a whole number from " + min + " to " + max
-          + ", was " + values.get(key));
+      throw new IllegalStateException(providerId + ": " + named(key) + " must be a whole number from " + min + " to " + max
+          + ", was " + shown(key, values.get(key)));
     }
     return v;
   }
@@ -240,8 +338,8 @@ public final class ProviderConfig {
       v = Long.MIN_VALUE;
     }
     if (v < min || v > max) {
-      throw new IllegalStateException(providerId + ": '" + key + "' must be a whole number from " + min + " to " + max
-          + ", was " + s);
+      throw new IllegalStateException(providerId + ": " + named(key) + " must be a whole number from " + min + " to " + max
+          + ", was " + shown(key, s));
     }
     return v;
   }
@@ -259,8 +357,8 @@ public final class ProviderConfig {
   public Duration duration(String key, Duration defaultValue, Duration min, Duration max) {
     Duration d = duration(key, defaultValue);
     if (d.compareTo(min) < 0 || d.compareTo(max) > 0) {
-      throw new IllegalStateException(providerId + ": '" + key + "' must be from " + min.toString().substring(2).toLowerCase(
-          Locale.ROOT) + " to " + max.toString().substring(2).toLowerCase(Locale.ROOT) + ", was " + values.get(key));
+      throw new IllegalStateException(providerId + ": " + named(key) + " must be from " + min.toString().substring(2).toLowerCase(
+          Locale.ROOT) + " to " + max.toString().substring(2).toLowerCase(Locale.ROOT) + ", was " + shown(key, values.get(key)));
     }
     return d;
   }
@@ -283,7 +381,7 @@ public final class ProviderConfig {
       }
       return u;
     } catch (URISyntaxException e) {
-      throw new IllegalStateException(providerId + ": '" + key + "' is not an http(s) URL: " + s, e);
+      throw new IllegalStateException(providerId + ": " + named(key) + " is not an http(s) URL: " + maskUserInfo(s), e);
     }
   }
 
@@ -303,8 +401,8 @@ public final class ProviderConfig {
         return a;
       }
     }
-    throw new IllegalStateException(providerId + ": '" + key + "' must be one of " + String.join(", ", allowed) + ", was '"
-        + v + "'");
+    throw new IllegalStateException(providerId + ": " + named(key) + " must be one of " + String.join(", ", allowed) + ", was '"
+        + shown(key, v) + "'");
   }
 
   /**
@@ -363,7 +461,7 @@ public final class ProviderConfig {
     try {
       return URI.create(s);
     } catch (IllegalArgumentException e) {
-      throw new IllegalStateException(providerId + ": base-url is not a URL: " + s, e);
+      throw new IllegalStateException(providerId + ": " + named(BASE_URL) + " is not a URL: " + maskUserInfo(s), e);
     }
   }
 
@@ -380,7 +478,8 @@ public final class ProviderConfig {
     }
     Duration d = parseDuration(s);
     if (d == null) {
-      throw new IllegalStateException(providerId + ": '" + key + "' is not a duration: " + s);
+      throw new IllegalStateException(providerId + ": " + named(key) + " is not a duration such as 30s, 500ms, 5m, 1h or PT30S: "
+          + shown(key, s));
     }
     return d;
   }
@@ -430,7 +529,7 @@ public final class ProviderConfig {
     try {
       return Integer.parseInt(s.strip());
     } catch (NumberFormatException e) {
-      throw new IllegalStateException(providerId + ": '" + key + "' is not an integer: " + s);
+      throw new IllegalStateException(providerId + ": " + named(key) + " is not an integer: " + shown(key, s));
     }
   }
 
@@ -447,30 +546,84 @@ public final class ProviderConfig {
     try {
       return Optional.of(new BigDecimal(s.strip()));
     } catch (NumberFormatException e) {
-      throw new IllegalStateException(providerId + ": '" + key + "' is not a number: " + s);
+      throw new IllegalStateException(providerId + ": " + named(key) + " is not a number: " + shown(key, s));
     }
   }
 
   /**
-   * A boolean.
+   * A boolean: {@code true/false}, {@code yes/no}, {@code on/off} or {@code 1/0}, in any case.
    *
    * @param key the key
    * @param defaultValue used when unset
+   * @return the value
+   * @throws IllegalStateException naming the key, where it was set and the accepted forms for anything else
    */
   public boolean bool(String key, boolean defaultValue) {
     String s = values.get(key);
     if (s == null) {
       return defaultValue;
     }
-    String v = s.strip();
-    if (v.equalsIgnoreCase("true")) {
-      return true;
+    Boolean b = parseBoolean(s);
+    if (b == null) {
+      // a typo ("ture") must not silently mean false
+      throw new IllegalStateException(providerId + ": " + named(key) + " must be " + BOOLEAN_FORMS + ", was '" + shown(key, s.strip())
+          + "'");
     }
-    if (v.equalsIgnoreCase("false")) {
-      return false;
+    return b;
+  }
+
+  /** The forms {@link #parseBoolean} accepts, for messages. */
+  public static final String BOOLEAN_FORMS = "true or false (also yes/no, on/off, 1/0)";
+
+  /**
+   * Parses a boolean: {@code true/false}, {@code yes/no}, {@code on/off} or {@code 1/0}, in any case.
+   *
+   * @param s the text
+   * @return the value, or null when it is none of these
+   */
+  public static @Nullable Boolean parseBoolean(String s) {
+    switch (s.strip().toLowerCase(Locale.ROOT)) {
+      case "true": case "yes": case "on": case "1": return Boolean.TRUE;
+      case "false": case "no": case "off": case "0": return Boolean.FALSE;
+      default: return null;
     }
-    // a typo ("ture", "yes") must not silently mean false
-    throw new IllegalStateException(providerId + ": '" + key + "' must be true or false, was '" + v + "'");
+  }
+
+  /**
+   * Whether a key is one core reads ({@link #STANDARD_SETTINGS}) or one of a provider's declared
+   * settings ({@link ImageProviderFactory#settings()}), a family ({@code model.*}) matching every
+   * key under it; compared in the form {@link #from} gives keys ({@code price.fal-ai/flux-schnell}
+   * and {@code price-fal-ai-flux-schnell} are the same key).
+   *
+   * @param settings the provider's declared settings
+   * @param key the key, e.g. {@code base-url} or {@code model.fast}
+   * @return whether the provider or core reads it
+   */
+  public static boolean isDeclared(Set<String> settings, String key) {
+    String k = normalizeKeyPart(key);
+    for (Set<String> set : List.of(STANDARD_SETTINGS, settings)) {
+      for (String s : set) {
+        if (s.endsWith(".*")) {
+          String family = normalizeKeyPart(s.substring(0, s.length() - 2)) + "-";
+          if (k.startsWith(family) && k.length() > family.length()) {
+            return true;
+          }
+        } else if (normalizeKeyPart(s).equals(k)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /**
+   * A URL as logs and messages may show it: user info ({@code https://user:pass@host}) masked.
+   *
+   * @param url the URL, or any text
+   * @return the text with what stands between {@code ://} and an {@code @} before the path masked
+   */
+  public static String maskUserInfo(String url) {
+    return url.replaceFirst("(?<=://)[^/?#@]*@", Redactor.MASK + "@");
   }
 
   /** Whether a key names a credential (its value is masked in {@link #toString()} and redacted from logs). */
@@ -496,6 +649,7 @@ public final class ProviderConfig {
   public static final class Builder {
     private final String providerId;
     private final Map<String, String> values = new LinkedHashMap<>();
+    private final Map<String, String> origins = new LinkedHashMap<>();
 
     private Builder(String providerId) {
       this.providerId = providerId;
@@ -509,7 +663,20 @@ public final class ProviderConfig {
      * @return this
      */
     public Builder set(String key, String value) {
+      return set(key, value, SET_IN_CODE);
+    }
+
+    /**
+     * Sets a value and says where it came from (see {@link ProviderConfig#origin}).
+     *
+     * @param key the key, e.g. {@code base-url}
+     * @param value the value
+     * @param origin where it came from, e.g. {@code environment variable IMAGEGEN_FAL_BASE_URL}
+     * @return this
+     */
+    public Builder set(String key, String value, String origin) {
       values.put(key, value);
+      origins.put(key, origin);
       return this;
     }
 
@@ -525,7 +692,7 @@ public final class ProviderConfig {
 
     /** Builds the configuration. */
     public ProviderConfig build() {
-      return new ProviderConfig(providerId, values);
+      return new ProviderConfig(providerId, values, origins);
     }
   }
 }

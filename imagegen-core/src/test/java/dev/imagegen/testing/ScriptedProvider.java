@@ -74,9 +74,16 @@ public final class ScriptedProvider implements ImageProvider {
     return step.apply(request, context);
   }
 
+  /** Health checks made. */
+  public final AtomicInteger healthCalls = new AtomicInteger();
+  /** What a health check answers (default: up at once). */
+  public volatile java.util.function.Supplier<CompletableFuture<ProviderHealth>> healthAnswer =
+      () -> CompletableFuture.completedFuture(ProviderHealth.up(id(), Duration.ZERO));
+
   @Override
   public CompletableFuture<ProviderHealth> health(ProviderContext context) {
-    return CompletableFuture.completedFuture(ProviderHealth.up(id, Duration.ZERO));
+    healthCalls.incrementAndGet();
+    return healthAnswer.get();
   }
 
   /** A tiny PNG. */
