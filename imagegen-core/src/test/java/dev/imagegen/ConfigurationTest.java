@@ -92,7 +92,7 @@ public class ConfigurationTest {
   }
 
   static ConfigurationException failure(Map<String, String> env, Properties props) {
-    return catchThrowableOfType(() -> build(env, props).close(), ConfigurationException.class);
+    return catchThrowableOfType(ConfigurationException.class, () -> build(env, props).close());
   }
 
   static Properties props(String... kv) {
@@ -183,9 +183,9 @@ public class ConfigurationTest {
         .containsExactly(typo);
     assertThat(failure(Map.of("FAL_KEY", "k-1", "IMAGEGEN_STRICT", "yes"), props("imagegen.rounting", "cheapest")).problems())
         .containsExactly(typo);
-    ConfigurationException e = withFactories(List.of(FalFactory.class), () -> catchThrowableOfType(() ->
-        ImageGenerationService.builder().configureFrom(Map.of("FAL_KEY", "k-1"), props("imagegen.rounting", "cheapest"))
-            .strictConfiguration(true).build(), ConfigurationException.class));
+    ConfigurationException e = withFactories(List.of(FalFactory.class), () -> catchThrowableOfType(ConfigurationException.class,
+        () -> ImageGenerationService.builder().configureFrom(Map.of("FAL_KEY", "k-1"), props("imagegen.rounting", "cheapest"))
+            .strictConfiguration(true).build()));
     assertThat(e.problems()).containsExactly(typo);
     assertThat(e).hasMessageContaining(typo);
   }

@@ -59,6 +59,8 @@ public final class ProviderConfig {
    * such an address). Link-local and cloud metadata addresses are refused regardless.
    */
   public static final String ALLOW_PRIVATE_DOWNLOADS = "allow-private-downloads";
+  /** Standard key: how long a result image download may take, e.g. {@code 60s}. */
+  public static final String DOWNLOAD_TIMEOUT = "download-timeout";
   /** Standard key: GPU-seconds a generation is assumed to take when pricing per GPU-second. */
   public static final String TYPICAL_GPU_SECONDS = "typical-gpu-seconds";
 
@@ -70,7 +72,7 @@ public final class ProviderConfig {
    */
   public static final Set<String> STANDARD_SETTINGS = Set.of(API_KEY, BASE_URL, TIMEOUT, REQUESTS_PER_MINUTE, MAX_CONCURRENT,
       PRIORITY, ENABLED, PRICE_PER_IMAGE, PRICE_PER_MEGAPIXEL, PRICE_PER_GPU_SECOND, "price.*", TYPICAL_GPU_SECONDS,
-      MAX_IMAGE_BYTES, ALLOW_PRIVATE_DOWNLOADS);
+      MAX_IMAGE_BYTES, ALLOW_PRIVATE_DOWNLOADS, DOWNLOAD_TIMEOUT);
 
   /** The origin of a value set with {@link Builder#set}. */
   public static final String SET_IN_CODE = "set in code";

@@ -18,6 +18,7 @@ import java.math.BigDecimal;
 import java.net.http.HttpRequest;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -36,6 +37,8 @@ import java.util.concurrent.CompletableFuture;
 public final class PixelForgeProviderFactory implements ImageProviderFactory {
   @Override public String id() { return "pixelforge"; }
   @Override public Map<String, List<String>> customaryEnvironment() { return Map.of("api-key", List.of("PIXELFORGE_KEY")); }
+  /** The keys read beyond the standard ones: none (a typo such as {@code imagegen.pixelforge.apikey} is reported). */
+  @Override public Set<String> settings() { return Set.of(); }
   @Override public boolean isConfigured(ProviderConfig config) { return config.apiKey().isPresent(); }
   @Override public ImageProvider create(ProviderConfig config) { return new PixelForge(config); }
 

@@ -2,6 +2,7 @@ package dev.imagegen.local.djl;
 
 import dev.imagegen.spi.ImageProviderFactory;
 import dev.imagegen.spi.ProviderConfig;
+import java.util.Set;
 
 /**
  * Creates the {@code local-sdxl} provider: SDXL and SDXL-Turbo run in process from an optimum ONNX
@@ -38,6 +39,13 @@ public final class LocalSdxlProviderFactory implements ImageProviderFactory {
   @Override
   public String id() {
     return ID;
+  }
+
+  /** The keys this provider reads beyond the standard ones (see its README). */
+  @Override
+  public Set<String> settings() {
+    return Set.of("model.*", "models-dir", "default-model", "device", "max-loaded", "queue-size", "concurrency",
+        "max-steps", "max-guidance", "max-images", "intra-op-threads");
   }
 
   /** Configured when {@code model.<alias>} or {@code models-dir} is set. */

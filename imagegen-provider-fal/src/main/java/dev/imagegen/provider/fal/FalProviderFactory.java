@@ -7,6 +7,7 @@ import dev.imagegen.spi.Secret;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Creates the <a href="https://fal.ai">fal.ai</a> provider (id {@code fal}): text to image
@@ -51,6 +52,13 @@ public final class FalProviderFactory implements ImageProviderFactory {
         ProviderConfig.API_KEY, List.of("FAL_KEY"),
         "key-id", List.of("FAL_KEY_ID"),
         "key-secret", List.of("FAL_KEY_SECRET"));
+  }
+
+  /** The keys this provider reads beyond the standard ones (see its README). */
+  @Override
+  public Set<String> settings() {
+    return Set.of("key-id", "key-secret", "storage-url", "model", "edit-model", "data-uri-max-bytes",
+        "upload-cache-ttl", "enable-safety-checker", "max-reference-images", "poll-interval", "poll-max-interval");
   }
 
   @Override

@@ -5,6 +5,7 @@ import dev.imagegen.spi.ImageProviderFactory;
 import dev.imagegen.spi.ProviderConfig;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Creates the AI Horde provider ({@code horde}): free, crowd-sourced Stable Diffusion and FLUX
@@ -44,6 +45,13 @@ public final class HordeProviderFactory implements ImageProviderFactory {
   @Override
   public Map<String, List<String>> customaryEnvironment() {
     return Map.of(ProviderConfig.API_KEY, List.of("AI_HORDE_API_KEY", "HORDE_API_KEY"));
+  }
+
+  /** The keys this provider reads beyond the standard ones (see its README). */
+  @Override
+  public Set<String> settings() {
+    return Set.of("client-agent", "contact", "default-model", "model.*", "nsfw", "censor-nsfw", "validated-backends",
+        "trusted-workers", "slow-workers", "r2", "poll-interval", "poll-max-interval", "models-refresh");
   }
 
   /** True when an API key is set (the anonymous key works without one; see {@link #enabledWhenNothingConfigured()}). */

@@ -6,6 +6,7 @@ import dev.imagegen.spi.ProviderConfig;
 import java.net.URI;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Creates the Hugging Face Inference provider, id {@code huggingface}: text to image with
@@ -59,6 +60,13 @@ public final class HuggingFaceProviderFactory implements ImageProviderFactory {
   public Map<String, List<String>> customaryEnvironment() {
     return Map.of(ProviderConfig.API_KEY,
         List.of("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACEHUB_API_TOKEN", "HF_API_TOKEN"));
+  }
+
+  /** The keys this provider reads beyond the standard ones (see its README). */
+  @Override
+  public Set<String> settings() {
+    return Set.of("dedicated-endpoint", "model", "hub-url", "bill-to", "parallel-calls", "max-images-per-request",
+        "max-loading-wait", "max-loading-retries");
   }
 
   /**

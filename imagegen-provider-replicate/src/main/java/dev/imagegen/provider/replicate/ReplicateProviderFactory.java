@@ -5,6 +5,7 @@ import dev.imagegen.spi.ImageProviderFactory;
 import dev.imagegen.spi.ProviderConfig;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Creates the {@code replicate} provider: Replicate predictions, official models by name
@@ -39,6 +40,13 @@ public final class ReplicateProviderFactory implements ImageProviderFactory {
   @Override
   public Map<String, List<String>> customaryEnvironment() {
     return Map.of(ProviderConfig.API_KEY, List.of("REPLICATE_API_TOKEN"));
+  }
+
+  /** The keys this provider reads beyond the standard ones (see its README). */
+  @Override
+  public Set<String> settings() {
+    return Set.of("wait-seconds", "default-model", "models", "gpu", "cancel-after", "retry-create-on-server-error",
+        "reconcile-delay", "poll-interval", "poll-max-interval");
   }
 
   /** Configured when an API token is set. */

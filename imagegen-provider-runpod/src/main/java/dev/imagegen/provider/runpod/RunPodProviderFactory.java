@@ -6,6 +6,7 @@ import dev.imagegen.spi.ImageProviderFactory;
 import dev.imagegen.spi.ProviderConfig;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Creates the {@code runpod} provider: images from
@@ -54,6 +55,14 @@ public final class RunPodProviderFactory implements ImageProviderFactory {
   @Override
   public Map<String, List<String>> customaryEnvironment() {
     return Map.of(ProviderConfig.API_KEY, List.of("RUNPOD_API_KEY"));
+  }
+
+  /** The keys this provider reads beyond the standard ones (see its README). */
+  @Override
+  public Set<String> settings() {
+    return Set.of("endpoint", "endpoint.*", "input-template", "input-template.*", "gpu", "gpu.*", "worker-type",
+        "execution-timeout", "ttl", "low-priority", "webhook", "max-images", "degraded-queue-depth",
+        "cold-start-allowance", "health-cache", "poll-interval", "poll-max-interval");
   }
 
   /**

@@ -4,6 +4,7 @@ import dev.imagegen.spi.ImageProvider;
 import dev.imagegen.spi.ImageProviderFactory;
 import dev.imagegen.spi.ProviderConfig;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Creates the {@code sdwebui} provider: a self-hosted Stable Diffusion WebUI (AUTOMATIC1111 or
@@ -47,6 +48,13 @@ public final class SdWebUiProviderFactory implements ImageProviderFactory {
   @Override
   public Map<String, String> defaults() {
     return Map.of(ProviderConfig.MAX_CONCURRENT, "1");
+  }
+
+  /** The keys this provider reads beyond the standard ones (see its README). */
+  @Override
+  public Set<String> settings() {
+    return Set.of("username", "password", "api-auth", "model", "models", "default-steps", "default-sampler",
+        "default-scheduler", "max-batch-size", "catalog-ttl", "poll-interval", "poll-max-interval");
   }
 
   /** Configured when {@code base-url} is set: a WebUI has no public address to default to. */
