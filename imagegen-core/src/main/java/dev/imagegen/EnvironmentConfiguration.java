@@ -36,7 +36,7 @@ final class EnvironmentConfiguration {
       "failover-on-unknown-outcome", "budget.total", "budget.window", "budget.allow-unknown-prices", "health.timeout",
       "health.cache-ttl");
 
-  private static final String DURATION_FORMS = "a duration such as 30s, 500ms, 5m, 1h or PT30S";
+  private static final String DURATION_FORMS = "duration such as 30s, 500ms, 5m, 1h or PT30S";
 
   private final Map<String, String> env;
   private final Properties system;
@@ -51,17 +51,23 @@ final class EnvironmentConfiguration {
     this.env = env;
     this.system = system;
     this.factories = factories;
+    for (String name : system.stringPropertyNames()) {
+      props.setProperty(name, system.getProperty(name));
+    }
     Setting config = setting("config");
     if (config != null) {
+      Properties fromFile = new Properties();
       try (InputStream in = Files.newInputStream(Path.of(config.value))) {
-        props.load(in);
+        fromFile.load(in);
         file = config.value;
+        for (String name : fromFile.stringPropertyNames()) {
+          if (props.getProperty(name) == null) {
+            props.setProperty(name, fromFile.getProperty(name));
+          }
+        }
       } catch (IOException | RuntimeException e) {
         problems.add(config.label() + ": cannot read the properties file '" + config.value + "': " + e);
       }
-    }
-    for (String name : system.stringPropertyNames()) {
-      props.setProperty(name, system.getProperty(name));
     }
   }
 
@@ -139,7 +145,7 @@ final class EnvironmentConfiguration {
     if (s != null) {
       Duration d = ProviderConfig.parseDuration(s.value);
       if (d == null || d.isNegative() || (!zeroAllowed && d.isZero())) {
-        s.problem((zeroAllowed ? "" : "a positive ") + (zeroAllowed ? DURATION_FORMS : DURATION_FORMS.substring(2)));
+        s.problem(zeroAllowed ? "a duration of zero or more, " + DURATION_FORMS : "a positive " + DURATION_FORMS);
       } else {
         then.accept(d);
       }

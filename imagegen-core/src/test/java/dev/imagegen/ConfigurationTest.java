@@ -240,6 +240,23 @@ public class ConfigurationTest {
   }
 
   @Test
+  void theFileNamedBySystemPropertyIsReadAndSystemPropertiesWinOverIt(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("app.properties");
+    Files.writeString(file, "imagegen.fal.api-key=from-file-1\nimagegen.fal.priority=2\nimagegen.fal.timeout=soon\n");
+    ConfigurationException e = failure(Map.of(), props("imagegen.config", file.toString(), "imagegen.fal.priority", "x"));
+    assertThat(e.problems()).containsExactly("fal: 'priority' (system property imagegen.fal.priority) is not an integer: x",
+        "fal: 'timeout' (imagegen.fal.timeout in file " + file + ") is not a duration such as 30s, 500ms, 5m, 1h or PT30S: soon");
+  }
+
+  @Test
+  void anUnreadableConfigFileIsAProblem(@TempDir Path dir) {
+    Path missing = dir.resolve("missing.properties");
+    assertThat(failure(Map.of("IMAGEGEN_CONFIG", missing.toString(), "FAL_KEY", "k-1"), new Properties()).problems())
+        .singleElement().asString().startsWith("IMAGEGEN_CONFIG (environment variable): cannot read the properties file '"
+            + missing + "'");
+  }
+
+  @Test
   void aSecretsBadValueIsMaskedInTheProblem() {
     ProviderConfig c = ProviderConfig.from("fal", Map.of("IMAGEGEN_FAL_KEY_COUNT", "hunter2-secret"), new Properties(), Map.of());
     assertThatThrownBy(() -> c.intValue("key-count", 1)).hasMessageContaining("environment variable IMAGEGEN_FAL_KEY_COUNT")
