@@ -243,8 +243,22 @@ final class EnvironmentConfiguration {
       if (f != null && isKnown(f, ProviderConfig.envKey(f.id(), name))) {
         continue;
       }
-      warnings.add(name + " (environment variable): " + unknown(name, envCandidates, null));
+      warnings.add(name + " (environment variable): " + unknown(name, envCandidates, f == null ? envProviderId(name) : null));
     }
+  }
+
+  /** The provider id in {@code IMAGEGEN_<ID>_<standard key>}, e.g. {@code midjourney} in {@code IMAGEGEN_MIDJOURNEY_API_KEY}. */
+  private static @Nullable String envProviderId(String name) {
+    String longest = null; // the longest standard key that ends the name (DOWNLOAD_TIMEOUT rather than TIMEOUT)
+    for (String key : ProviderConfig.STANDARD_SETTINGS) {
+      String suffix = "_" + key.toUpperCase(Locale.ROOT).replace('-', '_');
+      if (!key.endsWith(".*") && name.endsWith(suffix) && name.length() > "IMAGEGEN_".length() + suffix.length()
+          && (longest == null || suffix.length() > longest.length())) {
+        longest = suffix;
+      }
+    }
+    return longest == null ? null
+        : name.substring("IMAGEGEN_".length(), name.length() - longest.length()).toLowerCase(Locale.ROOT).replace('_', '-');
   }
 
   private String unknown(String name, List<String> candidates, @Nullable String providerId) {

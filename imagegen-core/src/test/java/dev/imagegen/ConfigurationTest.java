@@ -138,10 +138,13 @@ public class ConfigurationTest {
 
   @Test
   void aProviderIdNotOnTheClassPathIsNamedWithTheIdsFound() {
-    try (ImageGenerationService s = build(Map.of("FAL_KEY", "k-1"), props("imagegen.midjourney.api-key", "m-1"))) {
+    try (ImageGenerationService s = build(Map.of("FAL_KEY", "k-1", "IMAGEGEN_MIDJOURNEY_API_KEY", "m-2"),
+        props("imagegen.midjourney.api-key", "m-1"))) {
       assertThat(s.configurationWarnings()).containsExactly(
           "imagegen.midjourney.api-key (system property): no provider 'midjourney' is on the class path (providers found: fal, "
-              + "replicate)");
+              + "replicate)",
+          "IMAGEGEN_MIDJOURNEY_API_KEY (environment variable): no provider 'midjourney' is on the class path (providers found: "
+              + "fal, replicate)");
     }
   }
 
