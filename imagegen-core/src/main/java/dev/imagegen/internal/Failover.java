@@ -16,6 +16,7 @@ import dev.imagegen.ProviderUnavailableException;
 import dev.imagegen.RateLimitedException;
 import java.util.Iterator;
 import java.util.List;
+import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -44,10 +45,10 @@ final class Failover {
         return;
       }
       ProviderSlot slot = route.next();
-      String unavailable = slot.unavailableReason();
+      ProviderSlot.Unavailable unavailable = slot.unavailable();
       if (unavailable != null) {
-        last = ProviderUnavailableException.failOver(unavailable, slot.id(), null);
-        engine.settlement.skipped(g, slot.id(), ErrorKind.UNAVAILABLE, unavailable, last);
+        last = skipFailure(slot, unavailable);
+        engine.settlement.skipped(g, slot.id(), unavailable.kind(), unavailable.reason(), last);
         continue;
       }
       Budgets.Reservation reservation;
@@ -98,11 +99,42 @@ final class Failover {
     if (single && last != null) {
       return last;
     }
-    if (!attempts.isEmpty() && attempts.stream().allMatch(a -> a.errorKind() == ErrorKind.BUDGET_EXCEEDED)) {
-      return new BudgetExceededException("every capable provider would exceed the budget: "
-          + attempts.stream().map(Attempt::summary).reduce((a, b) -> a + "; " + b).orElse(""), null);
+    if (last instanceof BudgetExceededException budget) {
+      return budgetStopped(budget, attempts);
     }
     return new AllProvidersFailedException(attempts, last != null ? last : new IllegalStateException("no attempt made"));
+  }
+
+  /**
+   * A budget stopped the last provider that could serve the request: the budget's exception, with
+   * every attempt before it and the last provider failure as its cause.
+   */
+  private static BudgetExceededException budgetStopped(BudgetExceededException budget, List<Attempt> attempts) {
+    boolean allBudget = attempts.stream().allMatch(a -> a.errorKind() == ErrorKind.BUDGET_EXCEEDED);
+    String summary = attempts.stream().map(Attempt::summary).collect(Collectors.joining("; "));
+    Throwable failure = null;
+    for (Attempt a : attempts) {
+      if (a.outcome() == Attempt.Outcome.FAILED && a.cause() != null) {
+        failure = a.cause();
+      }
+    }
+    return new BudgetExceededException((allBudget ? "every capable provider would exceed the budget: "
+        : "a budget stopped the last provider that could serve the request: ") + summary, budget.providerId(), attempts,
+        failure);
+  }
+
+  /** The failure a skipped provider stands for: the kind of the failure that cooled it down. */
+  private static ImageGenerationException skipFailure(ProviderSlot slot, ProviderSlot.Unavailable u) {
+    switch (u.kind()) {
+      case AUTHENTICATION:
+        return new AuthenticationException(u.reason(), slot.id());
+      case INSUFFICIENT_CREDITS:
+        return new InsufficientCreditsException(u.reason(), slot.id());
+      case RATE_LIMITED:
+        return new RateLimitedException(u.reason(), slot.id(), u.left(), null);
+      default:
+        return ProviderUnavailableException.failOver(u.reason(), slot.id(), null);
+    }
   }
 
   private boolean mayFailOver(ImageGenerationException e) {
@@ -123,15 +155,15 @@ final class Failover {
     EngineSettings s = engine.settings;
     if (e instanceof AuthenticationException) {
       slot.open();
-      slot.coolDown(s.authCooldown, "credentials refused");
+      slot.coolDown(s.authCooldown, ErrorKind.AUTHENTICATION, "credentials refused");
     } else if (e instanceof InsufficientCreditsException) {
-      slot.coolDown(s.creditsCooldown, "out of credit or quota");
+      slot.coolDown(s.creditsCooldown, ErrorKind.INSUFFICIENT_CREDITS, "out of credit or quota");
     } else if (e instanceof RateLimitedException rl && rl.retryAfter() != null
         && rl.retryAfter().compareTo(s.maxRetryAfter) > 0) {
-      slot.coolDown(rl.retryAfter(), "rate limited, Retry-After " + rl.retryAfter().toSeconds() + " s");
+      slot.coolDown(rl.retryAfter(), ErrorKind.RATE_LIMITED, "rate limited, Retry-After " + rl.retryAfter().toSeconds() + " s");
     } else if (e instanceof ProviderUnavailableException pu && pu.retryAfter() != null
         && pu.retryAfter().compareTo(s.maxRetryAfter) > 0) {
-      slot.coolDown(pu.retryAfter(), "unavailable for " + pu.retryAfter().toSeconds() + " s");
+      slot.coolDown(pu.retryAfter(), ErrorKind.UNAVAILABLE, "unavailable for " + pu.retryAfter().toSeconds() + " s");
     }
   }
 
