@@ -14,7 +14,7 @@ import dev.imagegen.InsufficientCreditsException;
 import dev.imagegen.NoCapableProviderException;
 import dev.imagegen.ProviderUnavailableException;
 import dev.imagegen.RateLimitedException;
-import java.util.Iterator;
+import java.time.Duration;
 import java.util.List;
 import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
@@ -28,26 +28,28 @@ final class Failover {
   private final Engine engine;
   private final Generation g;
   private final boolean single;
-  private final Iterator<ProviderSlot> route;
+  private final List<ProviderSlot> route;
+  private int position;
   private @Nullable ImageGenerationException last;
 
   Failover(Engine engine, Generation g, Router.Route route, boolean single) {
     this.engine = engine;
     this.g = g;
     this.single = single;
-    this.route = route.candidates().iterator();
+    this.route = route.candidates();
   }
 
   void next() {
     while (!g.isDone()) {
-      if (!route.hasNext()) {
+      if (position >= route.size()) {
         engine.end(g, exhausted());
         return;
       }
-      ProviderSlot slot = route.next();
+      ProviderSlot slot = route.get(position++);
       ProviderSlot.Unavailable unavailable = slot.unavailable();
       if (unavailable != null) {
         last = skipFailure(slot, unavailable);
+        AttemptLog.debug(slot, g, "{} skipped ({}): {}", slot.id(), unavailable.kind(), unavailable.reason());
         engine.settlement.skipped(g, slot.id(), unavailable.kind(), unavailable.reason(), last);
         continue;
       }
@@ -57,6 +59,7 @@ final class Failover {
         reservation = engine.budgets.reserve(slot.id(), most);
       } catch (BudgetExceededException e) {
         last = e;
+        AttemptLog.debug(slot, g, "{} skipped ({}): {}", slot.id(), e.kind(), AttemptLog.shortly(e.getMessage()));
         engine.settlement.skipped(g, slot.id(), ErrorKind.BUDGET_EXCEEDED, String.valueOf(e.getMessage()), e);
         continue;
       }
@@ -73,6 +76,8 @@ final class Failover {
   private void ended(ProviderSlot slot, ProviderAttempt.End end) {
     if (end.result() != null) {
       Cost cost = engine.guardedCost(slot, g, end.result());
+      AttemptLog.debug(slot, g, "{} succeeded in {} ms ({} call(s)), cost {}", slot.id(), millisSince(end.attempt().startNanos),
+          end.attempt().calls(), AttemptLog.cost(cost));
       engine.settlement.attemptEnded(end, cost);
       if (g.claimEnd()) {
         engine.settlement.succeeded(g, slot, end.result(), cost);
@@ -85,9 +90,14 @@ final class Failover {
     if (end.abandoned() || g.isDone()) {
       return; // the generation's end (deadline, caller, close) was settled by whoever claimed it
     }
+    boolean failOver = !single && mayFailOver(e);
+    String then = failOver ? (position < route.size() ? "trying " + route.get(position).id() + " next" : "no provider left")
+        : single ? "the generation ends (only " + slot.id() + " was asked)" : "the generation ends (" + noFailoverWhy(e) + ")";
+    AttemptLog.warn(slot, g, "{} failed after {} call(s) in {} ms ({}): {}; {}", slot.id(), end.attempt().calls(),
+        millisSince(end.attempt().startNanos), e.kind(), AttemptLog.shortly(e.getMessage()), then);
     afterFailure(slot, e);
     last = e;
-    if (single || !mayFailOver(e)) {
+    if (!failOver) {
       engine.end(g, e);
     } else {
       next();
@@ -137,6 +147,24 @@ final class Failover {
     }
   }
 
+  private static long millisSince(long nanos) {
+    return (System.nanoTime() - nanos) / 1_000_000;
+  }
+
+  /** Why a failure does not fail over, for the log line. */
+  private String noFailoverWhy(ImageGenerationException e) {
+    if (e instanceof ContentPolicyException) {
+      return "failoverOnContentPolicy is off";
+    }
+    if (e.kind() == ErrorKind.INVALID_REQUEST) {
+      return "failoverOnInvalidRequest is off";
+    }
+    if (e instanceof GenerationTimeoutException || e instanceof GenerationCancelledException) {
+      return "it was cancelled or timed out";
+    }
+    return "another provider would not help";
+  }
+
   private boolean mayFailOver(ImageGenerationException e) {
     EngineSettings s = engine.settings;
     if (e instanceof ContentPolicyException) {
@@ -154,16 +182,25 @@ final class Failover {
   private void afterFailure(ProviderSlot slot, ImageGenerationException e) {
     EngineSettings s = engine.settings;
     if (e instanceof AuthenticationException) {
-      slot.open();
-      slot.coolDown(s.authCooldown, ErrorKind.AUTHENTICATION, "credentials refused");
+      if (slot.open()) {
+        AttemptLog.warn(slot, g, "circuit opened for {}: credentials refused", slot.id());
+      }
+      coolDown(slot, s.authCooldown, ErrorKind.AUTHENTICATION, "credentials refused");
     } else if (e instanceof InsufficientCreditsException) {
-      slot.coolDown(s.creditsCooldown, ErrorKind.INSUFFICIENT_CREDITS, "out of credit or quota");
+      coolDown(slot, s.creditsCooldown, ErrorKind.INSUFFICIENT_CREDITS, "out of credit or quota");
     } else if (e instanceof RateLimitedException rl && rl.retryAfter() != null
         && rl.retryAfter().compareTo(s.maxRetryAfter) > 0) {
-      slot.coolDown(rl.retryAfter(), ErrorKind.RATE_LIMITED, "rate limited, Retry-After " + rl.retryAfter().toSeconds() + " s");
+      coolDown(slot, rl.retryAfter(), ErrorKind.RATE_LIMITED, "rate limited, Retry-After " + rl.retryAfter().toSeconds() + " s");
     } else if (e instanceof ProviderUnavailableException pu && pu.retryAfter() != null
         && pu.retryAfter().compareTo(s.maxRetryAfter) > 0) {
-      slot.coolDown(pu.retryAfter(), ErrorKind.UNAVAILABLE, "unavailable for " + pu.retryAfter().toSeconds() + " s");
+      coolDown(slot, pu.retryAfter(), ErrorKind.UNAVAILABLE, "unavailable for " + pu.retryAfter().toSeconds() + " s");
+    }
+  }
+
+  private void coolDown(ProviderSlot slot, Duration d, ErrorKind kind, String reason) {
+    if (slot.coolDown(d, kind, reason)) {
+      AttemptLog.warn(slot, g, "{} is cooling down for {}: {}; later generations skip it until then", slot.id(),
+          AttemptLog.human(d), reason);
     }
   }
 

@@ -115,10 +115,16 @@ final class ProviderSlot {
     return breaker.tryAcquirePermit() ? new Permit() : null;
   }
 
-  /** Opens the circuit now (refused credentials). */
-  void open() {
+  /**
+   * Opens the circuit now (refused credentials).
+   *
+   * @return whether it was closed or half-open before
+   */
+  boolean open() {
+    boolean was = breaker.isOpen();
     openedAt = clock.millis();
     breaker.open();
+    return !was;
   }
 
   /** Whether the circuit is closed (for tests and health). */
@@ -147,18 +153,32 @@ final class ProviderSlot {
   final class Permit {
     private final AtomicBoolean returned = new AtomicBoolean();
 
-    /** The provider answered: closes a half-open circuit. */
-    void success() {
+    /**
+     * The provider answered: closes a half-open circuit.
+     *
+     * @return whether this closed the circuit again
+     */
+    boolean success() {
       if (returned.compareAndSet(false, true)) {
+        boolean halfOpen = breaker.isHalfOpen();
         breaker.recordSuccess();
+        return halfOpen && breaker.isClosed();
       }
+      return false;
     }
 
-    /** The provider failed in a way that counts against the circuit. */
-    void failure() {
+    /**
+     * The provider failed in a way that counts against the circuit.
+     *
+     * @return whether this opened the circuit
+     */
+    boolean failure() {
       if (returned.compareAndSet(false, true)) {
+        boolean open = breaker.isOpen();
         breaker.recordFailure();
+        return !open && breaker.isOpen();
       }
+      return false;
     }
 
     /**
