@@ -9,6 +9,8 @@ import dev.imagegen.spi.ProviderConfig;
 import dev.imagegen.testing.ScriptedProvider;
 import java.math.BigDecimal;
 import java.time.Duration;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -64,7 +66,42 @@ class BudgetTest {
       ImageGenerationResponse second = s.generateImageWithFailover(ImageGenerationRequest.of("y"));
       assertThat(second.provider()).isEqualTo("b");
       assertThat(second.attempts().get(0).errorKind()).isEqualTo(ErrorKind.BUDGET_EXCEEDED);
-      assertThat(second.attempts().get(0).message()).contains("provider:a limit 0.5 USD");
+      assertThat(second.attempts().get(0).message())
+          .contains("the budget of 0.5 USD for provider a (no window) would be exceeded: 0.5 USD spent or reserved, 0 USD left")
+          .contains("this generation may cost up to 0.5 USD").doesNotContain("provider:a");
+    }
+  }
+
+  @Test
+  void aRefusalNamesTheBudgetItsWindowWhatIsLeftAndWhatTheGenerationMayCost() {
+    ScriptedProvider p = paid("p", "0.40", ScriptedProvider.ok());
+    try (ImageGenerationService s = ImageGenerationService.builder().provider(p, ProviderConfig.builder("p").build())
+        .budget(BudgetPolicy.builder().total("1.00").window(Duration.ofDays(1)).build()).build()) {
+      s.generateImageWithFailover(ImageGenerationRequest.of("x"));
+      s.generateImageWithFailover(ImageGenerationRequest.of("y"));
+      String reset = LocalDate.now(ZoneOffset.UTC).plusDays(1) + "T00:00Z";
+      assertThatThrownBy(() -> s.generateImageWithFailover(ImageGenerationRequest.of("z")))
+          .isInstanceOf(BudgetExceededException.class)
+          .hasMessageContaining("the total budget of 1 USD per day (resets " + reset + ") would be exceeded: "
+              + "0.8 USD spent or reserved, 0.2 USD left, and this generation may cost up to 0.4 USD")
+          .hasMessageNotContaining("total@");
+    }
+  }
+
+  @Test
+  void anUnknownPriceRefusedAtALimitAlreadyReachedNamesThatBudget() {
+    ScriptedProvider p = paid("p", "0.50", ScriptedProvider.ok());
+    ScriptedProvider u = new ScriptedProvider("u", ProviderCapabilities.builder().build(), CostModel.unknown());
+    try (ImageGenerationService s = ImageGenerationService.builder()
+        .provider(p, ProviderConfig.builder("p").set("priority", "1").build())
+        .provider(u, ProviderConfig.builder("u").set("priority", "2").build())
+        .budget(BudgetPolicy.builder().total("0.50").window(Duration.ofHours(1)).allowUnknownPrices(true).build()).build()) {
+      s.generateImage(ImageGenerationRequest.of("x"), "p");
+      assertThatThrownBy(() -> s.generateImage(ImageGenerationRequest.of("y"), "u"))
+          .isInstanceOf(BudgetExceededException.class)
+          .hasMessageContaining("price unknown and the total budget of 0.5 USD per hour (resets ")
+          .hasMessageContaining("is already reached (0.5 USD spent or reserved)")
+          .hasMessageNotContaining("total@");
     }
   }
 

@@ -5,7 +5,9 @@ import dev.imagegen.BudgetPolicy;
 import dev.imagegen.BudgetStore;
 import dev.imagegen.Cost;
 import java.math.BigDecimal;
+import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
@@ -45,25 +47,46 @@ final class Budgets {
       if (policy.allowUnknownPrices()) {
         // nothing to reserve, but the cost the provider reports later is still recorded; a limit
         // already reached refuses the call
-        List<BudgetStore.Scope> scopes = scopes(providerId);
-        for (BudgetStore.Scope sc : scopes) {
-          if (store.spent(sc.key()).compareTo(sc.limit()) >= 0) {
-            throw new BudgetExceededException("price unknown and " + describe(List.of(sc)) + " is already reached",
-                providerId);
+        List<Limit> limits = limits(providerId);
+        for (Limit l : limits) {
+          BigDecimal spent = store.spent(l.scope().key());
+          if (spent.compareTo(l.scope().limit()) >= 0) {
+            throw new BudgetExceededException("price unknown and " + l.name() + " is already reached (" + usd(spent)
+                + " USD spent or reserved)", providerId);
           }
         }
-        return new Reservation(scopes, BigDecimal.ZERO);
+        return new Reservation(scopes(limits), BigDecimal.ZERO);
       }
       throw new BudgetExceededException("price unknown and the budget policy does not allow unknown prices "
           + "(configure imagegen." + providerId + ".price-per-image, or allowUnknownPrices)", providerId);
     }
-    List<BudgetStore.Scope> scopes = scopes(providerId);
+    List<Limit> limits = limits(providerId);
+    List<BudgetStore.Scope> scopes = scopes(limits);
     BigDecimal amount = estimate.amountOrZero();
     if (!store.reserve(scopes, amount)) {
-      throw new BudgetExceededException("estimated cost " + amount.stripTrailingZeros().toPlainString() + " USD would exceed "
-          + describe(scopes), providerId);
+      throw new BudgetExceededException(refusal(limits, amount), providerId);
     }
     return new Reservation(scopes, amount);
+  }
+
+  /**
+   * Why a reservation was refused: each budget it would take past its limit, with its window, what
+   * is spent and left, and the most the generation may cost.
+   */
+  private String refusal(List<Limit> limits, BigDecimal amount) {
+    List<String> parts = new ArrayList<>();
+    List<String> all = new ArrayList<>();
+    for (Limit l : limits) {
+      BigDecimal spent = store.spent(l.scope().key());
+      BigDecimal left = l.scope().limit().subtract(spent).max(BigDecimal.ZERO);
+      String part = l.name() + " would be exceeded: " + usd(spent) + " USD spent or reserved, " + usd(left) + " USD left";
+      all.add(part);
+      if (spent.add(amount).compareTo(l.scope().limit()) > 0) {
+        parts.add(part);
+      }
+    }
+    // spending in flight may have ended between the refusal and this look: then name them all
+    return String.join("; ", parts.isEmpty() ? all : parts) + ", and this generation may cost up to " + usd(amount) + " USD";
   }
 
   /**
@@ -93,16 +116,30 @@ final class Budgets {
     return store.spent("total" + windowSuffix());
   }
 
-  private List<BudgetStore.Scope> scopes(String providerId) {
-    List<BudgetStore.Scope> s = new ArrayList<>(2);
-    String suffix = windowSuffix();
-    if (policy.total() != null) {
-      s.add(new BudgetStore.Scope("total" + suffix, policy.total()));
+  /** A budget scope with the name a person reads: which budget, its limit and its window. */
+  private record Limit(BudgetStore.Scope scope, String name) {}
+
+  private List<Limit> limits(String providerId) {
+    List<Limit> s = new ArrayList<>(2);
+    Duration w = policy.window();
+    long start = w == null ? 0 : (Instant.now().toEpochMilli() / w.toMillis()) * w.toMillis();
+    String suffix = w == null ? "" : "@" + start;
+    String window = w == null ? "(no window)" : per(w) + " (resets " + moment(start + w.toMillis()) + ")";
+    @Nullable BigDecimal total = policy.total();
+    if (total != null) {
+      s.add(new Limit(new BudgetStore.Scope("total" + suffix, total), "the total budget of " + usd(total) + " USD " + window));
     }
     @Nullable BigDecimal p = policy.perProvider().get(providerId);
     if (p != null) {
-      s.add(new BudgetStore.Scope("provider:" + providerId + suffix, p));
+      s.add(new Limit(new BudgetStore.Scope("provider:" + providerId + suffix, p),
+          "the budget of " + usd(p) + " USD for provider " + providerId + " " + window));
     }
+    return s;
+  }
+
+  private static List<BudgetStore.Scope> scopes(List<Limit> limits) {
+    List<BudgetStore.Scope> s = new ArrayList<>(limits.size());
+    limits.forEach(l -> s.add(l.scope()));
     return s;
   }
 
@@ -114,12 +151,31 @@ final class Budgets {
     return "@" + (Instant.now().toEpochMilli() / w) * w;
   }
 
-  private String describe(List<BudgetStore.Scope> scopes) {
-    List<String> parts = new ArrayList<>();
-    for (BudgetStore.Scope s : scopes) {
-      parts.add(s.key() + " limit " + s.limit().stripTrailingZeros().toPlainString() + " USD (spent or reserved "
-          + store.spent(s.key()).stripTrailingZeros().toPlainString() + ")");
+  /** A window as a person says it: "per day", "per 6 hours", "per 90 seconds". */
+  static String per(Duration w) {
+    long sec = w.getSeconds();
+    if (w.getNano() != 0 || sec == 0) {
+      return "per " + w.toMillis() + " ms";
     }
-    return String.join(", ", parts);
+    long[] sizes = {7 * 86_400L, 86_400L, 3_600L, 60L, 1L};
+    String[] names = {"week", "day", "hour", "minute", "second"};
+    for (int i = 0; i < sizes.length; i++) {
+      if (sec % sizes[i] == 0) {
+        long n = sec / sizes[i];
+        return n == 1 ? "per " + names[i] : "per " + n + " " + names[i] + "s";
+      }
+    }
+    return "per " + sec + " seconds";
+  }
+
+  /** An instant in UTC to the minute when it falls on one ("2026-12-04T00:00Z"), else to the second. */
+  private static String moment(long epochMillis) {
+    Instant t = Instant.ofEpochMilli(epochMillis);
+    String iso = t.truncatedTo(ChronoUnit.SECONDS).toString(); // 2026-12-04T00:00:00Z
+    return t.getEpochSecond() % 60 == 0 && t.getNano() == 0 ? iso.substring(0, iso.length() - 4) + "Z" : iso;
+  }
+
+  private static String usd(BigDecimal amount) {
+    return amount.stripTrailingZeros().toPlainString();
   }
 }

@@ -369,7 +369,7 @@ public final class Engine implements AutoCloseable {
     try {
       return slot.costModel.actual(g.request, r);
     } catch (RuntimeException e) {
-      log.warn("{}: price list failed: {}", slot.id(), e.toString());
+      AttemptLog.warn(slot, g, "{}: price list failed: {}", slot.id(), e.toString());
       return Cost.unknown();
     }
   }

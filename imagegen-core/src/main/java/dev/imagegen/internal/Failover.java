@@ -14,8 +14,9 @@ import dev.imagegen.InsufficientCreditsException;
 import dev.imagegen.NoCapableProviderException;
 import dev.imagegen.ProviderUnavailableException;
 import dev.imagegen.RateLimitedException;
-import java.util.Iterator;
+import java.time.Duration;
 import java.util.List;
+import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -27,27 +28,29 @@ final class Failover {
   private final Engine engine;
   private final Generation g;
   private final boolean single;
-  private final Iterator<ProviderSlot> route;
+  private final List<ProviderSlot> route;
+  private int position;
   private @Nullable ImageGenerationException last;
 
   Failover(Engine engine, Generation g, Router.Route route, boolean single) {
     this.engine = engine;
     this.g = g;
     this.single = single;
-    this.route = route.candidates().iterator();
+    this.route = route.candidates();
   }
 
   void next() {
     while (!g.isDone()) {
-      if (!route.hasNext()) {
+      if (position >= route.size()) {
         engine.end(g, exhausted());
         return;
       }
-      ProviderSlot slot = route.next();
-      String unavailable = slot.unavailableReason();
+      ProviderSlot slot = route.get(position++);
+      ProviderSlot.Unavailable unavailable = slot.unavailable();
       if (unavailable != null) {
-        last = ProviderUnavailableException.failOver(unavailable, slot.id(), null);
-        engine.settlement.skipped(g, slot.id(), ErrorKind.UNAVAILABLE, unavailable, last);
+        last = skipFailure(slot, unavailable);
+        AttemptLog.debug(slot, g, "{} skipped ({}): {}", slot.id(), unavailable.kind(), unavailable.reason());
+        engine.settlement.skipped(g, slot.id(), unavailable.kind(), unavailable.reason(), last);
         continue;
       }
       Budgets.Reservation reservation;
@@ -56,6 +59,7 @@ final class Failover {
         reservation = engine.budgets.reserve(slot.id(), most);
       } catch (BudgetExceededException e) {
         last = e;
+        AttemptLog.debug(slot, g, "{} skipped ({}): {}", slot.id(), e.kind(), AttemptLog.shortly(e.getMessage()));
         engine.settlement.skipped(g, slot.id(), ErrorKind.BUDGET_EXCEEDED, String.valueOf(e.getMessage()), e);
         continue;
       }
@@ -72,6 +76,8 @@ final class Failover {
   private void ended(ProviderSlot slot, ProviderAttempt.End end) {
     if (end.result() != null) {
       Cost cost = engine.guardedCost(slot, g, end.result());
+      AttemptLog.debug(slot, g, "{} succeeded in {} ms ({} call(s)), cost {}", slot.id(), millisSince(end.attempt().startNanos),
+          end.attempt().calls(), AttemptLog.cost(cost));
       engine.settlement.attemptEnded(end, cost);
       if (g.claimEnd()) {
         engine.settlement.succeeded(g, slot, end.result(), cost);
@@ -84,9 +90,14 @@ final class Failover {
     if (end.abandoned() || g.isDone()) {
       return; // the generation's end (deadline, caller, close) was settled by whoever claimed it
     }
+    boolean failOver = !single && mayFailOver(e);
+    String then = failOver ? (position < route.size() ? "trying " + route.get(position).id() + " next" : "no provider left")
+        : single ? "the generation ends (only " + slot.id() + " was asked)" : "the generation ends (" + noFailoverWhy(e) + ")";
+    AttemptLog.warn(slot, g, "{} failed after {} call(s) in {} ms ({}): {}; {}", slot.id(), end.attempt().calls(),
+        millisSince(end.attempt().startNanos), e.kind(), AttemptLog.shortly(e.getMessage()), then);
     afterFailure(slot, e);
     last = e;
-    if (single || !mayFailOver(e)) {
+    if (!failOver) {
       engine.end(g, e);
     } else {
       next();
@@ -98,11 +109,60 @@ final class Failover {
     if (single && last != null) {
       return last;
     }
-    if (!attempts.isEmpty() && attempts.stream().allMatch(a -> a.errorKind() == ErrorKind.BUDGET_EXCEEDED)) {
-      return new BudgetExceededException("every capable provider would exceed the budget: "
-          + attempts.stream().map(Attempt::summary).reduce((a, b) -> a + "; " + b).orElse(""), null);
+    if (last instanceof BudgetExceededException budget) {
+      return budgetStopped(budget, attempts);
     }
     return new AllProvidersFailedException(attempts, last != null ? last : new IllegalStateException("no attempt made"));
+  }
+
+  /**
+   * A budget stopped the last provider that could serve the request: the budget's exception, with
+   * every attempt before it and the last provider failure as its cause.
+   */
+  private static BudgetExceededException budgetStopped(BudgetExceededException budget, List<Attempt> attempts) {
+    boolean allBudget = attempts.stream().allMatch(a -> a.errorKind() == ErrorKind.BUDGET_EXCEEDED);
+    String summary = attempts.stream().map(Attempt::summary).collect(Collectors.joining("; "));
+    Throwable failure = null;
+    for (Attempt a : attempts) {
+      if (a.outcome() == Attempt.Outcome.FAILED && a.cause() != null) {
+        failure = a.cause();
+      }
+    }
+    return new BudgetExceededException((allBudget ? "every capable provider would exceed the budget: "
+        : "a budget stopped the last provider that could serve the request: ") + summary, budget.providerId(), attempts,
+        failure);
+  }
+
+  /** The failure a skipped provider stands for: the kind of the failure that cooled it down. */
+  private static ImageGenerationException skipFailure(ProviderSlot slot, ProviderSlot.Unavailable u) {
+    switch (u.kind()) {
+      case AUTHENTICATION:
+        return new AuthenticationException(u.reason(), slot.id());
+      case INSUFFICIENT_CREDITS:
+        return new InsufficientCreditsException(u.reason(), slot.id());
+      case RATE_LIMITED:
+        return new RateLimitedException(u.reason(), slot.id(), u.left(), null);
+      default:
+        return ProviderUnavailableException.failOver(u.reason(), slot.id(), null);
+    }
+  }
+
+  private static long millisSince(long nanos) {
+    return (System.nanoTime() - nanos) / 1_000_000;
+  }
+
+  /** Why a failure does not fail over, for the log line. */
+  private String noFailoverWhy(ImageGenerationException e) {
+    if (e instanceof ContentPolicyException) {
+      return "failoverOnContentPolicy is off";
+    }
+    if (e.kind() == ErrorKind.INVALID_REQUEST) {
+      return "failoverOnInvalidRequest is off";
+    }
+    if (e instanceof GenerationTimeoutException || e instanceof GenerationCancelledException) {
+      return "it was cancelled or timed out";
+    }
+    return "another provider would not help";
   }
 
   private boolean mayFailOver(ImageGenerationException e) {
@@ -122,16 +182,25 @@ final class Failover {
   private void afterFailure(ProviderSlot slot, ImageGenerationException e) {
     EngineSettings s = engine.settings;
     if (e instanceof AuthenticationException) {
-      slot.open();
-      slot.coolDown(s.authCooldown, "credentials refused");
+      if (slot.open()) {
+        AttemptLog.warn(slot, g, "circuit opened for {}: credentials refused", slot.id());
+      }
+      coolDown(slot, s.authCooldown, ErrorKind.AUTHENTICATION, "credentials refused");
     } else if (e instanceof InsufficientCreditsException) {
-      slot.coolDown(s.creditsCooldown, "out of credit or quota");
+      coolDown(slot, s.creditsCooldown, ErrorKind.INSUFFICIENT_CREDITS, "out of credit or quota");
     } else if (e instanceof RateLimitedException rl && rl.retryAfter() != null
         && rl.retryAfter().compareTo(s.maxRetryAfter) > 0) {
-      slot.coolDown(rl.retryAfter(), "rate limited, Retry-After " + rl.retryAfter().toSeconds() + " s");
+      coolDown(slot, rl.retryAfter(), ErrorKind.RATE_LIMITED, "rate limited, Retry-After " + rl.retryAfter().toSeconds() + " s");
     } else if (e instanceof ProviderUnavailableException pu && pu.retryAfter() != null
         && pu.retryAfter().compareTo(s.maxRetryAfter) > 0) {
-      slot.coolDown(pu.retryAfter(), "unavailable for " + pu.retryAfter().toSeconds() + " s");
+      coolDown(slot, pu.retryAfter(), ErrorKind.UNAVAILABLE, "unavailable for " + pu.retryAfter().toSeconds() + " s");
+    }
+  }
+
+  private void coolDown(ProviderSlot slot, Duration d, ErrorKind kind, String reason) {
+    if (slot.coolDown(d, kind, reason)) {
+      AttemptLog.warn(slot, g, "{} is cooling down for {}: {}; later generations skip it until then", slot.id(),
+          AttemptLog.human(d), reason);
     }
   }
 

@@ -141,6 +141,12 @@ final class ProviderAttempt {
           Duration asked = engine.classify(slot, ctx.getLastException()).retryAfter();
           return asked != null ? asked : Duration.ofMillis(-1); // negative: the backoff applies
         })
+        .onRetryScheduled(ev -> {
+          ImageGenerationException e = engine.classify(slot, ev.getLastException());
+          AttemptLog.debug(slot, generation, "retrying {} in {} (call {} of at most {}) after {}: {}", slot.id(),
+              AttemptLog.human(ev.getDelay()), ev.getAttemptCount() + 1, s.maxRetries + 1, e.kind(),
+              AttemptLog.shortly(e.getMessage()));
+        })
         .build();
   }
 
@@ -243,7 +249,8 @@ final class ProviderAttempt {
     long t0 = System.nanoTime();
     CompletableFuture<ProviderResult> f;
     try {
-      f = slot.provider.generate(generation.request, ctx);
+      // the provider's own lines while it starts the call carry the generation's id
+      f = AttemptLog.withId(generation, () -> slot.provider.generate(generation.request, ctx));
       if (f == null) {
         f = CompletableFuture.failedFuture(new IllegalStateException("provider returned no future"));
       }
@@ -255,7 +262,9 @@ final class ProviderAttempt {
     f.thenApply(this::validate).whenComplete((r, err) -> {
       slot.permits.release();
       if (err == null) {
-        permit.success();
+        if (permit.success()) {
+          AttemptLog.info(slot, generation, "circuit closed again: the trial call to {} succeeded", slot.id());
+        }
         slot.metrics.success(System.nanoTime() - t0, r.images().size(), Cost.unknown());
         out.complete(withPermitWait(r));
         return;
@@ -263,7 +272,10 @@ final class ProviderAttempt {
       ImageGenerationException e = engine.classify(slot, err);
       slot.metrics.failure(e.kind());
       if (Engine.countsAgainstCircuit(e)) {
-        permit.failure();
+        if (permit.failure()) {
+          AttemptLog.warn(slot, generation, "circuit opened for {} after repeated failures (the last: {}); it is skipped for {}",
+              slot.id(), e.kind(), AttemptLog.human(engine.settings.breakerOpenFor));
+        }
       } else {
         permit.release();
       }
@@ -327,8 +339,8 @@ final class ProviderAttempt {
               lost.getMessage() + "; the job was found and cancelled", slot.id(), lost));
         default:
           outcomeUnknown = true;
-          engine.log.warn("{}: the outcome of a submit is unknown and the provider cannot look it up; the job may exist "
-              + "and be billed: {}", slot.id(), lost.getMessage());
+          AttemptLog.warn(slot, generation, "the outcome of a submit to {} is unknown and the provider cannot look it up; "
+              + "the job may exist and be billed: {}", slot.id(), AttemptLog.shortly(lost.getMessage()));
           return CompletableFuture.failedFuture(Engine.unknownOutcome(slot.id(), lost, engine.settings.failoverOnUnknownOutcome));
       }
     });

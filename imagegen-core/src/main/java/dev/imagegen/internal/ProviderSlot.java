@@ -2,6 +2,7 @@ package dev.imagegen.internal;
 
 import dev.failsafe.CircuitBreaker;
 import dev.failsafe.RateLimiter;
+import dev.imagegen.ErrorKind;
 import dev.imagegen.spi.CostModel;
 import dev.imagegen.spi.ImageProvider;
 import dev.imagegen.spi.ProviderConfig;
@@ -41,6 +42,7 @@ final class ProviderSlot {
   private volatile long openedAt;
   private volatile long cooldownUntil;
   private volatile @Nullable String cooldownReason;
+  private volatile ErrorKind cooldownKind = ErrorKind.UNAVAILABLE;
 
   ProviderSlot(ImageProvider provider, ProviderConfig config, Support support, int order, EngineSettings s, Metrics metrics) {
     this.provider = provider;
@@ -70,15 +72,32 @@ final class ProviderSlot {
     return provider.id();
   }
 
+  /**
+   * Why a provider is not called now.
+   *
+   * @param kind the kind of failure behind it (a refused key cools down as {@code AUTHENTICATION})
+   * @param reason what a person reads
+   * @param left how long it lasts from now
+   */
+  record Unavailable(ErrorKind kind, String reason, Duration left) {}
+
   /** Why the provider should not be called now (cool-down, open circuit), or null. */
   @Nullable String unavailableReason() {
+    Unavailable u = unavailable();
+    return u == null ? null : u.reason();
+  }
+
+  /** Why the provider should not be called now (cool-down, open circuit), with its kind, or null. */
+  @Nullable Unavailable unavailable() {
     long now = clock.millis();
     long until = cooldownUntil;
     if (until != 0 && now < until) {
-      return "cooling down until " + Instant.ofEpochMilli(until) + " (" + cooldownReason + ")";
+      return new Unavailable(cooldownKind, "cooling down until " + Instant.ofEpochMilli(until) + " (" + cooldownReason + ")",
+          Duration.ofMillis(until - now));
     }
-    if (breaker.isOpen() && now - openedAt < openFor.toMillis()) {
-      return "circuit open after repeated failures";
+    long openLeft = openFor.toMillis() - (now - openedAt);
+    if (breaker.isOpen() && openLeft > 0) {
+      return new Unavailable(ErrorKind.UNAVAILABLE, "circuit open after repeated failures", Duration.ofMillis(openLeft));
     }
     return null;
   }
@@ -96,10 +115,16 @@ final class ProviderSlot {
     return breaker.tryAcquirePermit() ? new Permit() : null;
   }
 
-  /** Opens the circuit now (refused credentials). */
-  void open() {
+  /**
+   * Opens the circuit now (refused credentials).
+   *
+   * @return whether it was closed or half-open before
+   */
+  boolean open() {
+    boolean was = breaker.isOpen();
     openedAt = clock.millis();
     breaker.open();
+    return !was;
   }
 
   /** Whether the circuit is closed (for tests and health). */
@@ -107,31 +132,53 @@ final class ProviderSlot {
     return breaker.isClosed();
   }
 
-  /** Skips the provider for a while: a long Retry-After, a model loading, a quota exhausted. */
-  void coolDown(Duration d, String reason) {
+  /**
+   * Skips the provider for a while: a long Retry-After, a model loading, a quota exhausted.
+   *
+   * @param kind the kind of the failure that caused it, which skips report
+   * @return whether this extended the cool-down (false when one lasting longer is in force)
+   */
+  boolean coolDown(Duration d, ErrorKind kind, String reason) {
     long until = clock.millis() + d.toMillis();
     if (until > cooldownUntil) {
       cooldownReason = reason;
+      cooldownKind = kind;
       cooldownUntil = until;
+      return true;
     }
+    return false;
   }
 
   /** One call's hold on the breaker, given back exactly once. */
   final class Permit {
     private final AtomicBoolean returned = new AtomicBoolean();
 
-    /** The provider answered: closes a half-open circuit. */
-    void success() {
+    /**
+     * The provider answered: closes a half-open circuit.
+     *
+     * @return whether this closed the circuit again
+     */
+    boolean success() {
       if (returned.compareAndSet(false, true)) {
+        boolean halfOpen = breaker.isHalfOpen();
         breaker.recordSuccess();
+        return halfOpen && breaker.isClosed();
       }
+      return false;
     }
 
-    /** The provider failed in a way that counts against the circuit. */
-    void failure() {
+    /**
+     * The provider failed in a way that counts against the circuit.
+     *
+     * @return whether this opened the circuit
+     */
+    boolean failure() {
       if (returned.compareAndSet(false, true)) {
+        boolean open = breaker.isOpen();
         breaker.recordFailure();
+        return !open && breaker.isOpen();
       }
+      return false;
     }
 
     /**

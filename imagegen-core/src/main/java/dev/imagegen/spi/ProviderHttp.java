@@ -840,7 +840,9 @@ public final class ProviderHttp {
     String what = what(request);
     boolean unknown = !safe;
     if (cause instanceof HttpConnectTimeoutException || cause instanceof ConnectException) {
-      return new ProviderUnavailableException("could not connect (" + what + "): " + describe(cause), context.providerId(),
+      URI u = request.uri();
+      return new ProviderUnavailableException("could not connect to " + u.getHost() + ":" + port(u) + " (" + what + "): "
+          + describe(cause), context.providerId(),
           true, false, null, null);
     }
     if (cause instanceof HttpTimeoutException) {

@@ -215,6 +215,26 @@ class ProviderHttpTest {
   }
 
   @Test
+  void aRefusedConnectionNamesTheHostAndPort() throws Exception {
+    int port;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    HttpRequest req = ctx.http.request(URI.create("http://127.0.0.1:" + port + "/fal-ai/flux/schnell"))
+        .POST(HttpRequest.BodyPublishers.noBody()).build();
+    assertThat(failure(ctx.http.json(req))).isInstanceOf(ProviderUnavailableException.class)
+        .hasMessageContaining("could not connect to 127.0.0.1:" + port + " (POST /fal-ai/flux/schnell)");
+  }
+
+  @Test
+  void anUnknownHostNamesTheHostAndTheSchemesDefaultPort() {
+    HttpRequest req = ctx.http.request(URI.create("https://no-such-host.invalid/fal-ai/flux/schnell"))
+        .POST(HttpRequest.BodyPublishers.noBody()).build();
+    assertThat(failure(ctx.http.json(req))).isInstanceOf(ProviderUnavailableException.class)
+        .hasMessageContaining("could not connect to no-such-host.invalid:443 (POST /fal-ai/flux/schnell)");
+  }
+
+  @Test
   void emptyAndMalformedBodiesAreClearErrorsNotJacksonExceptions() {
     server.stubFor(post("/jobs").willReturn(aResponse().withStatus(200)));
     assertThat(failure(ctx.http.json(postJob()))).isInstanceOf(ProviderUnavailableException.class)
