@@ -187,13 +187,19 @@ public final class Engine implements AutoCloseable {
     }
     if (pending.incrementAndGet() > settings.maxPending) {
       pending.decrementAndGet();
-      metrics.rejected();
+      metrics.refused(ErrorKind.REJECTED);
       throw new GenerationRejectedException(settings.maxPending + " generations are already pending, the limit set with "
           + "maxPendingGenerations (imagegen.max-pending); try again when some have finished");
     }
     Generation g;
     try {
-      ImageGenerationRequest prepared = prompts.prepare(request);
+      ImageGenerationRequest prepared;
+      try {
+        prepared = prompts.prepare(request);
+      } catch (ImageGenerationException e) { // an unknown preset: a generation that failed at once
+        metrics.refused(e.kind());
+        throw e;
+      }
       Duration timeout = request.timeout() != null ? request.timeout() : settings.defaultTimeout;
       g = new Generation(this, newId(), prepared, Instant.now().plus(timeout), callbacks.lane());
       metrics.started();
@@ -434,14 +440,18 @@ public final class Engine implements AutoCloseable {
       return CompletableFuture.completedFuture(null);
     }
     ImageGenerationRequest r = requests.get(i);
-    BigDecimal reserved;
+    BigDecimal reserved = BigDecimal.ZERO;
+    boolean admitted = false;
     CompletableFuture<ImageGenerationResponse> f;
     try {
       reserved = budget.reserve(estimateFirst(r));
+      admitted = true;
       f = submit(r, null).result();
     } catch (ImageGenerationException e) {
-      reserved = BigDecimal.ZERO;
-      f = CompletableFuture.failedFuture(e);
+      if (!admitted) { // refused before it started (the batch budget, an invalid request); submit counts its own
+        metrics.refused(e.kind());
+      }
+      f = CompletableFuture.failedFuture(e); // a reservation made is released when the item settles
     }
     BigDecimal held = reserved;
     return f.handle((resp, err) -> {
