@@ -45,6 +45,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -425,16 +426,27 @@ public final class Engine implements AutoCloseable {
     AtomicInteger next = new AtomicInteger();
     BatchBudget budget = new BatchBudget(options.budget());
     int[] counts = new int[2];
+    Callbacks.Lane events = callbacks.lane("batch");
     List<CompletableFuture<Void>> lanes = new ArrayList<>();
     for (int i = 0; i < Math.min(options.concurrency(), n); i++) {
-      lanes.add(batchLane(requests, items, next, budget, counts, options));
+      lanes.add(batchLane(requests, items, next, budget, counts, options, events));
     }
-    return CompletableFuture.allOf(lanes.toArray(new CompletableFuture<?>[0]))
+    CompletableFuture<BatchResult> all = CompletableFuture.allOf(lanes.toArray(new CompletableFuture<?>[0]))
         .thenApply(v -> new BatchResult(Arrays.asList(items)));
+    if (options.progress() == null) {
+      return all;
+    }
+    // the result goes out after the last progress event, unless the listener holds it past a short wait
+    return all.thenCompose(r -> {
+      CompletableFuture<BatchResult> out = new CompletableFuture<>();
+      events.run("batch result stage", () -> out.complete(r));
+      afterDelay(Generation.LISTENER_GRACE, () -> out.complete(r));
+      return out;
+    });
   }
 
   private CompletableFuture<Void> batchLane(List<ImageGenerationRequest> requests, BatchResult.Item[] items,
-      AtomicInteger next, BatchBudget budget, int[] counts, BatchOptions options) {
+      AtomicInteger next, BatchBudget budget, int[] counts, BatchOptions options, Callbacks.Lane events) {
     int i = next.getAndIncrement();
     if (i >= requests.size()) {
       return CompletableFuture.completedFuture(null);
@@ -457,21 +469,18 @@ public final class Engine implements AutoCloseable {
     return f.handle((resp, err) -> {
       ImageGenerationException e = err == null ? null : classify(null, err);
       budget.settle(held, resp == null ? BigDecimal.ZERO : resp.cost().amountOrZero());
-      BatchOptions.BatchProgress p;
-      synchronized (counts) {
+      Consumer<BatchOptions.BatchProgress> listener = options.progress();
+      synchronized (counts) { // the events are queued in the order the counts grow
         items[i] = new BatchResult.Item(i, r, resp, e);
         counts[resp != null ? 0 : 1]++;
-        p = new BatchOptions.BatchProgress(items.length, counts[0], counts[1], budget.spent());
-      }
-      if (options.progress() != null) {
-        try {
-          options.progress().accept(p);
-        } catch (Throwable ex) { // user code
-          log.warn("batch progress listener failed: {}", ex.toString());
+        BatchOptions.BatchProgress p = new BatchOptions.BatchProgress(items.length, counts[0], counts[1], budget.spent());
+        if (listener != null) {
+          events.add("batch progress listener", () -> listener.accept(p));
         }
       }
+      events.drain();
       return null;
-    }).thenCompose(v -> batchLane(requests, items, next, budget, counts, options));
+    }).thenCompose(v -> batchLane(requests, items, next, budget, counts, options, events));
   }
 
   private Cost estimateFirst(ImageGenerationRequest r) {
