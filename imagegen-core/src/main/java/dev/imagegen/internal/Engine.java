@@ -602,11 +602,52 @@ public final class Engine implements AutoCloseable {
     });
   }
 
-  /** Every provider's models. */
+  /**
+   * Every provider's models, in registration order: one entry per model of a provider, whatever
+   * the provider listed (an entry named by another's alias, or a model listed twice, is folded into
+   * one with the aliases of both and the first description given). A provider whose list fails is
+   * left out, with a warning.
+   */
   public List<ModelInfo> models() {
     List<ModelInfo> out = new ArrayList<>();
-    slots.values().forEach(s -> out.addAll(s.provider.models()));
+    for (ProviderSlot s : slots.values()) {
+      try {
+        out.addAll(oneEntryPerModel(s.provider.models()));
+      } catch (RuntimeException e) {
+        log.warn("{}: listing its models failed: {}", s.id(), e.toString());
+      }
+    }
     return out;
+  }
+
+  private static List<ModelInfo> oneEntryPerModel(List<ModelInfo> listed) {
+    Map<String, ModelInfo> byId = new LinkedHashMap<>();
+    for (ModelInfo m : listed) {
+      byId.merge(m.provider() + '\u0000' + m.id(), m, Engine::merged);
+    }
+    Map<String, String> aliasOf = new LinkedHashMap<>(); // alias key -> the key of the model it names
+    byId.forEach((key, m) -> m.aliases().forEach(a -> {
+      String aliasKey = m.provider() + '\u0000' + a;
+      if (!aliasKey.equals(key)) {
+        aliasOf.putIfAbsent(aliasKey, key);
+      }
+    }));
+    for (String key : List.copyOf(byId.keySet())) {
+      String target = aliasOf.get(key);
+      ModelInfo alias = byId.get(key);
+      if (target != null && alias != null && byId.containsKey(target) && aliasOf.get(target) == null) {
+        byId.remove(key);
+        byId.computeIfPresent(target, (k, m) -> merged(m, new ModelInfo(m.provider(), m.id(), alias.aliases(), alias.description())));
+      }
+    }
+    return List.copyOf(byId.values());
+  }
+
+  private static ModelInfo merged(ModelInfo first, ModelInfo second) {
+    List<String> aliases = new ArrayList<>(first.aliases());
+    second.aliases().stream().filter(a -> !aliases.contains(a) && !a.equals(first.id())).forEach(aliases::add);
+    String description = first.description().isBlank() ? second.description() : first.description();
+    return new ModelInfo(first.provider(), first.id(), aliases, description);
   }
 
   /** A snapshot of the metrics. */
