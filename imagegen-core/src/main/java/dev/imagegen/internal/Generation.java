@@ -41,6 +41,8 @@ final class Generation implements GenerationJob {
   /** Orders {@link #latest} and the listeners' queued events: held while either changes. */
   private final Object progressLock = new Object();
   private volatile @Nullable ProgressEvent latest; // written under progressLock
+  /** Whether the DONE of the generation's end was passed on: nothing follows it. Guarded by progressLock. */
+  private boolean finalSent;
   private volatile Status status = Status.PENDING;
   private final AtomicBoolean ended = new AtomicBoolean();
   private @Nullable String requestHash;
@@ -131,15 +133,15 @@ final class Generation implements GenerationJob {
   /**
    * Passes a progress event to the listeners, on the generation's callback lane. The event becomes
    * the latest and is queued for every listener under one lock, so each listener gets the events in
-   * the order they became the latest; nothing comes after DONE, nor after the end but DONE.
+   * the order they became the latest. Once the generation has ended only its DONE is passed on,
+   * and nothing after it.
    */
   void progress(ProgressEvent e) {
     synchronized (progressLock) {
-      ProgressEvent last = latest;
-      if (last != null && last.stage() == ProgressEvent.Stage.DONE
-          || ended.get() && e.stage() != ProgressEvent.Stage.DONE) {
+      if (finalSent || ended.get() && e.stage() != ProgressEvent.Stage.DONE) {
         return;
       }
+      finalSent = ended.get();
       latest = e;
       for (Consumer<ProgressEvent> l : listeners) {
         lane.add("progress listener", () -> l.accept(e));
