@@ -9,9 +9,17 @@ import org.jspecify.annotations.Nullable;
  * still apply), an optional budget for the whole batch (items that would exceed it fail with
  * {@link BudgetExceededException}, the rest go on), and a progress listener. Immutable.
  *
+ * <p>The progress listener is called once per finished item, on imagegen's callback threads
+ * (never its HTTP threads), one call at a time and in order: {@link BatchProgress#done()} counts
+ * up by one from call to call, and {@code succeeded}, {@code failed} and {@code spent} never go
+ * backwards, however many items finish at once. The batch's result completes after the last call,
+ * unless the listener holds its thread for longer than a short grace (200 ms): then the result
+ * goes out first. A listener that throws, even an {@link Error}, is logged once and the batch goes
+ * on.
+ *
  * @param concurrency items in flight at once
  * @param budget the most the batch may spend in USD (by estimate, settled with actual costs), or null
- * @param progress called after each item finishes, or null
+ * @param progress called after each item finishes, in order, or null
  */
 public record BatchOptions(int concurrency, @Nullable BigDecimal budget, @Nullable Consumer<BatchProgress> progress) {
 

@@ -5,11 +5,13 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
 import java.util.Objects;
+import java.util.concurrent.ThreadLocalRandom;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -82,6 +84,9 @@ public record GeneratedImage(
   /**
    * Writes the image to a file atomically (a temporary file in the same directory, then a move).
    * If {@code path} is a directory, a file named after the image's content hash is created in it.
+   * An existing file is replaced. The file gets the permissions any newly created file gets there
+   * (on POSIX systems, those the process's umask allows, typically {@code rw-r--r--}), also when it
+   * replaces a file; when writing fails, no temporary file is left behind.
    *
    * @param path a file or an existing directory
    * @return the file written
@@ -97,7 +102,7 @@ public record GeneratedImage(
       if (dir != null) {
         Files.createDirectories(dir);
       }
-      Path tmp = Files.createTempFile(dir, ".imagegen-", ".tmp");
+      Path tmp = newTempFile(dir);
       try {
         Files.write(tmp, bytes);
         Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
@@ -107,6 +112,24 @@ public record GeneratedImage(
       return target;
     } catch (IOException e) {
       throw new UncheckedIOException("could not save image to " + path, e);
+    }
+  }
+
+  /**
+   * A new empty file beside the target, created like any new file (not with
+   * {@link Files#createTempFile}, whose files are private to their owner): the move keeps its
+   * permissions.
+   */
+  private static Path newTempFile(@Nullable Path dir) throws IOException {
+    for (int tries = 0; ; tries++) {
+      String name = ".imagegen-" + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36) + ".tmp";
+      try {
+        return Files.createFile(dir == null ? Path.of(name) : dir.resolve(name));
+      } catch (FileAlreadyExistsException e) {
+        if (tries >= 100) {
+          throw e;
+        }
+      }
     }
   }
 

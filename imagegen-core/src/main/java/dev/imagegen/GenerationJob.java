@@ -35,9 +35,15 @@ public interface GenerationJob {
   @Nullable ProgressEvent latestProgress();
 
   /**
-   * Adds a progress listener; it receives events in order, on imagegen's callback threads (never
-   * its HTTP threads). A listener that blocks delays only this job's later events; one that throws,
-   * even an {@link Error}, is logged once and the job goes on.
+   * Adds a progress listener. It runs on imagegen's callback threads (never its HTTP threads), one
+   * event at a time, and gets the events in the order they became {@link #latestProgress()}: it
+   * never sees an older event after a newer one, nor an event twice. A listener added after the job
+   * reported progress gets the latest event at once, then every later one (so one added after the
+   * job succeeded gets its {@link ProgressEvent.Stage#DONE DONE} event); earlier events are not
+   * replayed. Nothing follows {@code DONE}. With listeners, the {@link #result()} future completes
+   * after they have been given the {@code DONE} event, unless one holds its thread for longer than a
+   * short grace (200 ms): then the result goes out first. A listener that blocks delays only this
+   * job's later events; one that throws, even an {@link Error}, is logged once and the job goes on.
    *
    * @param listener the listener
    * @return this job

@@ -11,11 +11,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 
 /**
- * Where user code runs: progress listeners and the stages a caller chains on a generation's
- * future. They run on threads of their own, never on the HTTP or scheduler threads, so a listener
- * that blocks delays only its own generation's events, and one that throws, even an
- * {@link Error}, is logged and the generation goes on. Events of one generation run in order, one
- * at a time ({@link Lane}).
+ * Where user code runs: progress listeners (a generation's and a batch's) and the stages a caller
+ * chains on a generation's future. They run on threads of their own, never on the HTTP or
+ * scheduler threads, so a listener that blocks delays only its own generation's (or batch's)
+ * events, and one that throws, even an {@link Error}, is logged and the work goes on. Events of one
+ * generation or batch run in the order they were added to its {@link Lane}, one at a time.
  */
 final class Callbacks {
   private final ExecutorService pool;
@@ -32,42 +32,68 @@ final class Callbacks {
     });
   }
 
-  /** A new lane: tasks submitted to it run in order, one at a time. */
+  /** A new lane for a generation: tasks submitted to it run in order, one at a time. */
   Lane lane() {
-    return new Lane();
+    return new Lane("generation");
+  }
+
+  /**
+   * A new lane: tasks submitted to it run in order, one at a time.
+   *
+   * @param owner what its callbacks belong to, for the log ("generation", "batch")
+   */
+  Lane lane(String owner) {
+    return new Lane(owner);
   }
 
   void close() {
     pool.shutdown();
   }
 
-  /** One generation's callbacks, in order. */
+  /** One generation's (or batch's) callbacks, in order. */
   final class Lane {
+    private final String owner;
     private final ConcurrentLinkedQueue<Runnable> queue = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean running = new AtomicBoolean();
     private final AtomicBoolean warned = new AtomicBoolean();
 
+    private Lane(String owner) {
+      this.owner = owner;
+    }
+
     /**
-     * Runs a user callback on this lane.
+     * Runs a user callback on this lane, after those added before it.
      *
      * @param what a name for the log, e.g. "progress listener"
      * @param task the callback
      */
     void run(String what, Runnable task) {
+      add(what, task);
+      drain();
+    }
+
+    /**
+     * Queues a user callback without starting it: a caller that must fix the order of its
+     * callbacks under its own lock adds them there and calls {@link #drain()} after the lock.
+     *
+     * @param what a name for the log, e.g. "progress listener"
+     * @param task the callback
+     */
+    void add(String what, Runnable task) {
       queue.add(() -> {
         try {
           task.run();
         } catch (Throwable t) { // user code: nothing it throws may reach the engine
           if (warned.compareAndSet(false, true)) {
-            log.warn("a {} threw {}; the generation goes on (further failures of this generation's callbacks are not logged)",
-                what, t.toString());
+            log.warn("a {} threw {}; the {} goes on (further failures of this {}'s callbacks are not logged)",
+                what, t.toString(), owner, owner);
           }
         }
       });
-      drain();
     }
 
-    private void drain() {
+    /** Runs what was added, on a callback thread, unless one is at it already. */
+    void drain() {
       if (!running.compareAndSet(false, true)) {
         return;
       }

@@ -46,6 +46,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -192,13 +193,19 @@ public final class Engine implements AutoCloseable {
     }
     if (pending.incrementAndGet() > settings.maxPending) {
       pending.decrementAndGet();
-      metrics.rejected();
+      metrics.refused(ErrorKind.REJECTED);
       throw new GenerationRejectedException(settings.maxPending + " generations are already pending, the limit set with "
           + "maxPendingGenerations (imagegen.max-pending); try again when some have finished");
     }
     Generation g;
     try {
-      ImageGenerationRequest prepared = prompts.prepare(request);
+      ImageGenerationRequest prepared;
+      try {
+        prepared = prompts.prepare(request);
+      } catch (ImageGenerationException e) { // an unknown preset: a generation that failed at once
+        metrics.refused(e.kind());
+        throw e;
+      }
       Duration timeout = request.timeout() != null ? request.timeout() : settings.defaultTimeout;
       g = new Generation(this, newId(), prepared, Instant.now().plus(timeout), callbacks.lane());
       metrics.started();
@@ -425,49 +432,61 @@ public final class Engine implements AutoCloseable {
     AtomicInteger next = new AtomicInteger();
     BatchBudget budget = new BatchBudget(options.budget());
     int[] counts = new int[2];
+    Callbacks.Lane events = callbacks.lane("batch");
     List<CompletableFuture<Void>> lanes = new ArrayList<>();
     for (int i = 0; i < Math.min(options.concurrency(), n); i++) {
-      lanes.add(batchLane(requests, items, next, budget, counts, options));
+      lanes.add(batchLane(requests, items, next, budget, counts, options, events));
     }
-    return CompletableFuture.allOf(lanes.toArray(new CompletableFuture<?>[0]))
+    CompletableFuture<BatchResult> all = CompletableFuture.allOf(lanes.toArray(new CompletableFuture<?>[0]))
         .thenApply(v -> new BatchResult(Arrays.asList(items)));
+    if (options.progress() == null) {
+      return all;
+    }
+    // the result goes out after the last progress event, unless the listener holds it past a short wait
+    return all.thenCompose(r -> {
+      CompletableFuture<BatchResult> out = new CompletableFuture<>();
+      events.run("batch result stage", () -> out.complete(r));
+      afterDelay(Generation.LISTENER_GRACE, () -> out.complete(r));
+      return out;
+    });
   }
 
   private CompletableFuture<Void> batchLane(List<ImageGenerationRequest> requests, BatchResult.Item[] items,
-      AtomicInteger next, BatchBudget budget, int[] counts, BatchOptions options) {
+      AtomicInteger next, BatchBudget budget, int[] counts, BatchOptions options, Callbacks.Lane events) {
     int i = next.getAndIncrement();
     if (i >= requests.size()) {
       return CompletableFuture.completedFuture(null);
     }
     ImageGenerationRequest r = requests.get(i);
-    BigDecimal reserved;
+    BigDecimal reserved = BigDecimal.ZERO;
+    boolean admitted = false;
     CompletableFuture<ImageGenerationResponse> f;
     try {
       reserved = budget.reserve(estimateFirst(r));
+      admitted = true;
       f = submit(r, null).result();
     } catch (ImageGenerationException e) {
-      reserved = BigDecimal.ZERO;
-      f = CompletableFuture.failedFuture(e);
+      if (!admitted) { // refused before it started (the batch budget, an invalid request); submit counts its own
+        metrics.refused(e.kind());
+      }
+      f = CompletableFuture.failedFuture(e); // a reservation made is released when the item settles
     }
     BigDecimal held = reserved;
     return f.handle((resp, err) -> {
       ImageGenerationException e = err == null ? null : classify(null, err);
       budget.settle(held, resp == null ? BigDecimal.ZERO : resp.cost().amountOrZero());
-      BatchOptions.BatchProgress p;
-      synchronized (counts) {
+      Consumer<BatchOptions.BatchProgress> listener = options.progress();
+      synchronized (counts) { // the events are queued in the order the counts grow
         items[i] = new BatchResult.Item(i, r, resp, e);
         counts[resp != null ? 0 : 1]++;
-        p = new BatchOptions.BatchProgress(items.length, counts[0], counts[1], budget.spent());
-      }
-      if (options.progress() != null) {
-        try {
-          options.progress().accept(p);
-        } catch (Throwable ex) { // user code
-          log.warn("batch progress listener failed: {}", ex.toString());
+        BatchOptions.BatchProgress p = new BatchOptions.BatchProgress(items.length, counts[0], counts[1], budget.spent());
+        if (listener != null) {
+          events.add("batch progress listener", () -> listener.accept(p));
         }
       }
+      events.drain();
       return null;
-    }).thenCompose(v -> batchLane(requests, items, next, budget, counts, options));
+    }).thenCompose(v -> batchLane(requests, items, next, budget, counts, options, events));
   }
 
   private Cost estimateFirst(ImageGenerationRequest r) {
@@ -624,11 +643,52 @@ public final class Engine implements AutoCloseable {
     });
   }
 
-  /** Every provider's models. */
+  /**
+   * Every provider's models, in registration order: one entry per model of a provider, whatever
+   * the provider listed (an entry named by another's alias, or a model listed twice, is folded into
+   * one with the aliases of both and the first description given). A provider whose list fails is
+   * left out, with a warning.
+   */
   public List<ModelInfo> models() {
     List<ModelInfo> out = new ArrayList<>();
-    slots.values().forEach(s -> out.addAll(s.provider.models()));
+    for (ProviderSlot s : slots.values()) {
+      try {
+        out.addAll(oneEntryPerModel(s.provider.models()));
+      } catch (RuntimeException e) {
+        log.warn("{}: listing its models failed: {}", s.id(), e.toString());
+      }
+    }
     return out;
+  }
+
+  private static List<ModelInfo> oneEntryPerModel(List<ModelInfo> listed) {
+    Map<String, ModelInfo> byId = new LinkedHashMap<>();
+    for (ModelInfo m : listed) {
+      byId.merge(m.provider() + '\u0000' + m.id(), m, Engine::merged);
+    }
+    Map<String, String> aliasOf = new LinkedHashMap<>(); // alias key -> the key of the model it names
+    byId.forEach((key, m) -> m.aliases().forEach(a -> {
+      String aliasKey = m.provider() + '\u0000' + a;
+      if (!aliasKey.equals(key)) {
+        aliasOf.putIfAbsent(aliasKey, key);
+      }
+    }));
+    for (String key : List.copyOf(byId.keySet())) {
+      String target = aliasOf.get(key);
+      ModelInfo alias = byId.get(key);
+      if (target != null && alias != null && byId.containsKey(target) && aliasOf.get(target) == null) {
+        byId.remove(key);
+        byId.computeIfPresent(target, (k, m) -> merged(m, new ModelInfo(m.provider(), m.id(), alias.aliases(), alias.description())));
+      }
+    }
+    return List.copyOf(byId.values());
+  }
+
+  private static ModelInfo merged(ModelInfo first, ModelInfo second) {
+    List<String> aliases = new ArrayList<>(first.aliases());
+    second.aliases().stream().filter(a -> !aliases.contains(a) && !a.equals(first.id())).forEach(aliases::add);
+    String description = first.description().isBlank() ? second.description() : first.description();
+    return new ModelInfo(first.provider(), first.id(), aliases, description);
   }
 
   /** A snapshot of the metrics. */

@@ -38,7 +38,11 @@ final class Generation implements GenerationJob {
   private final List<Attempt> attempts = new ArrayList<>();
   private final List<Consumer<ProgressEvent>> listeners = new CopyOnWriteArrayList<>();
   final Callbacks.Lane lane;
-  private volatile @Nullable ProgressEvent latest;
+  /** Orders {@link #latest} and the listeners' queued events: held while either changes. */
+  private final Object progressLock = new Object();
+  private volatile @Nullable ProgressEvent latest; // written under progressLock
+  /** Whether the DONE of the generation's end was passed on: nothing follows it. Guarded by progressLock. */
+  private boolean finalSent;
   private volatile Status status = Status.PENDING;
   private final AtomicBoolean ended = new AtomicBoolean();
   private @Nullable String requestHash;
@@ -126,15 +130,24 @@ final class Generation implements GenerationJob {
     return ended.get();
   }
 
-  /** Passes a progress event to the listeners, on the generation's callback lane. */
+  /**
+   * Passes a progress event to the listeners, on the generation's callback lane. The event becomes
+   * the latest and is queued for every listener under one lock, so each listener gets the events in
+   * the order they became the latest. Once the generation has ended only its DONE is passed on,
+   * and nothing after it.
+   */
   void progress(ProgressEvent e) {
-    if (ended.get() && e.stage() != ProgressEvent.Stage.DONE) {
-      return;
+    synchronized (progressLock) {
+      if (finalSent || ended.get() && e.stage() != ProgressEvent.Stage.DONE) {
+        return;
+      }
+      finalSent = ended.get();
+      latest = e;
+      for (Consumer<ProgressEvent> l : listeners) {
+        lane.add("progress listener", () -> l.accept(e));
+      }
     }
-    latest = e;
-    for (Consumer<ProgressEvent> l : listeners) {
-      lane.run("progress listener", () -> l.accept(e));
-    }
+    lane.drain();
   }
 
   /**
@@ -188,7 +201,14 @@ final class Generation implements GenerationJob {
 
   @Override
   public GenerationJob onProgress(Consumer<ProgressEvent> listener) {
-    listeners.add(listener);
+    synchronized (progressLock) {
+      listeners.add(listener);
+      ProgressEvent last = latest;
+      if (last != null) { // a listener added late starts from the latest event
+        lane.add("progress listener", () -> listener.accept(last));
+      }
+    }
+    lane.drain();
     return this;
   }
 

@@ -13,83 +13,99 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 
-/** Thread-safe, cheap counters behind {@code getMetrics()}. */
+/**
+ * Thread-safe counters behind {@code getMetrics()}. The generation counters change together under
+ * one lock, so a snapshot always balances: {@code requests == successes + failures + pending}, and
+ * the failures by kind add up to {@code failures}. Provider counters are per call and lock-free.
+ */
 final class Metrics {
-  private final LongAdder requests = new LongAdder();
-  private final LongAdder successes = new LongAdder();
-  private final LongAdder failures = new LongAdder();
-  private final LongAdder cacheHits = new LongAdder();
-  private final LongAdder rejected = new LongAdder();
-  private final LongAdder pending = new LongAdder();
-  private final LongAdder unknownCost = new LongAdder();
-  private final Map<ErrorKind, LongAdder> failuresByKind = new EnumMap<>(ErrorKind.class);
+  // guarded by this
+  private long requests;
+  private long successes;
+  private long failures;
+  private long cacheHits;
+  private long rejected;
+  private long pending;
+  private long unknownCost;
+  private BigDecimal totalCost = BigDecimal.ZERO;
+  private final Map<ErrorKind, Long> failuresByKind = new EnumMap<>(ErrorKind.class);
   private final LatencyHistogram latency = new LatencyHistogram();
-  private final AtomicReference<BigDecimal> totalCost = new AtomicReference<>(BigDecimal.ZERO);
   private final ConcurrentHashMap<String, ProviderMetrics> providers = new ConcurrentHashMap<>();
-
-  Metrics() {
-    for (ErrorKind k : ErrorKind.values()) {
-      failuresByKind.put(k, new LongAdder());
-    }
-  }
 
   ProviderMetrics provider(String id) {
     return providers.computeIfAbsent(id, k -> new ProviderMetrics());
   }
 
-  void started() {
-    requests.increment();
-    pending.increment();
+  /** A generation accepted: counted as a request, pending until it ends. */
+  synchronized void started() {
+    requests++;
+    pending++;
   }
 
-  /** A generation refused at admission (the pending limit). */
-  void rejected() {
-    rejected.increment();
+  /**
+   * A generation refused before it started (the pending limit, an invalid request, a batch's
+   * budget): a request that failed at once.
+   */
+  synchronized void refused(ErrorKind kind) {
+    requests++;
+    failures++;
+    failuresByKind.merge(kind, 1L, Long::sum);
+    if (kind == ErrorKind.REJECTED) {
+      rejected++;
+    }
   }
 
   void succeeded(long nanos, Cost cost, boolean cached) {
-    successes.increment();
-    pending.decrement();
-    if (cached) {
-      cacheHits.increment();
-    }
     latency.record(nanos);
-    if (cost.isKnown()) {
-      totalCost.accumulateAndGet(cost.amountOrZero(), BigDecimal::add);
-    } else {
-      unknownCost.increment();
+    synchronized (this) {
+      successes++;
+      pending--;
+      if (cached) {
+        cacheHits++;
+      }
+      if (cost.isKnown()) {
+        totalCost = totalCost.add(cost.amountOrZero());
+      } else {
+        unknownCost++;
+      }
     }
   }
 
-  void failed(ErrorKind kind) {
-    failures.increment();
-    pending.decrement();
-    counter(failuresByKind, kind).increment();
+  synchronized void failed(ErrorKind kind) {
+    failures++;
+    pending--;
+    failuresByKind.merge(kind, 1L, Long::sum);
   }
 
   /** A success counted just before the caller's cancel won: count it as a cancellation. */
-  void successBecameCancelled(Cost cost) {
-    successes.decrement();
-    failures.increment();
-    counter(failuresByKind, ErrorKind.CANCELLED).increment();
+  synchronized void successBecameCancelled(Cost cost) {
+    successes--;
+    failures++;
+    failuresByKind.merge(ErrorKind.CANCELLED, 1L, Long::sum);
+    if (cost.source() == Cost.Source.CACHED) {
+      cacheHits--;
+    }
     if (cost.isKnown()) {
-      totalCost.accumulateAndGet(cost.amountOrZero(), BigDecimal::subtract);
+      totalCost = totalCost.subtract(cost.amountOrZero());
     } else {
-      unknownCost.decrement();
+      unknownCost--;
     }
   }
 
   /** A failure counted just before the caller's cancel won: count it as a cancellation. */
-  void failureBecameCancelled(ErrorKind kind) {
-    counter(failuresByKind, kind).decrement();
-    counter(failuresByKind, ErrorKind.CANCELLED).increment();
+  synchronized void failureBecameCancelled(ErrorKind kind) {
+    failuresByKind.computeIfPresent(kind, (k, n) -> n > 1 ? n - 1 : null);
+    failuresByKind.merge(ErrorKind.CANCELLED, 1L, Long::sum);
   }
 
   MetricsSnapshot snapshot() {
     Map<String, MetricsSnapshot.ProviderStats> p = new TreeMap<>();
     providers.forEach((id, m) -> p.put(id, m.snapshot()));
-    return new MetricsSnapshot(requests.sum(), successes.sum(), failures.sum(), kinds(failuresByKind), cacheHits.sum(),
-        latency.snapshot(), Objects.requireNonNull(totalCost.get()), unknownCost.sum(), p, pending.sum(), rejected.sum());
+    MetricsSnapshot.Latency l = latency.snapshot();
+    synchronized (this) {
+      return new MetricsSnapshot(requests, successes, failures, failuresByKind, cacheHits, l, totalCost, unknownCost, p,
+          pending, rejected);
+    }
   }
 
   /** Every kind has its counter from the start. */

@@ -56,6 +56,21 @@ final class FalPrices {
     return b.build(config);
   }
 
+  /**
+   * The built-in price of a model in words, for its description (the operator's prices may
+   * differ), or null when it has none.
+   *
+   * @param model a fal app id
+   */
+  static @Nullable String builtIn(String model) {
+    return switch (model) {
+      case FalModels.FLUX_SCHNELL -> "$0.003 per megapixel, each image rounded up to whole megapixels";
+      case FalModels.NANO_BANANA_PRO_EDIT -> "$0.15 per image, 4K billed 2x";
+      case FalModels.NANO_BANANA_2_EDIT -> "$0.08 per image, 2K 1.5x, 4K 2x, web search +$0.015";
+      default -> null;
+    };
+  }
+
   /** The resolution multiplier of a model's own price: 4K billed twice, nano-banana-2's 2K 1.5 times. */
   private static BigDecimal factor(String providerId, String model, ImageGenerationRequest r) {
     if (!FalModels.takesResolution(model)) {

@@ -4,6 +4,7 @@ import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.InputImage;
 import dev.imagegen.InvalidRequestException;
+import dev.imagegen.ModelInfo;
 import dev.imagegen.ProgressEvent;
 import dev.imagegen.ProviderHealth;
 import dev.imagegen.ProviderUnavailableException;
@@ -23,6 +24,7 @@ import dev.imagegen.spi.SoftInput;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -85,6 +87,34 @@ final class FalProvider extends HttpImageProvider {
         .cancellable(true)
         .build();
     declare(capabilities, prices);
+  }
+
+  /**
+   * fal's built-in models, each once with its aliases and what it does at which built-in price,
+   * then the configured {@code model} and {@code edit-model} when they are other fal ids (any fal
+   * app id is served; these are the ones imagegen knows).
+   */
+  @Override
+  public List<ModelInfo> models() {
+    Map<String, String> described = new LinkedHashMap<>();
+    described.put(FalModels.FLUX_SCHNELL, "FLUX.1 [schnell], text to image");
+    described.put(FalModels.NANO_BANANA_PRO_EDIT, "Nano Banana Pro edit: prompt plus input images");
+    described.put(FalModels.NANO_BANANA_EDIT, "Nano Banana edit: prompt plus input images");
+    described.put(FalModels.NANO_BANANA_2_EDIT, "Nano Banana 2 edit: prompt plus input images");
+    if (!described.containsKey(defaultModel)) {
+      described.put(defaultModel, "the configured model");
+    }
+    if (!described.containsKey(defaultEditModel)) {
+      described.put(defaultEditModel, "the configured edit-model");
+    }
+    List<ModelInfo> out = new ArrayList<>();
+    described.forEach((model, what) -> {
+      List<String> aliases = FalModels.ALIASES.entrySet().stream().filter(e -> e.getValue().equals(model))
+          .map(Map.Entry::getKey).toList();
+      String price = FalPrices.builtIn(model);
+      out.add(new ModelInfo(id(), model, aliases, what + "; " + (price != null ? price : "price unknown unless configured")));
+    });
+    return out;
   }
 
   private static String model(ProviderConfig config, String key, String fallback) {

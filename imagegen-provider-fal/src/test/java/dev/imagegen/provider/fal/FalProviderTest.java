@@ -33,6 +33,7 @@ import dev.imagegen.ImageGenerationService;
 import dev.imagegen.InputImage;
 import dev.imagegen.InsufficientCreditsException;
 import dev.imagegen.InvalidRequestException;
+import dev.imagegen.ModelInfo;
 import dev.imagegen.ProgressEvent;
 import dev.imagegen.ProviderHealth;
 import dev.imagegen.ProviderUnavailableException;
@@ -877,6 +878,35 @@ class FalProviderTest {
       assertThat(FalProvider.storageUrl(ProviderConfig.builder("fal").build(), custom)).isEqualTo(custom);
       assertThat(FalProvider.storageUrl(ProviderConfig.builder("fal").set("storage-url", "http://s:1/").build(), custom))
           .hasToString("http://s:1");
+    }
+
+    @Test
+    void modelsListEachFalModelOnceWithItsAliasesAndADescription() {
+      List<ModelInfo> models = provider(config().build()).models();
+      assertThat(models).extracting(ModelInfo::id).doesNotHaveDuplicates()
+          .containsExactly(FalModels.FLUX_SCHNELL, FalModels.NANO_BANANA_PRO_EDIT, FalModels.NANO_BANANA_EDIT,
+              FalModels.NANO_BANANA_2_EDIT);
+      assertThat(models).allSatisfy(m -> {
+        assertThat(m.provider()).isEqualTo("fal");
+        assertThat(m.description()).isNotBlank();
+      });
+      ModelInfo flux = models.get(0);
+      assertThat(flux.aliases()).containsExactly("flux-schnell", "flux/schnell");
+      assertThat(flux.description()).contains("$0.003 per megapixel");
+      assertThat(models.get(1).aliases()).containsExactly("nano-banana-pro/edit");
+      assertThat(models.get(1).description()).contains("$0.15 per image");
+      // every name the provider accepts by name is a model or an alias of one
+      List<String> named = models.stream().flatMap(m -> java.util.stream.Stream.concat(java.util.stream.Stream.of(m.id()),
+          m.aliases().stream())).toList();
+      assertThat(named).containsAll(provider(config().build()).capabilities().models());
+    }
+
+    @Test
+    void aConfiguredDefaultModelOutsideTheListIsListedToo() {
+      List<ModelInfo> models = provider(config().set("model", "fal-ai/flux-pro/v1.1").build()).models();
+      assertThat(models).extracting(ModelInfo::id).doesNotHaveDuplicates().contains("fal-ai/flux-pro/v1.1");
+      assertThat(models).filteredOn(m -> m.id().equals("fal-ai/flux-pro/v1.1")).singleElement()
+          .satisfies(m -> assertThat(m.description()).contains("model"));
     }
 
     @Test

@@ -159,17 +159,21 @@ final class ReplicateProvider extends HttpImageProvider {
     return ID;
   }
 
+  /** The offered models, each once (offered by alias and by id, it is still one model). */
   @Override
   public List<ModelInfo> models() {
-    return offered.stream().map(m -> {
+    Map<String, ModelInfo> byName = new LinkedHashMap<>();
+    for (String m : offered) {
       ReplicateModels.Target t = ReplicateModels.resolve(m, defaultModel); // validated when configured
       String description = switch (t.family()) {
         case FLUX_SCHNELL -> "FLUX.1 [schnell], official model; $0.003 per image";
         case SDXL -> "Stable Diffusion XL, community model by version; billed by GPU time";
         default -> t.official() ? "official model" : "model by version; billed by GPU time";
       };
-      return new ModelInfo(ID, t.displayName(), t.alias() == null ? List.of() : List.of(t.alias()), description);
-    }).toList();
+      byName.putIfAbsent(t.displayName(), new ModelInfo(ID, t.displayName(), t.alias() == null ? List.of() : List.of(t.alias()),
+          description));
+    }
+    return List.copyOf(byName.values());
   }
 
   @Override

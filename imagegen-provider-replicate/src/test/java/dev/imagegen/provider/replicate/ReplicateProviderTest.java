@@ -1019,6 +1019,16 @@ class ReplicateProviderTest {
     }
 
     @Test
+    void aModelOfferedByAliasAndByIdIsListedOnce() {
+      List<ModelInfo> models = new ReplicateProviderFactory().create(
+          config("models", "flux-schnell, black-forest-labs/flux-schnell, sdxl, stability-ai/sdxl")).models();
+      assertThat(models).extracting(ModelInfo::id)
+          .containsExactly("black-forest-labs/flux-schnell", "stability-ai/sdxl:" + ReplicateModels.SDXL_VERSION);
+      assertThat(models.get(0).aliases()).containsExactly("flux-schnell");
+      assertThat(models).allSatisfy(m -> assertThat(m.description()).isNotBlank());
+    }
+
+    @Test
     void factoryReadsTheCustomaryTokenAndChecksItsKeys() {
       ReplicateProviderFactory f = new ReplicateProviderFactory();
       assertThat(f.id()).isEqualTo("replicate");

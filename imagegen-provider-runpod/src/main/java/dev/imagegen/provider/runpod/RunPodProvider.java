@@ -9,6 +9,7 @@ import dev.imagegen.GenerationCancelledException;
 import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.InvalidRequestException;
+import dev.imagegen.ModelInfo;
 import dev.imagegen.ProgressEvent;
 import dev.imagegen.ProviderHealth;
 import dev.imagegen.ProviderUnavailableException;
@@ -78,6 +79,14 @@ final class RunPodProvider extends HttpImageProvider {
     ProviderCapabilities capabilities = settings.capabilities();
     declare(capabilities, settings.prices);
     this.health = new RunPodHealth(settings, this);
+  }
+
+  /** The model aliases, each with the endpoint serving it ({@code endpoint.<alias>}). */
+  @Override
+  public List<ModelInfo> models() {
+    return settings.byAlias.entrySet().stream().sorted(java.util.Map.Entry.comparingByKey())
+        .map(e -> new ModelInfo(id(), e.getKey(), List.of(), "served by RunPod endpoint " + e.getValue().endpointId()))
+        .toList();
   }
 
   @Override

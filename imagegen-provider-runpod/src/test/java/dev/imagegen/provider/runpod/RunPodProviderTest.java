@@ -587,6 +587,10 @@ class RunPodProviderTest {
       ImageProvider p = new RunPodProviderFactory().create(c);
       assertThat(p.capabilities().models()).containsExactlyInAnyOrder("sdxl", "flux-schnell");
       assertThat(p.capabilities().anyModel()).isFalse();
+      // one entry per model alias, each saying which endpoint serves it
+      assertThat(p.models()).extracting(m -> m.id()).containsExactlyInAnyOrder("sdxl", "flux-schnell");
+      assertThat(p.models()).filteredOn(m -> m.id().equals("flux-schnell")).singleElement()
+          .satisfies(m -> assertThat(m.description()).contains(flux));
       try (ImageGenerationService s = service(c)) {
         ImageGenerationResponse r = s.generateImage(request().model("flux-schnell").steps(4).build(), "runpod");
         assertThat(r.model()).isEqualTo("flux-schnell");
