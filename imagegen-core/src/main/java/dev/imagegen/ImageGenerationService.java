@@ -193,6 +193,20 @@ public final class ImageGenerationService implements AutoCloseable {
     return engine.batch(requests, options);
   }
 
+  /**
+   * Checks a request against this service without generating: the presets it names, its
+   * {@code providerOptions} (provider ids and keys each provider reads) and, when one provider
+   * alone is configured, its prompt length and sampler for that provider. Every generate call
+   * runs the same checks before any provider call; this lets a caller find every problem up
+   * front.
+   *
+   * @param request the request
+   * @throws InvalidRequestException listing every problem found
+   */
+  public void validate(ImageGenerationRequest request) {
+    engine.validated(request, null);
+  }
+
   /** The presets requests can name: the built-ins ({@code scatter_flowers}, {@code hero_background}), then configured ones. */
   public List<Preset> presets() {
     return engine.presets();

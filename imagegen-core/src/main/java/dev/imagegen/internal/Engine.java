@@ -15,6 +15,7 @@ import dev.imagegen.GenerationTimeoutException;
 import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.ImageGenerationResponse;
+import dev.imagegen.InvalidRequestException;
 import dev.imagegen.MetricsSnapshot;
 import dev.imagegen.ModelInfo;
 import dev.imagegen.NoCapableProviderException;
@@ -201,8 +202,8 @@ public final class Engine implements AutoCloseable {
     try {
       ImageGenerationRequest prepared;
       try {
-        prepared = prompts.prepare(request);
-      } catch (ImageGenerationException e) { // an unknown preset: a generation that failed at once
+        prepared = validated(request, onlyProvider);
+      } catch (ImageGenerationException e) { // an unknown preset, option or prompt: a generation that failed at once
         metrics.refused(e.kind());
         throw e;
       }
@@ -237,6 +238,45 @@ public final class Engine implements AutoCloseable {
       new Failover(this, g, route, onlyProvider != null).next();
     }
     return g;
+  }
+
+  /**
+   * Checks a request against this service before any provider call and prepares it (preset,
+   * style): every problem at once, the presets it names, its {@code providerOptions} (provider
+   * ids and keys) and, when one provider alone would serve it (named, or the only one
+   * configured), what makes it wrong for that provider (prompt length, sampler).
+   *
+   * @param request the request
+   * @param onlyProvider the provider named for it, or null for failover
+   * @return the request as providers receive it
+   * @throws InvalidRequestException listing every problem
+   */
+  public ImageGenerationRequest validated(ImageGenerationRequest request, @Nullable String onlyProvider) {
+    List<String> problems = new ArrayList<>();
+    ImageGenerationRequest prepared = null;
+    try {
+      prepared = prompts.prepare(request);
+    } catch (InvalidRequestException e) {
+      problems.addAll(e.violations());
+    }
+    request.providerOptions().forEach((id, options) -> {
+      ProviderSlot s = slots.get(id);
+      if (s == null) {
+        problems.add("providerOptions names provider '" + id + "', which is not configured (configured: "
+            + String.join(", ", slots.keySet()) + ")");
+      } else {
+        problems.addAll(s.provider.capabilities().unknownOptions(options, id));
+      }
+    });
+    ProviderSlot alone = onlyProvider != null ? slots.get(onlyProvider) : slots.size() == 1 ? slots.values().iterator().next() : null;
+    if (alone != null) {
+      // a request whose preset is unknown is checked as given, so that its other problems show too
+      problems.addAll(alone.provider.capabilities().invalid(prepared != null ? prepared : request, alone.id()));
+    }
+    if (!problems.isEmpty() || prepared == null) {
+      throw new InvalidRequestException(problems, onlyProvider, null);
+    }
+    return prepared;
   }
 
   private ResponseCache.@Nullable Entry cachedEntry(Generation g, ImageGenerationRequest prepared) {

@@ -3,6 +3,7 @@ package dev.imagegen.internal;
 import dev.imagegen.Cost;
 import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.RoutingStrategy;
+import dev.imagegen.spi.ProviderCapabilities;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -25,13 +26,16 @@ final class Router {
 
   /**
    * The providers for a request: ordered by the strategy, those that cannot honour a hard input
-   * (or, for a strict request, any input) left out with the reason.
+   * (or, for a strict request, any input) or for which the request is wrong (its prompt too long,
+   * its sampler unknown) left out with the reason.
    */
   Route route(ImageGenerationRequest request, @Nullable String onlyProvider) {
     List<ProviderSlot> candidates = new ArrayList<>();
     Map<String, String> skipped = new LinkedHashMap<>();
     for (ProviderSlot s : order(request, onlyProvider)) {
-      List<String> reasons = s.provider.capabilities().whyNot(request);
+      ProviderCapabilities caps = s.provider.capabilities();
+      List<String> reasons = new ArrayList<>(caps.whyNot(request));
+      reasons.addAll(caps.invalid(request, s.id()));
       if (reasons.isEmpty()) {
         candidates.add(s);
       } else {

@@ -8,9 +8,11 @@ import java.util.Collections;
 import java.util.EnumSet;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Predicate;
 
 /**
  * What a provider can do. Routing compares each request with these and skips (with the reason in
@@ -26,8 +28,18 @@ import java.util.TreeSet;
  * here, for the whole provider ({@link #ignoredInputs}) and per model ({@link #modelInputs}), so a
  * provider never decides it by hand.
  *
+ * <p>Some requests are not a matter of what the provider offers but are wrong for it:
+ * {@link #invalid} lists them (a prompt longer than {@code maxPromptLength}, a sampler the
+ * provider does not know), and {@link #unknownOptions} lists the {@code providerOptions} keys it
+ * does not read. Routing skips a provider for these too; a request for one named provider, or
+ * for the only one configured, fails with an {@link dev.imagegen.InvalidRequestException}
+ * before anything is sent.
+ *
  * @param models model names the provider accepts (aliases and native ids); see {@code anyModel}
- * @param anyModel whether names outside {@code models} are passed through as native ids
+ * @param anyModel whether names outside {@code models} are passed through as native ids (those
+ *     {@code modelNames} accepts)
+ * @param modelNames which names outside {@code models} a provider with {@code anyModel} passes
+ *     through, e.g. those shaped like its native ids
  * @param minSize smallest width or height
  * @param maxSize largest width or height
  * @param sizeMultiple width and height must be multiples of this
@@ -45,6 +57,14 @@ import java.util.TreeSet;
  * @param free whether generation costs nothing
  * @param ignoredInputs soft inputs no model of this provider takes
  * @param modelInputs soft inputs the model serving a request ignores, besides {@code ignoredInputs}
+ * @param maxPromptLength the longest prompt, in characters (Unicode code points) after style and
+ *     preset expansion; {@value #DEFAULT_MAX_PROMPT_LENGTH} unless the provider declares its own
+ * @param samplers the sampler names the provider knows; empty when it does not know them (any
+ *     name is sent, or dropped as a soft input)
+ * @param samplerNames which other spellings of a sampler the provider maps onto one it knows
+ * @param optionKeys the {@code providerOptions} keys the provider reads; see {@code anyOption}
+ * @param anyOption whether the provider forwards any {@code providerOptions} field (a model's own
+ *     inputs, say), so no key is unknown
  */
 public record ProviderCapabilities(
     Set<String> models,
@@ -64,7 +84,19 @@ public record ProviderCapabilities(
     boolean cancellable,
     boolean free,
     Set<SoftInput> ignoredInputs,
-    ModelInputs modelInputs) {
+    ModelInputs modelInputs,
+    Predicate<String> modelNames,
+    int maxPromptLength,
+    Set<String> samplers,
+    Predicate<String> samplerNames,
+    Set<String> optionKeys,
+    boolean anyOption) {
+
+  /**
+   * The prompt limit of a provider that declares none, in characters: the limit several image APIs
+   * document (Stability, Bedrock), and far beyond what CLIP or T5 encoders read.
+   */
+  public static final int DEFAULT_MAX_PROMPT_LENGTH = 10_000;
 
   /**
    * Which soft inputs the model serving a request ignores: a provider whose models differ (FLUX
@@ -104,6 +136,17 @@ public record ProviderCapabilities(
     if (modelInputs == null) {
       modelInputs = ModelInputs.NONE_IGNORED;
     }
+    if (modelNames == null) {
+      modelNames = name -> true;
+    }
+    if (samplerNames == null) {
+      samplerNames = name -> false;
+    }
+    if (maxPromptLength < 1) {
+      throw new IllegalArgumentException("maxPromptLength must be positive, was " + maxPromptLength);
+    }
+    samplers = Set.copyOf(new LinkedHashSet<>(samplers));
+    optionKeys = Set.copyOf(new LinkedHashSet<>(optionKeys));
   }
 
   /** A builder starting from text-to-image only, any size 64..2048 in multiples of 8. */
@@ -122,8 +165,9 @@ public record ProviderCapabilities(
    */
   public List<String> whyNot(ImageGenerationRequest request) {
     List<String> why = new ArrayList<>();
-    if (request.model() != null && !anyModel && !models.contains(request.model())) {
-      why.add("model '" + request.model() + "' not offered (offers " + String.join(", ", new TreeSet<>(models)) + ")");
+    String model = request.model();
+    if (model != null && !models.contains(model) && !(anyModel && acceptsName(modelNames, model))) {
+      why.add("no model '" + model + "' (known: " + String.join(", ", new TreeSet<>(models)) + ")");
     }
     Integer w = request.width();
     Integer h = request.height();
@@ -160,6 +204,70 @@ public record ProviderCapabilities(
       }
     }
     return why;
+  }
+
+  /**
+   * What makes a request wrong for this provider, as opposed to asking for something it does not
+   * offer: a prompt longer than {@link #maxPromptLength} and a sampler it does not know (when it
+   * knows its samplers and the serving model takes one). Routing skips the provider for these;
+   * for a request sent to this provider alone they are an
+   * {@link dev.imagegen.InvalidRequestException}.
+   *
+   * @param request the request, its prompt expanded (style, preset)
+   * @param providerId the provider's id, for the messages
+   * @return the problems, e.g. {@code prompt is 1048576 characters; fal accepts at most 10000}
+   */
+  public List<String> invalid(ImageGenerationRequest request, String providerId) {
+    List<String> out = new ArrayList<>();
+    int length = request.prompt().codePointCount(0, request.prompt().length());
+    if (length > maxPromptLength) {
+      out.add("prompt is " + length + " characters; " + providerId + " accepts at most " + maxPromptLength);
+    }
+    String sampler = request.sampler();
+    if (!samplers.isEmpty() && SoftInput.SAMPLER.isSetIn(request) && sampler != null
+        && !ignoredInputs(request).contains(SoftInput.SAMPLER) && !knowsSampler(sampler.strip())) {
+      out.add("sampler '" + sampler + "' is not one of " + providerId + "'s samplers (known: "
+          + String.join(", ", new TreeSet<>(samplers)) + ")");
+    }
+    return out;
+  }
+
+  /**
+   * The {@code providerOptions} keys this provider does not read: none when it forwards any field
+   * ({@link #anyOption}).
+   *
+   * @param options the request's options for this provider
+   * @param providerId the provider's id, for the messages
+   * @return one problem per unknown key, e.g. {@code providerOptions for 'horde': unknown key 'nfsw'
+   *     (horde reads: ...)}
+   */
+  public List<String> unknownOptions(Map<String, Object> options, String providerId) {
+    List<String> out = new ArrayList<>();
+    if (anyOption) {
+      return out;
+    }
+    for (String key : options.keySet()) {
+      if (!optionKeys.contains(key)) {
+        out.add("providerOptions for '" + providerId + "': unknown key '" + key + "' (" + providerId
+            + (optionKeys.isEmpty() ? " reads none" : " reads: " + String.join(", ", new TreeSet<>(optionKeys))) + ")");
+      }
+    }
+    return out;
+  }
+
+  private boolean knowsSampler(String name) {
+    if (samplers.contains(name) || acceptsName(samplerNames, name)) {
+      return true;
+    }
+    return samplers.stream().anyMatch(s -> s.equalsIgnoreCase(name));
+  }
+
+  private static boolean acceptsName(Predicate<String> names, String name) {
+    try {
+      return names.test(name);
+    } catch (RuntimeException e) {
+      return false;
+    }
   }
 
   /**
@@ -260,6 +368,12 @@ public record ProviderCapabilities(
     private boolean free;
     private final Set<SoftInput> ignoredInputs = EnumSet.noneOf(SoftInput.class);
     private ModelInputs modelInputs = ModelInputs.NONE_IGNORED;
+    private Predicate<String> modelNames = name -> true;
+    private int maxPromptLength = DEFAULT_MAX_PROMPT_LENGTH;
+    private final Set<String> samplers = new LinkedHashSet<>();
+    private Predicate<String> samplerNames = name -> false;
+    private final Set<String> optionKeys = new LinkedHashSet<>();
+    private boolean anyOption = true;
 
     private Builder() {}
 
@@ -269,6 +383,77 @@ public record ProviderCapabilities(
     public Builder models(Collection<String> names) { models.addAll(names); anyModel = false; return this; }
     /** @param v whether unknown model names pass through as native ids @return this */
     public Builder anyModel(boolean v) { anyModel = v; return this; }
+
+    /**
+     * Passes through only the names outside {@code models} that look like the provider's native
+     * ids, so that routing skips it for any other name ("no model 'flux-foo'") instead of the
+     * provider failing after the call started. Turns on {@code anyModel}.
+     *
+     * @param accepted which names are native ids; fast, no I/O
+     * @return this
+     */
+    public Builder modelNames(Predicate<String> accepted) {
+      modelNames = Objects.requireNonNull(accepted, "accepted");
+      anyModel = true;
+      return this;
+    }
+
+    /**
+     * The longest prompt the provider takes, in characters (default
+     * {@value ProviderCapabilities#DEFAULT_MAX_PROMPT_LENGTH}).
+     *
+     * @param v the limit, positive
+     * @return this
+     */
+    public Builder maxPromptLength(int v) { maxPromptLength = v; return this; }
+
+    /**
+     * The sampler names the provider knows: a request naming another is wrong for it.
+     *
+     * @param names the names, compared ignoring case
+     * @return this
+     */
+    public Builder samplers(Collection<String> names) { samplers.addAll(names); return this; }
+
+    /**
+     * Like {@link #samplers(Collection)}, for a provider that also maps other spellings
+     * ({@code Euler a}, {@code dpm++ 2m karras}) onto the names it knows.
+     *
+     * @param names the names, compared ignoring case
+     * @param otherSpellings which other names it maps; fast, no I/O
+     * @return this
+     */
+    public Builder samplers(Collection<String> names, Predicate<String> otherSpellings) {
+      samplers.addAll(names);
+      samplerNames = Objects.requireNonNull(otherSpellings, "otherSpellings");
+      return this;
+    }
+
+    /**
+     * The {@code providerOptions} keys the provider reads; any other key is a problem reported
+     * before anything is sent. Without this call every key is accepted.
+     *
+     * @param keys the keys, added to those given before; none for a provider that reads none
+     * @return this
+     */
+    public Builder optionKeys(String... keys) { optionKeys.addAll(List.of(keys)); anyOption = false; return this; }
+
+    /**
+     * Like {@link #optionKeys(String...)}.
+     *
+     * @param keys the keys, added to those given before
+     * @return this
+     */
+    public Builder optionKeys(Collection<String> keys) { optionKeys.addAll(keys); anyOption = false; return this; }
+
+    /**
+     * Declares that the provider forwards any {@code providerOptions} field (a model's own inputs),
+     * so no key is unknown.
+     *
+     * @param v whether every key is accepted
+     * @return this
+     */
+    public Builder anyOption(boolean v) { anyOption = v; return this; }
     /** @param min smallest side @param max largest side @param multiple side multiple @return this */
     public Builder sizes(int min, int max, int multiple) { minSize = min; maxSize = max; sizeMultiple = multiple; return this; }
     /** @param v most steps @return this */
@@ -315,7 +500,8 @@ public record ProviderCapabilities(
     /** Builds the capabilities. */
     public ProviderCapabilities build() {
       return new ProviderCapabilities(models, anyModel, minSize, maxSize, sizeMultiple, maxSteps, negativePrompt, seed,
-          img2img, mask, maxReferenceImages, maxImagesPerRequest, loras, queued, cancellable, free, ignoredInputs, modelInputs);
+          img2img, mask, maxReferenceImages, maxImagesPerRequest, loras, queued, cancellable, free, ignoredInputs, modelInputs,
+          modelNames, maxPromptLength, samplers, samplerNames, optionKeys, anyOption);
     }
   }
 }

@@ -72,7 +72,15 @@ final class FalProvider extends HttpImageProvider {
     PriceTable prices = FalPrices.of(config, this::modelOrNull);
     ProviderCapabilities capabilities = ProviderCapabilities.builder()
         .models(FalModels.LISTED)
-        .anyModel(true)
+        // any other fal app id (owner/alias[/path]) is passed through; a name that is not one is
+        // skipped by routing, never sent
+        .modelNames(name -> FalModels.resolve(name) != null)
+        // fal's model pages document no prompt limit (FLUX reads 256-512 T5 tokens and truncates,
+        // Nano Banana reads far more): 10,000 characters keeps every prompt a model can use and
+        // refuses a runaway one before it is uploaded
+        .maxPromptLength(10_000)
+        // the request's fal options are copied into the body as they are: any field of the model
+        .anyOption(true)
         .sizes(64, 4096, 8)
         .maxSteps(50)
         // no fal model here takes a negative prompt or a sampler: soft inputs, sent without

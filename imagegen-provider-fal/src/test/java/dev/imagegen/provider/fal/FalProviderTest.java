@@ -565,12 +565,60 @@ class FalProviderTest {
     }
 
     @Test
+    void anUnknownModelIsNoCapableProviderBeforeAnythingIsSentWithFailoverOrNamed() {
+      ImageGenerationRequest req = ImageGenerationRequest.builder().prompt("x").model("flux-foo").build();
+
+      assertThatThrownBy(() -> service().generateImageWithFailover(req))
+          .isInstanceOf(dev.imagegen.NoCapableProviderException.class)
+          .hasMessageContaining("fal: no model 'flux-foo' (known: ")
+          .hasMessageContaining("flux-schnell");
+      assertThatThrownBy(() -> service().generateImage(req, "fal"))
+          .isInstanceOf(dev.imagegen.NoCapableProviderException.class).hasMessageContaining("fal: no model 'flux-foo'");
+      server.verify(0, postRequestedFor(urlPathMatching("/.*")));
+    }
+
+    @Test
+    void aPromptOverFalsLimitIsRefusedBeforeAnythingIsSent() {
+      ImageGenerationRequest req = ImageGenerationRequest.builder().prompt("a".repeat(1 << 20)).build();
+
+      InvalidRequestException named = catchThrowableOfType(InvalidRequestException.class,
+          () -> service().generateImage(req, "fal"));
+      assertThat(named.violations()).containsExactly("prompt is 1048576 characters; fal accepts at most 10000");
+      ImageGenerationService two = ImageGenerationService.builder().provider(new FalProviderFactory(), config().build())
+          .provider(shortPrompts(), ProviderConfig.builder("short").build()).build();
+      services.add(two);
+      assertThatThrownBy(() -> two.generateImageWithFailover(req)).isInstanceOf(dev.imagegen.NoCapableProviderException.class)
+          .hasMessageContaining("fal: prompt is 1048576 characters; fal accepts at most 10000")
+          .hasMessageContaining("short: prompt is 1048576 characters; short accepts at most 100");
+      server.verify(0, postRequestedFor(urlPathMatching("/.*")));
+    }
+
+    /** A second provider that takes no long prompt either and is never called. */
+    dev.imagegen.spi.ImageProvider shortPrompts() {
+      return new dev.imagegen.spi.ImageProvider() {
+        @Override public String id() { return "short"; }
+        @Override public dev.imagegen.spi.ProviderCapabilities capabilities() {
+          return dev.imagegen.spi.ProviderCapabilities.builder().maxPromptLength(100).build();
+        }
+        @Override public java.util.concurrent.CompletableFuture<dev.imagegen.spi.ProviderResult> generate(
+            ImageGenerationRequest request, dev.imagegen.spi.GenerationContext context) {
+          throw new AssertionError("never called");
+        }
+        @Override public java.util.concurrent.CompletableFuture<dev.imagegen.ProviderHealth> health(
+            dev.imagegen.spi.ProviderContext context) {
+          throw new AssertionError("never called");
+        }
+        @Override public dev.imagegen.spi.CostModel costModel() { return dev.imagegen.spi.CostModel.free(); }
+      };
+    }
+
+    @Test
     void unknownNonFalModelIsNotCapable() {
       ImageGenerationException e = catchThrowableOfType(ImageGenerationException.class,
           () -> service().generateImage(ImageGenerationRequest.builder()
           .prompt("x").model("sdxl").build(), "fal"));
+      assertThat(e).isInstanceOf(dev.imagegen.NoCapableProviderException.class).hasMessageContaining("no model 'sdxl'");
       assertThat(e.kind()).isEqualTo(ErrorKind.NO_CAPABLE_PROVIDER);
-      assertThat(e.failoverMayHelp()).isTrue();
     }
   }
 

@@ -104,6 +104,12 @@ final class HordeProvider extends HttpImageProvider {
         .img2img(true)
         .mask(true)
         .maxImagesPerRequest(20)
+        // AI Horde refuses more than 7,500 words (InvalidPromptSize); a prompt of at most 15,000
+        // characters cannot hold more words than that
+        .maxPromptLength(15_000)
+        // the Horde's own names; A1111 and diffusers spellings map onto them
+        .samplers(HordeRequests.SAMPLERS, name -> HordeRequests.sampler(name) != null)
+        .optionKeys(HordeRequests.optionKeys())
         .loras(true)
         .queued(true)
         .cancellable(true)

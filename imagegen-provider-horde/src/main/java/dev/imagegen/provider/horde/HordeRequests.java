@@ -81,6 +81,13 @@ final class HordeRequests {
 
   private enum Kind { BOOLEAN, NUMBER, STRING, STRINGS, LIST, CLIP_SKIP, SAMPLER, SOURCE_PROCESSING }
 
+  /** Every horde option a request may set ({@code providerOptions("horde", key, value)}). */
+  static Set<String> optionKeys() {
+    Set<String> keys = new TreeSet<>(PARAM_OPTIONS.keySet());
+    keys.addAll(TOP_OPTIONS.keySet());
+    return keys;
+  }
+
   /** The worker flags every body carries, by configuration key (the Horde's field has {@code _}), with their defaults. */
   private static final Map<String, Boolean> FLAG_DEFAULTS = Map.of("nsfw", false, "censor-nsfw", true, "trusted-workers", false,
       "validated-backends", true, "slow-workers", true, "r2", true);

@@ -286,13 +286,42 @@ class HordeProviderTest {
       InvalidRequestException sampler = catchThrowableOfType(InvalidRequestException.class,
           () -> s.generateImage(fox().sampler("warp drive").build(), "horde"));
       InvalidRequestException option = catchThrowableOfType(InvalidRequestException.class,
-          () -> s.generateImage(fox().providerOption("horde", "clip_skip", 40).providerOption("horde", "turbo", true).build(),
+          () -> s.generateImage(fox().providerOption("horde", "nfsw", true).providerOption("horde", "turbo", true).build(),
               "horde"));
+      InvalidRequestException value = catchThrowableOfType(InvalidRequestException.class,
+          () -> s.generateImage(fox().providerOption("horde", "clip_skip", 40).build(), "horde"));
 
       assertThat(sampler.getMessage()).contains("warp drive").contains("k_euler_a");
       assertThat(option.violations()).hasSize(2);
-      assertThat(option.getMessage()).contains("clip_skip").contains("turbo");
+      assertThat(option.getMessage()).contains("unknown key 'nfsw'").contains("unknown key 'turbo'").contains("nsfw");
+      assertThat(value.getMessage()).contains("clip_skip");
       server.verify(0, stubs.submitRequests());
+    }
+
+    @Test
+    @DisplayName("a prompt over 15,000 characters (up to 7,500 words) is refused before anything is sent")
+    void longPromptRefusedBeforeSending() {
+      stubs.success(WEBP);
+      ImageGenerationService s = service();
+
+      InvalidRequestException e = catchThrowableOfType(InvalidRequestException.class,
+          () -> s.generateImage(fox().prompt("fox ".repeat(262_144)).build(), "horde"));
+
+      assertThat(e.violations()).containsExactly("prompt is 1048576 characters; horde accepts at most 15000");
+      server.verify(0, stubs.submitRequests());
+      s.generateImage(fox().prompt("f ".repeat(7_500).strip()).build(), "horde");
+      server.verify(1, stubs.submitRequests());
+    }
+
+    @Test
+    @DisplayName("an unknown sampler skips the Horde in failover with the reason; its own and A1111 names do not")
+    void unknownSamplerIsASkipReason() {
+      ImageProvider p = new HordeProviderFactory().create(config().build());
+
+      assertThat(p.capabilities().invalid(fox().sampler("warp drive").build(), "horde"))
+          .singleElement().asString().contains("sampler 'warp drive' is not one of horde's samplers").contains("k_euler_a");
+      assertThat(p.capabilities().invalid(fox().sampler("DPM++ 2M Karras").build(), "horde")).isEmpty();
+      assertThat(p.capabilities().invalid(fox().sampler("k_lms").build(), "horde")).isEmpty();
     }
   }
 

@@ -97,7 +97,13 @@ final class HuggingFaceProvider extends HttpImageProvider {
         : Stream.concat(HuggingFaceModels.ALIASES.keySet().stream(), HuggingFaceModels.ALIASES.values().stream());
     ProviderCapabilities capabilities = ProviderCapabilities.builder()
         .models(names.toList())
-        .anyModel(!dedicated) // any repo id owner/name on the router
+        // any repo id owner/name on the router; another name is skipped by routing, never sent
+        .modelNames(name -> HuggingFaceModels.repoId(name) != null)
+        .anyModel(!dedicated)
+        // HF documents no prompt limit (FLUX reads 256-512 T5 tokens and truncates the rest):
+        // 10,000 characters keeps every prompt a model can use and refuses a runaway one
+        .maxPromptLength(10_000)
+        .optionKeys() // the body is built from the request alone: no providerOptions are read
         .maxSteps(100)
         .negativePrompt(true)
         .modelInputs(r -> {

@@ -215,7 +215,7 @@ class HuggingFaceProviderTest {
     }
 
     @Test
-    @DisplayName("a repo id passes through; a name that is neither alias nor repo id fails without a call")
+    @DisplayName("a repo id passes through; a name that is neither alias nor repo id is skipped by routing, no call")
     void repoIdsPassThroughOtherNamesFail() {
       stubs.success(png);
       ImageGenerationService s = service();
@@ -224,9 +224,8 @@ class HuggingFaceProviderTest {
       assertThat(posts().get(0).getUrl()).isEqualTo("/hf-inference/models/stabilityai/sdxl-turbo");
 
       assertThatThrownBy(() -> s.generateImage(request().model("sdxl-turbo").build(), "huggingface"))
-          .isInstanceOf(ProviderUnavailableException.class)
-          .hasMessageContaining("neither an alias")
-          .satisfies(e -> assertThat(((ProviderUnavailableException) e).failoverMayHelp()).isTrue());
+          .isInstanceOf(NoCapableProviderException.class)
+          .hasMessageContaining("huggingface: no model 'sdxl-turbo' (known: ");
       assertThat(posts()).hasSize(1);
     }
 
@@ -578,6 +577,25 @@ class HuggingFaceProviderTest {
           .generateImage(request().numImages(3).build(), "huggingface"))
           .isInstanceOf(NoCapableProviderException.class).hasMessageContaining("serves at most 2");
       assertThat(posts()).isEmpty();
+    }
+
+    @Test
+    @DisplayName("a name that is no alias nor repo id, an option, a runaway prompt: refused before any call")
+    void refusedBeforeAnyCall() {
+      stubs.success(png);
+      ImageGenerationService s = service();
+
+      assertThatThrownBy(() -> s.generateImage(request().model("flux-foo").build(), "huggingface"))
+          .isInstanceOf(NoCapableProviderException.class).hasMessageContaining("huggingface: no model 'flux-foo' (known: ");
+      assertThatThrownBy(() -> s.generateImage(request().providerOption("huggingface", "guidance", 2).build(), "huggingface"))
+          .isInstanceOf(dev.imagegen.InvalidRequestException.class)
+          .hasMessageContaining("providerOptions for 'huggingface': unknown key 'guidance' (huggingface reads none)");
+      assertThatThrownBy(() -> s.generateImage(request().prompt("a".repeat(1 << 20)).build(), "huggingface"))
+          .isInstanceOf(dev.imagegen.InvalidRequestException.class)
+          .hasMessageContaining("prompt is 1048576 characters; huggingface accepts at most 10000");
+      assertThat(posts()).isEmpty();
+      assertThat(s.generateImage(request().model("stabilityai/sdxl-turbo").build(), "huggingface").provider())
+          .isEqualTo("huggingface");
     }
   }
 

@@ -134,7 +134,14 @@ final class ReplicateProvider extends HttpImageProvider {
     }
     ProviderCapabilities capabilities = ProviderCapabilities.builder()
         .models(accepted)
-        .anyModel(true) // after models(), which turns it off
+        // any other Replicate model (owner/name, owner/name:version, a version id) passes through;
+        // another name is skipped by routing, never sent
+        .modelNames(name -> ReplicateModels.tryResolve(name) != null)
+        // Replicate documents no prompt limit (each model's schema may set one): 10,000 characters
+        // keeps every prompt a model can use and refuses a runaway one
+        .maxPromptLength(10_000)
+        // the request's replicate options are merged into the model's input: any field of the model
+        .anyOption(true)
         .negativePrompt(true)
         .modelInputs(r -> ReplicateModels.ignoredInputs(r.model(), defaultModel))
         .seed(true)

@@ -306,6 +306,21 @@ class ReplicateProviderTest {
       assertThat(turbo.attempts().get(0).errorKind()).isEqualTo(ErrorKind.NO_CAPABLE_PROVIDER);
       assertThat(creates()).isEmpty();
     }
+
+    @Test
+    void aNameThatIsNoReplicateModelIsSkippedByRoutingAndNoCapableAlone() {
+      ImageGenerationService s = service(true);
+
+      ImageGenerationResponse r = s.generateImageWithFailover(request().model("sdxl-turbo").build());
+      assertThat(r.attempts().get(0).outcome()).isEqualTo(dev.imagegen.Attempt.Outcome.SKIPPED);
+      assertThat(r.attempts().get(0).message()).contains("no model 'sdxl-turbo' (known: ");
+      assertThatThrownBy(() -> service().generateImageWithFailover(request().model("sdxl-turbo").build()))
+          .isInstanceOf(dev.imagegen.NoCapableProviderException.class).hasMessageContaining("replicate: no model 'sdxl-turbo'");
+      assertThatThrownBy(() -> service().generateImage(request().prompt("a".repeat(1 << 20)).build(), "replicate"))
+          .isInstanceOf(InvalidRequestException.class)
+          .hasMessageContaining("prompt is 1048576 characters; replicate accepts at most 10000");
+      assertThat(creates()).isEmpty();
+    }
   }
 
   @Nested

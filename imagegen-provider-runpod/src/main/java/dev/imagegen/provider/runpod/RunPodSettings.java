@@ -180,6 +180,11 @@ final class RunPodSettings {
     return ProviderCapabilities.builder()
         .models(byAlias.keySet())
         .anyModel(false)
+        // RunPod bounds only the body (10 MB); the workers' SDXL and FLUX encoders read 77 CLIP and
+        // 256-512 T5 tokens: 10,000 characters keeps every prompt they can use, refuses a runaway one
+        .maxPromptLength(10_000)
+        // the request's runpod options are merged into the worker's input: any field of the worker
+        .anyOption(true)
         // a template without {{negative_prompt}}, {{sampler}}, {{guidance}} or {{steps}} drops that
         // soft input: served without it, with a warning, unless the request is strict
         .negativePrompt(true)

@@ -167,6 +167,19 @@ class RunPodProviderTest {
   @Nested
   class Outputs {
     @Test
+    void aRunawayPromptIsRefusedBeforeAnythingIsSent() {
+      stubs.success(StubImages.png(64, 48, 42));
+      try (ImageGenerationService s = service(config().build())) {
+        assertThatThrownBy(() -> s.generateImage(request().prompt("a".repeat(1 << 20)).build(), "runpod"))
+            .isInstanceOf(dev.imagegen.InvalidRequestException.class)
+            .hasMessageContaining("prompt is 1048576 characters; runpod accepts at most 10000");
+        assertThat(s.generateImage(request().providerOption("runpod", "refiner_inference_steps", 10).build(), "runpod")
+            .provider()).as("any input field of the worker passes").isEqualTo("runpod");
+      }
+      assertThat(calls(postRequestedFor(urlPathEqualTo("/v2/" + ENDPOINT + "/run")))).hasSize(1);
+    }
+
+    @Test
     void readsWorkerSdxlBase64DataUrisAndSendsTheSdxlInput() {
       StubImage image = StubImages.png(64, 48, 42);
       stubs.success(image);
