@@ -623,6 +623,8 @@ public final class ImageGenerationService implements AutoCloseable {
         warnings.clear();
       }
       if (!problems.isEmpty()) {
+        // the warnings may explain the problems (IMAGEGEN_FAL_APIKEY beside a missing key): they are logged too
+        warnings.forEach(w -> CONFIG_LOG.warn("{}", w));
         for (ImageProvider p : configured) {
           try {
             p.close();

@@ -267,6 +267,23 @@ public class ConfigurationTest {
   }
 
   @Test
+  void aProviderConfigNeverShowsTheUserInfoOfAUrl() {
+    ProviderConfig c = ProviderConfig.from("fal", Map.of("IMAGEGEN_FAL_BASE_URL", "https://admin:s3cret-pass@proxy.example/fal"),
+        new Properties(), Map.of());
+    assertThat(c.toString()).contains("https://****@proxy.example/fal").doesNotContain("s3cret-pass").doesNotContain("admin");
+  }
+
+  @Test
+  void warningsAreLoggedEvenWhenABadValueStopsTheBuild() {
+    // the misspelt key explains the failure next to it: an operator must see both
+    String logs = logsOf(() -> failure(Map.of("FAL_KEY", "k-1", "IMAGEGEN_MAX_RETRIES", "two"),
+        props("imagegen.fal.baseurl", "http://proxy.example")));
+    assertThat(logs.lines().filter(l -> l.contains("WARN") && l.contains(ImageGenerationService.CONFIG_LOGGER)))
+        .singleElement().asString().endsWith("imagegen.fal.baseurl (system property): no such setting; did you mean "
+            + "imagegen.fal.base-url?");
+  }
+
+  @Test
   void providerConfigRemembersWhereEachValueCameFrom() {
     Properties p = props("imagegen.fal.timeout", "30s");
     ProviderConfig c = ProviderConfig.from("fal", Map.of("FAL_KEY", "k-1", "IMAGEGEN_FAL_PRIORITY", "2"), p,

@@ -113,7 +113,7 @@ final class Budgets {
 
   /** What has been spent in the total scope of the current window. */
   BigDecimal spentTotal() {
-    return store.spent("total" + windowSuffix());
+    return store.spent("total" + windowSuffix(windowStart()));
   }
 
   /** A budget scope with the name a person reads: which budget, its limit and its window. */
@@ -122,8 +122,8 @@ final class Budgets {
   private List<Limit> limits(String providerId) {
     List<Limit> s = new ArrayList<>(2);
     Duration w = policy.window();
-    long start = w == null ? 0 : (Instant.now().toEpochMilli() / w.toMillis()) * w.toMillis();
-    String suffix = w == null ? "" : "@" + start;
+    long start = windowStart();
+    String suffix = windowSuffix(start);
     String window = w == null ? "(no window)" : per(w) + " (resets " + moment(start + w.toMillis()) + ")";
     @Nullable BigDecimal total = policy.total();
     if (total != null) {
@@ -143,12 +143,15 @@ final class Budgets {
     return s;
   }
 
-  private String windowSuffix() {
-    if (policy.window() == null) {
-      return "";
-    }
-    long w = policy.window().toMillis();
-    return "@" + (Instant.now().toEpochMilli() / w) * w;
+  /** When the current window began (epoch millis), 0 without a window. */
+  private long windowStart() {
+    Duration w = policy.window();
+    return w == null ? 0 : (Instant.now().toEpochMilli() / w.toMillis()) * w.toMillis();
+  }
+
+  /** The part of a store key that names the window that began at {@code start}. */
+  private String windowSuffix(long start) {
+    return policy.window() == null ? "" : "@" + start;
   }
 
   /** A window as a person says it: "per day", "per 6 hours", "per 90 seconds". */

@@ -159,8 +159,6 @@ public abstract class HttpImageProvider implements ImageProvider {
   /** The class, the id and the base URL without any user info; never a credential. */
   @Override
   public String toString() {
-    String shown = baseUrl.getRawUserInfo() == null ? baseUrl.toString()
-        : baseUrl.toString().replace(baseUrl.getRawUserInfo() + "@", "***@");
-    return getClass().getSimpleName() + "[" + id() + ", " + shown + "]";
+    return getClass().getSimpleName() + "[" + id() + ", " + ProviderConfig.maskUserInfo(baseUrl.toString()) + "]";
   }
 }

@@ -27,7 +27,8 @@ import org.jspecify.annotations.Nullable;
  * ({@code imagegen.fal.api-key}), and each provider's customary variable as a fallback
  * ({@code FAL_KEY}). Properties win over {@code IMAGEGEN_} variables, which win over customary ones.
  *
- * <p>{@link #toString()} masks every value whose key names a credential.
+ * <p>{@link #toString()} masks every value whose key names a credential, and the user info of
+ * every URL ({@code https://user:pass@host}).
  */
 public final class ProviderConfig {
 
@@ -643,7 +644,7 @@ public final class ProviderConfig {
   @Override
   public String toString() {
     Map<String, String> shown = new LinkedHashMap<>();
-    values.forEach((k, v) -> shown.put(k, isSecretKey(k) ? Redactor.MASK : v));
+    values.forEach((k, v) -> shown.put(k, isSecretKey(k) ? Redactor.MASK : maskUserInfo(v)));
     return "ProviderConfig[" + providerId + " " + shown + "]";
   }
 

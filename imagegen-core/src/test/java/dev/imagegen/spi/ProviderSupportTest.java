@@ -277,6 +277,6 @@ class ProviderSupportTest {
         return new CompletableFuture<>();
       }
     };
-    assertThat(withUserInfo.toString()).doesNotContain("s3cret-pass").doesNotContain("admin").contains("***@webui.example:7860");
+    assertThat(withUserInfo.toString()).doesNotContain("s3cret-pass").doesNotContain("admin").contains(Redactor.MASK + "@webui.example:7860");
   }
 }
