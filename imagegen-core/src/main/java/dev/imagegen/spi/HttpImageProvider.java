@@ -156,6 +156,19 @@ public abstract class HttpImageProvider implements ImageProvider {
     return request(ctx, path).header("Content-Type", "application/json").POST(ctx.http().jsonBody(body)).build();
   }
 
+  /**
+   * A {@code multipart/form-data} {@code POST} to a path under the base URL, with the provider's
+   * credentials.
+   *
+   * @param ctx the context whose HTTP support sends it
+   * @param path the path
+   * @param form the fields and files
+   * @return the request
+   */
+  public HttpRequest postMultipart(ProviderContext ctx, String path, Multipart form) {
+    return request(ctx, path).header("Content-Type", form.contentType()).POST(form.body()).build();
+  }
+
   /** The class, the id and the base URL without any user info; never a credential. */
   @Override
   public String toString() {
