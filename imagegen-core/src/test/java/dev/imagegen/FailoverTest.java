@@ -63,6 +63,9 @@ class FailoverTest {
             (Supplier<ImageGenerationException>) () -> new ProviderUnavailableException("reset", "a", true, true, null, null), 1, null),
         Arguments.of("invalid request: stop",
             (Supplier<ImageGenerationException>) () -> new InvalidRequestException("HTTP 422: bad width", "a"), 1, null),
+        Arguments.of("model retired or unknown at this provider: next, as a capability skip",
+            (Supplier<ImageGenerationException>) () -> InvalidRequestException.notServedHere(
+                "model 'gpt-image-1' is shut down; set imagegen.a.model", "a"), 1, "b"),
         Arguments.of("content policy: stop",
             (Supplier<ImageGenerationException>) () -> new ContentPolicyException("NSFW", "a"), 1, null));
   }

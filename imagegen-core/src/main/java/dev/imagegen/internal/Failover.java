@@ -171,7 +171,8 @@ final class Failover {
       return s.failoverOnContentPolicy;
     }
     if (e.kind() == ErrorKind.INVALID_REQUEST) {
-      return s.failoverOnInvalidRequest;
+      // a model this provider retired or does not know: another provider serves another model
+      return s.failoverOnInvalidRequest || e.failoverMayHelp();
     }
     if (e instanceof GenerationTimeoutException || e instanceof GenerationCancelledException) {
       return false;
