@@ -2,6 +2,7 @@ package dev.imagegen;
 
 import dev.imagegen.internal.Engine;
 import dev.imagegen.internal.EngineSettings;
+import dev.imagegen.spi.HttpImageProvider;
 import dev.imagegen.spi.ImageProvider;
 import dev.imagegen.spi.ImageProviderFactory;
 import dev.imagegen.spi.ProviderConfig;
@@ -10,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -334,6 +336,7 @@ public final class ImageGenerationService implements AutoCloseable {
     private final List<String> configProblems = new ArrayList<>();
     private final List<String> configWarnings = new ArrayList<>();
     private final List<ImageProvider> configured = new ArrayList<>();
+    private final Map<ImageProvider, ImageProviderFactory> factoryOf = new IdentityHashMap<>();
     private @Nullable String noProviderMessage;
     private boolean strict;
     private boolean configuredStrict;
@@ -361,7 +364,9 @@ public final class ImageGenerationService implements AutoCloseable {
      */
     public Builder provider(ImageProviderFactory factory, ProviderConfig config) {
       ProviderConfig c = config.withDefaults(factory.defaults());
-      return provider(factory.create(c), c);
+      ImageProvider created = factory.create(c);
+      factoryOf.put(created, factory);
+      return provider(created, c);
     }
 
     /**
@@ -478,6 +483,7 @@ public final class ImageGenerationService implements AutoCloseable {
       try {
         ImageProvider p = f.create(c);
         configured.add(p);
+        factoryOf.put(p, f);
         provider(p, c);
         return true;
       } catch (RuntimeException e) {
@@ -646,24 +652,29 @@ public final class ImageGenerationService implements AutoCloseable {
       if (none == null) {
         List<String> each = new ArrayList<>();
         for (EngineSettings.Entry e : s.providers) {
-          each.add(describe(e.provider().id(), e.config()));
+          each.add(describe(e.provider(), factoryOf.get(e.provider()), e.config()));
         }
         CONFIG_LOG.info("enabled providers: {}", String.join("; ", each));
       }
       return service;
     }
 
-    /** A provider as the INFO line shows it: where its key came from (never the key) and its base URL. */
-    private static String describe(String id, ProviderConfig c) {
+    /**
+     * A provider as the INFO line shows it: where each credential it reads came from (never the
+     * key; a misspelt key the factory does not read is a warning, not a credential) and its base URL.
+     */
+    private static String describe(ImageProvider provider, @Nullable ImageProviderFactory factory, ProviderConfig c) {
       List<String> keys = new ArrayList<>();
       c.values().forEach((k, v) -> {
-        if (ProviderConfig.isSecretKey(k) && !v.isBlank()) {
+        if (ProviderConfig.isSecretKey(k) && !v.isBlank() && (factory == null || EnvironmentConfiguration.isKnown(factory, k))) {
           keys.add(k + " from " + c.origin(k).orElse(ProviderConfig.SET_IN_CODE));
         }
       });
       String url = c.get(ProviderConfig.BASE_URL).map(u -> ProviderConfig.maskUserInfo(u) + " ("
-          + c.origin(ProviderConfig.BASE_URL).orElse(ProviderConfig.SET_IN_CODE) + ")").orElse("default");
-      return id + " (" + (keys.isEmpty() ? "no key" : String.join(", ", keys)) + "; base URL " + url + ")";
+          + c.origin(ProviderConfig.BASE_URL).orElse(ProviderConfig.SET_IN_CODE) + ")")
+          .orElseGet(() -> provider instanceof HttpImageProvider h
+              ? ProviderConfig.maskUserInfo(h.baseUrl().toString()) + " (default)" : "default");
+      return provider.id() + " (" + (keys.isEmpty() ? "no key" : String.join(", ", keys)) + "; base URL " + url + ")";
     }
   }
 }

@@ -21,6 +21,10 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Enumeration;
 import java.util.List;
+import dev.imagegen.spi.ProviderResult;
+import dev.imagegen.spi.ProviderContext;
+import dev.imagegen.spi.GenerationContext;
+import dev.imagegen.spi.HttpImageProvider;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
@@ -57,7 +61,27 @@ public class ConfigurationTest {
     @Override public boolean isConfigured(ProviderConfig config) { return config.apiKey().isPresent(); }
     @Override public ImageProvider create(ProviderConfig config) {
       config.intValue("wait-seconds", 60, 1, 60);
-      return new ScriptedProvider("replicate");
+      return new HttpReplicate(config);
+    }
+  }
+
+  /** An HTTP provider with a public default base URL, which the INFO line names. */
+  static final class HttpReplicate extends HttpImageProvider {
+    private final ScriptedProvider scripted = new ScriptedProvider("replicate");
+
+    HttpReplicate(ProviderConfig config) {
+      super(config, "https://api.replicate.com/v1");
+      declare(scripted.capabilities(), scripted.costModel());
+    }
+
+    @Override
+    public CompletableFuture<ProviderResult> generate(ImageGenerationRequest request, GenerationContext context) {
+      return scripted.generate(request, context);
+    }
+
+    @Override
+    public CompletableFuture<ProviderHealth> health(ProviderContext context) {
+      return scripted.health(context);
     }
   }
 
@@ -336,14 +360,17 @@ public class ConfigurationTest {
 
   @Test
   void oneInfoLineNamesEachProvidersKeyOriginAndBaseUrlButNeverTheKey() {
-    Map<String, String> env = Map.of("FAL_KEY", "fal-secret-key-42", "IMAGEGEN_REPLICATE_API_KEY", "r8-secret-token-7");
+    Map<String, String> env = Map.of("FAL_KEY", "fal-secret-key-42", "IMAGEGEN_REPLICATE_API_KEY", "r8-secret-token-7",
+        "IMAGEGEN_FAL_APIKEY", "misspelt-key-9");
     Properties p = props("imagegen.fal.base-url", "https://user:hunter2pw@proxy.example/fal");
     String logs = logsOf(() -> build(env, p).close());
     List<String> info = logs.lines().filter(l -> l.contains("INFO " + ImageGenerationService.CONFIG_LOGGER)).toList();
     assertThat(info).singleElement().asString().endsWith("enabled providers: "
         + "fal (api-key from environment variable FAL_KEY; base URL https://****@proxy.example/fal (system property "
-        + "imagegen.fal.base-url)); replicate (api-key from environment variable IMAGEGEN_REPLICATE_API_KEY; base URL default)");
-    assertThat(logs).doesNotContain("fal-secret-key-42").doesNotContain("r8-secret-token-7").doesNotContain("hunter2pw");
+        + "imagegen.fal.base-url)); replicate (api-key from environment variable IMAGEGEN_REPLICATE_API_KEY; base URL "
+        + "https://api.replicate.com/v1 (default))");
+    assertThat(logs).contains("IMAGEGEN_FAL_APIKEY (environment variable): no such setting; did you mean IMAGEGEN_FAL_API_KEY?");
+    assertThat(logs).doesNotContain("misspelt-key-9").doesNotContain("fal-secret-key-42").doesNotContain("r8-secret-token-7").doesNotContain("hunter2pw");
   }
 
   // ------------------------------------------------------------------------------ health checks

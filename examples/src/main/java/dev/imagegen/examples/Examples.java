@@ -57,7 +57,9 @@ final class Examples {
           console.line("providers: " + String.join(", ", service.providers()));
           return body(service, console, body);
         }
-        console.line("no provider is reachable (" + (health.isEmpty() ? "none configured" : health.values().stream()
+        // with nothing configured, health() holds one entry, NO_PROVIDER, whose message says what to set
+        ProviderHealth none = health.get(ImageGenerationService.NO_PROVIDER);
+        console.line("no provider is reachable (" + (none != null ? "none configured: " + none.message() : health.values().stream()
             .map(h -> h.provider() + " " + h.state()).reduce((a, b) -> a + ", " + b).orElse("")) + "): switching to the sandbox");
       }
     }

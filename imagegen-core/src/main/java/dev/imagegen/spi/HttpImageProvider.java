@@ -134,6 +134,11 @@ public abstract class HttpImageProvider implements ImageProvider {
     return authorize(ctx.http().request(url));
   }
 
+  /** The base URL calls go to: {@code base-url}, or the provider's public API. */
+  public URI baseUrl() {
+    return baseUrl;
+  }
+
   /**
    * A URL under the base URL.
    *
