@@ -84,6 +84,24 @@ class AttemptLogsTest {
   }
 
   @Test
+  void aSubmitWhoseOutcomeIsUnknownSaysWhyTheGenerationStopsInsteadOfFailingOver() {
+    ScriptedProvider a = new ScriptedProvider("a")
+        .then(ScriptedProvider.fail(ProviderUnavailableException.outcomeUnknown("connection reset after the body was sent", "a", null)));
+    ScriptedProvider b = new ScriptedProvider("b");
+    try (ImageGenerationService s = ImageGenerationService.builder().provider(a, config("a", KEY_A, "1"))
+        .provider(b, config("b", KEY_B, "2")).build()) {
+      GenerationJob job = s.submit(ImageGenerationRequest.of("fox"));
+      assertThatThrownBy(() -> job.result().join()).hasCauseInstanceOf(ProviderUnavailableException.class);
+      assertThat(b.calls).hasValue(0);
+      assertThat(events("a")).filteredOn(e -> e.level() == Level.WARN).extracting(CapturedLogs.Event::message)
+          .anySatisfy(m -> assertThat(m).contains("connection reset after the body was sent")
+              .contains("the generation ends (the submit's outcome is unknown and it may be billed; "
+                  + "failoverOnUnknownOutcome is off)"));
+    }
+    assertNoSecret();
+  }
+
+  @Test
   void theLastProviderFailingSaysNoProviderIsLeft() {
     ScriptedProvider a = new ScriptedProvider("a")
         .then(ScriptedProvider.fail(new InsufficientCreditsException("HTTP 402: out of credit", "a")));

@@ -162,6 +162,9 @@ final class Failover {
     if (e instanceof GenerationTimeoutException || e instanceof GenerationCancelledException) {
       return "it was cancelled or timed out";
     }
+    if (e instanceof ProviderUnavailableException pu && pu.outcomeUnknown()) {
+      return "the submit's outcome is unknown and it may be billed; failoverOnUnknownOutcome is off";
+    }
     return "another provider would not help";
   }
 
