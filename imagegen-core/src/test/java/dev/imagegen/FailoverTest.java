@@ -1,16 +1,22 @@
 package dev.imagegen;
 
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.github.tomakehurst.wiremock.WireMockServer;
+import com.github.tomakehurst.wiremock.client.WireMock;
+import com.github.tomakehurst.wiremock.stubbing.Scenario;
 import dev.imagegen.spi.CostModel;
 import dev.imagegen.spi.ProviderCapabilities;
 import dev.imagegen.spi.ProviderConfig;
 import dev.imagegen.testing.ScriptedProvider;
 import java.math.BigDecimal;
 import java.net.URI;
+import java.net.http.HttpRequest;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -57,6 +63,8 @@ class FailoverTest {
             (Supplier<ImageGenerationException>) () -> new AuthenticationException("HTTP 401", "a"), 1, "b"),
         Arguments.of("out of credits: no retry, failover",
             (Supplier<ImageGenerationException>) () -> new InsufficientCreditsException("HTTP 402", "a"), 1, "b"),
+        Arguments.of("429 with Retry-After: 0 every time: retried at once, then failover (never a cancellation)",
+            (Supplier<ImageGenerationException>) () -> new RateLimitedException("429", "a", Duration.ZERO, null), 3, "b"),
         Arguments.of("429 with a long Retry-After: no wait, failover",
             (Supplier<ImageGenerationException>) () -> new RateLimitedException("429", "a", Duration.ofSeconds(120), null), 1, "b"),
         Arguments.of("outcome unknown after submit, provider cannot look it up: no resubmit, stop",
@@ -88,6 +96,29 @@ class FailoverTest {
       assertThat(r.attempts().get(0).calls()).isEqualTo(callsToA);
     }
     assertThat(a.calls).hasValue(callsToA);
+  }
+
+  @Test
+  void aRetryAfterOfZeroOnAnHttpAnswerIsRetriedAtOnceNotReportedAsACancellation() {
+    WireMockServer server = new WireMockServer(options().dynamicPort());
+    server.start();
+    try {
+      server.stubFor(WireMock.post("/generate").inScenario("429").whenScenarioStateIs(Scenario.STARTED)
+          .willReturn(WireMock.aResponse().withStatus(429).withHeader("Retry-After", "0").withBody("{\"error\":\"slow down\"}"))
+          .willSetStateTo("ok"));
+      server.stubFor(WireMock.post("/generate").inScenario("429").whenScenarioStateIs("ok")
+          .willReturn(WireMock.aResponse().withStatus(200).withBody("{}")));
+      ScriptedProvider.Step overHttp = (req, ctx) -> ctx.http().call(ctx.http().request(URI.create(server.baseUrl() + "/generate"))
+          .POST(HttpRequest.BodyPublishers.ofString("{}")).build()).thenCompose(r -> r.status() == 200
+              ? ScriptedProvider.ok().apply(req, ctx) : CompletableFuture.failedFuture(ctx.http().mapError(r)));
+      a.then(overHttp, overHttp);
+      ImageGenerationResponse r = service().generateImageWithFailover(request());
+      assertThat(r.provider()).isEqualTo("a");
+      assertThat(server.findAll(WireMock.postRequestedFor(WireMock.urlEqualTo("/generate")))).hasSize(2);
+      assertThat(b.calls).hasValue(0);
+    } finally {
+      server.stop();
+    }
   }
 
   @Test

@@ -129,6 +129,8 @@ final class ProviderAttempt {
     return ended.get() || generation.isDone() || engine.isClosed();
   }
 
+  private static final Duration MIN_RETRY_DELAY = Duration.ofMillis(1);
+
   private RetryPolicy<ProviderResult> retryPolicy() {
     EngineSettings s = engine.settings;
     return RetryPolicy.<ProviderResult>builder()
@@ -139,7 +141,11 @@ final class ProviderAttempt {
         .withJitter(0.25)
         .withDelayFn(ctx -> {
           Duration asked = engine.classify(slot, ctx.getLastException()).retryAfter();
-          return asked != null ? asked : Duration.ofMillis(-1); // negative: the backoff applies
+          if (asked == null) {
+            return Duration.ofMillis(-1); // negative: the backoff applies
+          }
+          // Retry-After: 0 means at once, but Failsafe cancels an async stage retried with no delay: 1 ms is at once
+          return asked.compareTo(MIN_RETRY_DELAY) < 0 ? MIN_RETRY_DELAY : asked;
         })
         .onRetryScheduled(ev -> {
           ImageGenerationException e = engine.classify(slot, ev.getLastException());
