@@ -732,7 +732,11 @@ public final class ProviderHttp {
    * are scrubbed from the body first, from its decoded JSON strings as well as its raw text.
    * For a request that was not {@linkplain #isRetrySafe safe to repeat}, a 408 or 5xx answer then
    * becomes a {@link ProviderUnavailableException} with an unknown outcome (the provider may have
-   * created a job), keeping the message and {@code Retry-After}; 4xx answers keep the mapping.
+   * created a job), keeping the message and {@code Retry-After}; 4xx answers keep the mapping. A
+   * provider whose API documents that a request answered with an error creates and charges
+   * nothing (a synchronous API with no job) says so in its own mapping with
+   * {@code ProviderUnavailableException.builder(...).retryable(true).notBilled()}: that answer is
+   * then retried and failed over like a read.
    *
    * @param r the answer
    */
@@ -748,7 +752,9 @@ public final class ProviderHttp {
     if (!(s == 408 || s >= 500)) {
       return e; // a 4xx answer proves the request was refused; a 3xx was not followed
     }
-    if (e instanceof ProviderUnavailableException pu && pu.outcomeUnknown()) {
+    if (e instanceof ProviderUnavailableException pu && (pu.outcomeUnknown() || pu.notBilled())) {
+      // notBilled: the provider's own mapping knows from the answer that nothing was created (its API documents that
+      // a request that fails is not charged), so the submit may be retried and failed over like a read
       return e;
     }
     if (e.kind() != ErrorKind.UNAVAILABLE && !e.retryMayHelp()) {

@@ -131,6 +131,32 @@ class ProviderHttpTest {
   }
 
   @Test
+  void aProviderWhoseFailedRequestsAreNotChargedMakesA5xxAnswerRetryableButATransportFaultStaysUnknown() {
+    // a synchronous API that documents "failed requests are not charged": its own mapping says so for its error body
+    ProviderHttp http = new ProviderHttp(ctx, java.net.http.HttpClient.newBuilder().build(), "imagegen-java/test", null,
+        r -> r.status() >= 500 && r.text().contains("server_error")
+            ? ProviderUnavailableException.builder("acme: HTTP " + r.status() + " server_error; nothing was created", "acme")
+                .retryable(true).notBilled().retryAfter(r.retryAfter()).build()
+            : null);
+    server.stubFor(post("/jobs").willReturn(aResponse().withStatus(503).withHeader("Retry-After", "2")
+        .withBody("{\"error\":{\"type\":\"server_error\",\"message\":\"overloaded\"}}")));
+    assertThat(failure(http.json(postJob()))).isInstanceOfSatisfying(ProviderUnavailableException.class, e -> {
+      assertThat(e.outcomeUnknown()).isFalse();
+      assertThat(e.notBilled()).isTrue();
+      assertThat(e.retryMayHelp()).isTrue();
+      assertThat(e.retryAfter()).isEqualTo(Duration.ofSeconds(2));
+    });
+    // a 5xx the mapping does not recognise (a proxy's page) is still an unknown outcome
+    server.stubFor(post("/jobs").willReturn(aResponse().withStatus(502).withBody("<html>bad gateway</html>")));
+    assertThat(failure(http.json(postJob()))).isInstanceOfSatisfying(ProviderUnavailableException.class,
+        e -> assertThat(e.outcomeUnknown()).isTrue());
+    // and a reset after sending is always unknown: no answer proves anything
+    server.stubFor(post("/jobs").willReturn(aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER)));
+    assertThat(failure(http.json(postJob()))).isInstanceOfSatisfying(ProviderUnavailableException.class,
+        e -> assertThat(e.outcomeUnknown()).isTrue());
+  }
+
+  @Test
   void aTimeoutAfterAPostLeavesTheOutcomeUnknownButAGetIsSafeToRetry() {
     server.stubFor(post("/jobs").willReturn(aResponse().withFixedDelay(5000).withBody("{}")));
     server.stubFor(get("/jobs/1").willReturn(aResponse().withFixedDelay(5000).withBody("{}")));

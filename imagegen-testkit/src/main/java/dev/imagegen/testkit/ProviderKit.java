@@ -599,6 +599,9 @@ public abstract class ProviderKit {
      * The provider may have created the job before failing to answer, so the outcome is unknown:
      * the submit is never repeated blindly (a provider that implements {@code reconcile} may
      * resubmit only after looking the job up), and a failure is a clear error naming the provider.
+     * Where the API documents that a failed request is not charged
+     * ({@link ProviderStubs#failedAnswersAreNotCharged}), the provider maps that answer as not
+     * billed and the submit is retried on the same provider instead.
      */
     @IfFails("check that the submit goes through ctx.http() (which makes a 5xx to a POST an unknown outcome) and is not "
         + "marked ProviderHttp.retrySafe, and that the provider does not resubmit on its own.")
@@ -608,6 +611,18 @@ public abstract class ProviderKit {
       StubImage img = image();
       currentStubs().serverErrorThenSuccess(img);
       Outcome<ImageGenerationResponse> o = generate(defaultRequest());
+      if (currentStubs().failedAnswersAreNotCharged()) {
+        // the API documents that a request answered with an error is not charged: sending it again is safe
+        ImageGenerationResponse r = success(o, "s06 (failed answers not charged)");
+        check(providerId().equals(r.provider()), "s06 (failed answers not charged): served by " + r.provider()
+            + "; the 5xx answer proves nothing was created, so the same provider should be retried: " + r.attempts());
+        check(Arrays.equals(r.image().bytes(), img.bytes()), "s06: the image's bytes are not those the API served");
+        Attempt only = r.attempts().get(0);
+        check(only.calls() >= 2, "s06 (failed answers not charged): the submit was not retried (" + only.calls() + " call)");
+        check(!only.mayBeBilled(), "s06 (failed answers not charged): reported as possibly billed although the API "
+            + "answered that the request failed");
+        return;
+      }
       if (o.error() == null) {
         ImageGenerationResponse r = success(o, "s06");
         check(Arrays.equals(r.image().bytes(), img.bytes()), "s06: the image's bytes are not those the API served");

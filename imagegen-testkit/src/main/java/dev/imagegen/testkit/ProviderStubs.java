@@ -114,6 +114,18 @@ public interface ProviderStubs {
     return "";
   }
 
+  /**
+   * Whether the API documents that a request it answers with an error creates and charges
+   * nothing (a synchronous API with no job, such as Stability's "you will not be charged for
+   * failed results"), so that the 5xx of {@link #serverErrorThenSuccess} in the API's own error
+   * shape may be sent again. The kit then expects the submit to be retried on the same provider
+   * and served, and the attempt not reported as possibly billed; otherwise (the default) it
+   * expects the submit never to be repeated blindly.
+   */
+  default boolean failedAnswersAreNotCharged() {
+    return false;
+  }
+
   /** The smallest interval between two polls the provider's documents allow (the kit checks it). */
   default Duration minPollInterval() {
     return Duration.ZERO;
