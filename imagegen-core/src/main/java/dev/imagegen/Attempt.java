@@ -16,7 +16,8 @@ import org.jspecify.annotations.Nullable;
  * @param calls calls made to the provider in this attempt (1 plus retries; 0 when skipped)
  * @param remoteJobId the provider's job id, when one was created and known
  * @param remoteCancelled whether a cancel was sent for the remote job
- * @param mayBeBilled whether a remote job may exist and be billed although its outcome was lost
+ * @param mayBeBilled whether a remote job may exist and be billed although its outcome was lost, or
+ *     the provider charged for the call that failed ({@link ImageGenerationException#charged()})
  * @param cause the failure, null on success or skip
  */
 public record Attempt(

@@ -14,6 +14,7 @@ public class ImageGenerationException extends RuntimeException {
   private final ErrorKind kind;
   private final boolean retryMayHelp;
   private final boolean failoverMayHelp;
+  private transient volatile @Nullable Cost charged;
 
   /**
    * Creates an exception.
@@ -62,6 +63,25 @@ public class ImageGenerationException extends RuntimeException {
    */
   public java.time.@Nullable Duration retryAfter() {
     return null;
+  }
+
+  /**
+   * What the provider charged for the call that failed, or null when it charged nothing or is not
+   * known to have: a result it generated and then withheld (Stability's {@code CONTENT_FILTERED},
+   * a blurred image billed as a success), or the calls an attempt had already paid for before one
+   * failed. The engine settles the budget with it and reports the attempt as billed.
+   */
+  public @Nullable Cost charged() {
+    return charged;
+  }
+
+  /**
+   * Records what the provider charged for the failed call (see {@link #charged()}); for providers.
+   *
+   * @param cost the cost, usually {@link Cost#providerReported} or an estimate from the price list
+   */
+  public void setCharged(Cost cost) {
+    this.charged = java.util.Objects.requireNonNull(cost, "cost");
   }
 
   /** Whether another provider may succeed where this one failed. */

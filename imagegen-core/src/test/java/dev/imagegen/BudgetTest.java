@@ -55,6 +55,32 @@ class BudgetTest {
   }
 
   @Test
+  void aRefusalTheProviderChargedForSpendsTheBudgetAndIsReportedAsBilled() {
+    ContentPolicyException filtered = new ContentPolicyException("finish-reason CONTENT_FILTERED: the image was blurred", "p");
+    filtered.setCharged(Cost.providerReported(new BigDecimal("0.08")));
+    ScriptedProvider p = new ScriptedProvider("p", ProviderCapabilities.builder().build(), CostModel.perImage(new BigDecimal("0.08")))
+        .then(ScriptedProvider.fail(filtered), ScriptedProvider.ok());
+    ScriptedProvider q = new ScriptedProvider("q");
+    try (ImageGenerationService s = ImageGenerationService.builder()
+        .provider(p, ProviderConfig.builder("p").set("priority", "1").build())
+        .provider(q, ProviderConfig.builder("q").set("priority", "2").build()).failoverOnContentPolicy(true)
+        .budget(BudgetPolicy.builder().perProvider("p", new BigDecimal("0.10")).build()).build()) {
+      ImageGenerationResponse first = s.generateImageWithFailover(ImageGenerationRequest.of("x"));
+      assertThat(first.provider()).isEqualTo("q");
+      assertThat(first.attempts().get(0)).satisfies(at -> {
+        assertThat(at.errorKind()).isEqualTo(ErrorKind.CONTENT_POLICY);
+        assertThat(at.mayBeBilled()).isTrue();
+      });
+      // 0.08 of p's 0.10 is spent: p, which may cost 0.08 again, is skipped and nothing is sent to it
+      ImageGenerationResponse second = s.generateImageWithFailover(ImageGenerationRequest.of("y"));
+      assertThat(second.provider()).isEqualTo("q");
+      assertThat(second.attempts().get(0).errorKind()).isEqualTo(ErrorKind.BUDGET_EXCEEDED);
+      assertThat(second.attempts().get(0).message()).contains("0.08 USD spent or reserved");
+      assertThat(p.calls).hasValue(1);
+    }
+  }
+
+  @Test
   void perProviderBudgetFailsOverToTheNextProvider() {
     ScriptedProvider a = paid("a", "0.50", ScriptedProvider.ok());
     ScriptedProvider b = paid("b", "0.60", ScriptedProvider.ok());

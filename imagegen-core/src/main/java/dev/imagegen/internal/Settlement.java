@@ -97,8 +97,11 @@ final class Settlement {
       return;
     }
     ImageGenerationException e = end.error();
-    boolean mayBeBilled = end.mayBeBilled();
-    if (end.keepsReservation()) { // the provider may charge for it
+    Cost charged = e == null ? null : e.charged();
+    boolean mayBeBilled = end.mayBeBilled() || charged != null;
+    if (charged != null) { // the provider charged for the failed call: the budget spends what it charged
+      guard("budget store", () -> budgets.settle(a.reservation, charged, a.slot.id()));
+    } else if (end.keepsReservation()) { // the provider may charge for it
       guard("budget store", () -> budgets.settle(a.reservation, Cost.unknown(), a.slot.id()));
     } else {
       guard("budget store", () -> budgets.release(a.reservation));
