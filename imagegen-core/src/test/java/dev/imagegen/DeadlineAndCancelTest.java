@@ -1,11 +1,16 @@
 package dev.imagegen;
 
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.github.tomakehurst.wiremock.WireMockServer;
+import com.github.tomakehurst.wiremock.client.WireMock;
 import dev.imagegen.spi.ProviderConfig;
 import dev.imagegen.testing.Eventually;
 import dev.imagegen.testing.ScriptedProvider;
+import java.net.URI;
+import java.net.http.HttpRequest;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -19,6 +24,28 @@ class DeadlineAndCancelTest {
     Eventually.eventually(Duration.ofSeconds(5), assertion);
   }
 
+
+  @Test
+  void aSynchronousCallStillRunningAtTheDeadlineIsATimeoutNeverAnOrdinaryFailure() {
+    // the call's own timer used to equal the time left and raced the engine's deadline: it sometimes won and reported
+    // "no answer within ..." (an unknown outcome) instead of the timeout the caller set
+    WireMockServer server = new WireMockServer(options().dynamicPort());
+    server.start();
+    try {
+      server.stubFor(WireMock.post("/generate").willReturn(WireMock.aResponse().withFixedDelay(3_000).withBody("{}")));
+      ScriptedProvider.Step overHttp = (req, ctx) -> ctx.http().call(ctx.http().request(URI.create(server.baseUrl() + "/generate"))
+          .POST(HttpRequest.BodyPublishers.ofString("{}")).build()).thenCompose(r -> ScriptedProvider.ok().apply(req, ctx));
+      ScriptedProvider a = new ScriptedProvider("a").then(overHttp);
+      try (ImageGenerationService s = ImageGenerationService.builder().provider(a, ProviderConfig.builder("a").build()).build()) {
+        for (int i = 0; i < 8; i++) {
+          ImageGenerationRequest r = ImageGenerationRequest.builder().prompt("fox " + i).timeout(Duration.ofMillis(150 + 10 * i)).build();
+          assertThatThrownBy(() -> s.generateImageWithFailover(r)).isInstanceOf(GenerationTimeoutException.class);
+        }
+      }
+    } finally {
+      server.stop();
+    }
+  }
 
   @Test
   void deadlineCancelsTheRemoteJobAndStopsFailover() throws Exception {

@@ -231,8 +231,11 @@ public final class ProviderHttp {
   }
 
   /**
-   * The timeout for the next call: the configured {@code timeout}, shortened to the attempt's
-   * remaining time.
+   * The timeout for the next call: the configured {@code timeout}, or, when the attempt's deadline
+   * comes first, the time left plus {@link #DEADLINE_GRACE}. The deadline is the engine's to
+   * enforce: it cancels the call (and the remote job) and reports a
+   * {@code GenerationTimeoutException}; the call's own timer is only a backstop, and must not win
+   * the race and report an ordinary failure instead.
    */
   public Duration timeout() {
     if (generation == null) {
@@ -243,9 +246,18 @@ public final class ProviderHttp {
       return timeout.compareTo(CLEANUP_TIMEOUT) < 0 ? timeout : CLEANUP_TIMEOUT;
     }
     Duration left = generation.remaining();
-    Duration t = left.compareTo(timeout) < 0 ? left : timeout;
-    return t.compareTo(Duration.ofMillis(1)) < 0 ? Duration.ofMillis(1) : t;
+    if (left.compareTo(timeout) >= 0) {
+      return timeout;
+    }
+    // the backstop may pass the configured timeout by up to the grace, only when the deadline binds
+    return (left.isNegative() ? Duration.ZERO : left).plus(DEADLINE_GRACE);
   }
+
+  /**
+   * How long after the attempt's deadline a call's own timer fires: the engine's deadline comes
+   * first and cancels the call.
+   */
+  public static final Duration DEADLINE_GRACE = Duration.ofSeconds(1);
 
   /**
    * The largest JSON answer accepted from a call that may bring back images inline: each image
