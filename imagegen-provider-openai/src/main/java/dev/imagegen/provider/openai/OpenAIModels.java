@@ -34,6 +34,8 @@ final class OpenAIModels {
 
   /** The largest number of pixels a gpt-image-2 image may have (3840x2160). */
   static final long MAX_PIXELS = 3840L * 2160;
+  /** Above this many pixels (2560x1440) a gpt-image-2 size is experimental. */
+  static final long EXPERIMENTAL_PIXELS = 2560L * 1440;
   /** The smallest number of pixels a gpt-image-2 image may have. */
   static final long MIN_PIXELS = 655_360;
   /** The longest edge of a gpt-image-2 image. */
@@ -108,6 +110,17 @@ final class OpenAIModels {
       return Family.GPT_IMAGE;
     }
     return compatible ? Family.COMPATIBLE : Family.GPT_IMAGE;
+  }
+
+  /**
+   * Whether a model refuses {@code background: transparent}: gpt-image-2 and its dated snapshots
+   * (openai-python's {@code images.edit} and {@code generate} docs).
+   *
+   * @param model the model id
+   */
+  static boolean noTransparency(String model) {
+    String m = model.toLowerCase(Locale.ROOT);
+    return m.equals("gpt-image-2") || m.matches("gpt-image-2-\\d{4}-\\d{2}-\\d{2}");
   }
 
   /** Whether a name looks like an OpenAI image model id (so routing passes it through). */

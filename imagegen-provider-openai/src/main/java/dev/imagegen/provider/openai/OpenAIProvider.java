@@ -345,7 +345,8 @@ final class OpenAIProvider extends HttpImageProvider {
     if (mapped instanceof InvalidRequestException && ("model_not_found".equalsIgnoreCase(String.valueOf(body.code()))
         || r.status() == 404)) {
       String what = mapped.getMessage() == null ? "" : mapped.getMessage();
-      String named = "model '" + plan.model() + "'";
+      String named = flavour == OpenAIFlavour.AZURE && deployment != null ? "deployment '" + deployment + "' (model '"
+          + plan.model() + "')" : "model '" + plan.model() + "'";
       return what.contains(named) ? mapped : new InvalidRequestException(List.of(named + " is not served on " + flavourName() + ": "
           + what.replaceFirst("^" + id() + ": (invalid request: )?", "")), id(), null);
     }

@@ -68,6 +68,9 @@ record OpenAIRequest(String model, Family family, boolean edit, ObjectNode body,
         problems.add(why);
       }
       size = r.width() + "x" + r.height();
+      if (family == Family.GPT_IMAGE && (long) r.width() * r.height() > OpenAIModels.EXPERIMENTAL_PIXELS) {
+        warnings.add("size " + size + " is above 2560x1440, which OpenAI calls experimental for " + model);
+      }
     }
 
     List<InputImage> images = new ArrayList<>(r.inputImages(InputImage.Role.INIT));
@@ -162,6 +165,9 @@ record OpenAIRequest(String model, Family family, boolean edit, ObjectNode body,
     }
     if (format != null) {
       body.put("output_format", format == ImageFormat.JPEG ? "jpeg" : format.extension());
+    }
+    if ("transparent".equals(background) && OpenAIModels.noTransparency(model)) {
+      problems.add(model + " makes no transparent background (use opaque or auto)");
     }
     if ("transparent".equals(background) && format == ImageFormat.JPEG) {
       problems.add("a transparent background needs png or webp output, not jpeg");

@@ -149,7 +149,7 @@ class OpenAIProviderTest {
           .set("moderation", "low").set("user", "user-42").build());
       ImageGenerationRequest req = request().size(1536, 1024).numImages(2).outputFormat("webp").seed(7L).steps(30)
           .negativePrompt("blurry").providerOption("openai", "quality", "high")
-          .providerOption("openai", "background", "transparent").providerOption("openai", "output_compression", 80).build();
+          .providerOption("openai", "background", "opaque").providerOption("openai", "output_compression", 80).build();
       ImageGenerationResponse r = s.generateImage(req, "openai");
 
       assertThat(r.images()).hasSize(2);
@@ -165,7 +165,7 @@ class OpenAIProviderTest {
       assertThat(sent.getHeader("OpenAI-Organization")).isEqualTo("org-abc");
       assertThat(sent.getHeader("OpenAI-Project")).isEqualTo("proj_1");
       assertThat(body(sent)).isEqualTo(JSON.readTree("{\"model\":\"gpt-image-2\",\"prompt\":\"a red fox in the snow\",\"n\":2,"
-          + "\"size\":\"1536x1024\",\"quality\":\"high\",\"background\":\"transparent\",\"output_format\":\"webp\","
+          + "\"size\":\"1536x1024\",\"quality\":\"high\",\"background\":\"opaque\",\"output_format\":\"webp\","
           + "\"output_compression\":80,\"moderation\":\"low\",\"user\":\"user-42\"}"));
       stubs.assertSubmitted(req, sent, KEY);
     }
@@ -307,11 +307,19 @@ class OpenAIProviderTest {
     }
 
     @Test
-    @DisplayName("transparent background with jpeg output is refused; an unknown providerOptions value too")
+    @DisplayName("transparent background with jpeg output, or on gpt-image-2, is refused; an unknown providerOptions value too")
     void transparentJpeg() {
+      stubs.success(png);
       Throwable t = failure(() -> service().generateImage(request().outputFormat("jpeg")
           .providerOption("openai", "background", "transparent").build(), "openai"));
       assertThat(t).isInstanceOf(InvalidRequestException.class).hasMessageContaining("png or webp");
+      Throwable gpt2 = failure(() -> service().generateImage(request().providerOption("openai", "background", "transparent")
+          .build(), "openai"));
+      assertThat(gpt2).isInstanceOf(InvalidRequestException.class).hasMessageContaining("gpt-image-2 makes no transparent");
+      service().generateImage(request().model("gpt-image-2.6-sunburst").providerOption("openai", "background", "transparent")
+          .build(), "openai");
+      assertThat(posts()).as("later models are not refused on a guess").hasSize(1);
+      server.resetRequests();
       Throwable q = failure(() -> service().generateImage(request().providerOption("openai", "quality", "ultra").build(),
           "openai"));
       assertThat(q).isInstanceOf(InvalidRequestException.class).hasMessageContaining("quality");
@@ -349,6 +357,31 @@ class OpenAIProviderTest {
       server.stubFor(post(urlPathEqualTo(OpenAIStubs.GENERATIONS)).willReturn(OpenAIStubs.failed(400,
           OpenAIStubs.CONTENT_POLICY_VIOLATION)));
       assertThat(failure(() -> service().generateImage(request().build(), "openai"))).isInstanceOf(ContentPolicyException.class);
+    }
+
+    @Test
+    @DisplayName("Azure refusals: content_policy_violation with inner_error, and contentFilter, are ContentPolicyException")
+    void azureRefusals() {
+      String observed = "{\"error\":{\"code\":\"content_policy_violation\",\"inner_error\":{\"code\":"
+          + "\"ResponsibleAIPolicyViolation\",\"content_filter_results\":{\"sexual\":{\"filtered\":true,\"severity\":"
+          + "\"high\"}}},\"message\":\"Your request was rejected as a result of our safety system.\",\"type\":null,"
+          + "\"param\":\"prompt\"}}";
+      assertThat(OpenAIErrors.map("openai", answer(400, observed, Map.of()), JSON, null)).isInstanceOf(ContentPolicyException.class);
+      String documented = "{\"error\":{\"code\":\"contentFilter\",\"message\":\"Your task failed as a result of our safety "
+          + "system.\"}}";
+      assertThat(OpenAIErrors.map("openai", answer(400, documented, Map.of()), JSON, null))
+          .isInstanceOf(ContentPolicyException.class);
+    }
+
+    @Test
+    @DisplayName("Azure 404 DeploymentNotFound names the deployment")
+    void azureDeploymentNotFound() {
+      server.stubFor(post(urlPathMatching("/openai/deployments/.*")).willReturn(OpenAIStubs.failed(404, "{\"error\":{\"code\":"
+          + "\"DeploymentNotFound\",\"message\":\"The API deployment for this resource does not exist.\"}}")));
+      ProviderConfig c = ProviderConfig.builder("openai").set("endpoint", server.baseUrl()).set("azure-api-key", "azure-secret-0123")
+          .set("deployment", "img-gone").set("flavour", "azure").build();
+      assertThat(failure(() -> service(c).generateImage(request().build(), "openai"))).isInstanceOf(InvalidRequestException.class)
+          .hasMessageContaining("deployment 'img-gone'");
     }
 
     @Test
