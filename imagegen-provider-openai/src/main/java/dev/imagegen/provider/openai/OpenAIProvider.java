@@ -225,6 +225,16 @@ final class OpenAIProvider extends HttpImageProvider {
     return isRetired(m) ? null : m.strip();
   }
 
+  /**
+   * The {@code model} sent for a model: on Azure's v1 surface the deployment name (when one is
+   * configured), everywhere else the model id itself.
+   *
+   * @param model the model a request runs on
+   */
+  String wireModel(String model) {
+    return flavour == OpenAIFlavour.AZURE && "v1".equalsIgnoreCase(apiVersion) && deployment != null ? deployment : model;
+  }
+
   boolean isRetired(String model) {
     return retired.contains(model.strip().toLowerCase(Locale.ROOT));
   }

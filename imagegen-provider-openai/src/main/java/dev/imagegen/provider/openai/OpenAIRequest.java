@@ -106,7 +106,7 @@ record OpenAIRequest(String model, Family family, boolean edit, ObjectNode body,
     }
 
     ObjectNode body = JsonNodeFactory.instance.objectNode();
-    body.put("model", model);
+    body.put("model", p.wireModel(model));
     body.put("prompt", prompt);
     body.put("n", n);
     if (size != null) {

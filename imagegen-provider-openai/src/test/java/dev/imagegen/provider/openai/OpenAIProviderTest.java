@@ -659,6 +659,19 @@ class OpenAIProviderTest {
     }
 
     @Test
+    @DisplayName("Azure v1 surface: /openai/v1/images/generations, no api-version, the deployment as model")
+    void azureV1() throws Exception {
+      server.stubFor(post(urlPathEqualTo("/openai/v1/images/generations")).willReturn(stubs.successAnswer(png)));
+      ProviderConfig c = ProviderConfig.builder("openai").set("endpoint", server.baseUrl()).set("azure-api-key", "azure-secret-0123")
+          .set("deployment", "img-prod").set("api-version", "v1").build();
+      service(c).generateImage(request().build(), "openai");
+      LoggedRequest sent = server.findAll(postRequestedFor(urlPathEqualTo("/openai/v1/images/generations"))).get(0);
+      assertThat(sent.getUrl()).doesNotContain("api-version");
+      assertThat(body(sent).path("model").asText()).isEqualTo("img-prod");
+      assertThat(sent.getHeader("api-key")).isEqualTo("azure-secret-0123");
+    }
+
+    @Test
     @DisplayName("Azure without a deployment is a configuration error naming the key")
     void azureNeedsDeployment() {
       assertThatThrownBy(() -> new OpenAIProviderFactory().create(ProviderConfig.builder("openai")
