@@ -17,10 +17,11 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The GPT image models' price list: USD per million tokens of text input, image input and image
- * output, per model, each entry overridable by configuration; the cost of a call is what its
- * {@code usage} reports ({@link #fromUsage}), priced by kind: text input tokens at the text price,
- * input image tokens at the image-input price, output tokens at the image-output price (the
- * mistake of pricing image tokens as text is what this avoids).
+ * output (and text output where known), per model, each entry overridable by configuration; the
+ * cost of a call is what its {@code usage} reports ({@link #fromUsage}), priced by kind: text input
+ * tokens at the text price, input image tokens at the image-input price, output tokens at the
+ * image-output price, and output text tokens, where the usage splits them out, at the text-output
+ * price (the mistake of pricing image tokens as text, or text as image, is what this avoids).
  *
  * <p>Before a call, the estimate comes from the same table: the output tokens an image of that
  * quality and size takes ({@link OutputTokens}) times the image-output price, plus the prompt's
@@ -31,7 +32,8 @@ import org.jspecify.annotations.Nullable;
  * <p>Configuration, as for every provider's {@code price.<model>} family:
  * <ul>
  *   <li>{@code price.<model>.text-input}, {@code price.<model>.image-input},
- *       {@code price.<model>.image-output}: USD per 1M tokens, one entry each;</li>
+ *       {@code price.<model>.image-output}, {@code price.<model>.text-output}: USD per 1M tokens, one
+ *       entry each;</li>
  *   <li>{@code price.<model>}: a flat price per image (a compatible server's model, or to bill a
  *       model by image instead of by tokens);</li>
  *   <li>{@code price-per-image}: a flat price per image for every model without its own.</li>
@@ -44,6 +46,7 @@ final class OpenAIPrices implements CostModel {
   static final String TEXT_INPUT = "text-input";
   static final String IMAGE_INPUT = "image-input";
   static final String IMAGE_OUTPUT = "image-output";
+  static final String TEXT_OUTPUT = "text-output";
   private static final BigDecimal MILLION = BigDecimal.valueOf(1_000_000);
   /** A dated snapshot of a model: {@code gpt-image-2-2026-04-21} is priced as {@code gpt-image-2}. */
   private static final Pattern SNAPSHOT = Pattern.compile("(.+)-\\d{4}-\\d{2}-\\d{2}");
@@ -53,16 +56,20 @@ final class OpenAIPrices implements CostModel {
    *
    * @param textInput text input tokens, or null when unknown
    * @param imageInput image input tokens, or null when unknown
-   * @param imageOutput output tokens, or null when unknown
+   * @param imageOutput output (image) tokens, or null when unknown
+   * @param textOutput output text tokens, where the usage splits them out; null when unknown (they are
+   *     then priced as image output)
    */
-  record TokenPrices(@Nullable BigDecimal textInput, @Nullable BigDecimal imageInput, @Nullable BigDecimal imageOutput) {
-    static TokenPrices of(String text, String image, String out) {
-      return new TokenPrices(new BigDecimal(text), new BigDecimal(image), new BigDecimal(out));
+  record TokenPrices(@Nullable BigDecimal textInput, @Nullable BigDecimal imageInput, @Nullable BigDecimal imageOutput,
+      @Nullable BigDecimal textOutput) {
+    static TokenPrices of(String text, String image, String out, @Nullable String textOut) {
+      return new TokenPrices(new BigDecimal(text), new BigDecimal(image), new BigDecimal(out),
+          textOut == null ? null : new BigDecimal(textOut));
     }
 
     TokenPrices over(TokenPrices base) {
       return new TokenPrices(textInput != null ? textInput : base.textInput, imageInput != null ? imageInput : base.imageInput,
-          imageOutput != null ? imageOutput : base.imageOutput);
+          imageOutput != null ? imageOutput : base.imageOutput, textOutput != null ? textOutput : base.textOutput);
     }
   }
 
@@ -127,10 +134,10 @@ final class OpenAIPrices implements CostModel {
   /** The built-in token prices, USD per 1M tokens (text in, image in, image out). */
   static Map<String, TokenPrices> builtIn() {
     Map<String, TokenPrices> m = new LinkedHashMap<>();
-    m.put("gpt-image-2", TokenPrices.of("5", "8", "30"));
-    m.put("gpt-image-2.6-sunburst", TokenPrices.of("5", "8", "30"));
-    m.put("gpt-image-1", TokenPrices.of("5", "10", "40"));
-    m.put("gpt-image-1-mini", TokenPrices.of("2", "2.50", "8"));
+    m.put("gpt-image-2", TokenPrices.of("5", "8", "30", "10"));
+    m.put("gpt-image-2.6-sunburst", TokenPrices.of("5", "8", "30", null));
+    m.put("gpt-image-1", TokenPrices.of("5", "10", "40", null));
+    m.put("gpt-image-1-mini", TokenPrices.of("2", "2.50", "8", null));
     return m;
   }
 
@@ -152,7 +159,7 @@ final class OpenAIPrices implements CostModel {
         return; // price-per-image and the other provider-wide keys, read below
       }
       String field = null;
-      for (String f : new String[] {TEXT_INPUT, IMAGE_INPUT, IMAGE_OUTPUT}) {
+      for (String f : new String[] {TEXT_INPUT, IMAGE_INPUT, IMAGE_OUTPUT, TEXT_OUTPUT}) {
         if (key.endsWith("-" + f) && key.length() > f.length() + 1) {
           field = f;
         }
@@ -174,9 +181,10 @@ final class OpenAIPrices implements CostModel {
       }
       String model = key.substring(0, key.length() - field.length() - 1);
       BigDecimal usd = decimal(id, "price." + model + "." + field, value);
-      TokenPrices one = TEXT_INPUT.equals(field) ? new TokenPrices(usd, null, null)
-          : IMAGE_INPUT.equals(field) ? new TokenPrices(null, usd, null) : new TokenPrices(null, null, usd);
-      TokenPrices base = tokens.getOrDefault(model, new TokenPrices(null, null, null));
+      TokenPrices one = TEXT_INPUT.equals(field) ? new TokenPrices(usd, null, null, null)
+          : IMAGE_INPUT.equals(field) ? new TokenPrices(null, usd, null, null)
+          : IMAGE_OUTPUT.equals(field) ? new TokenPrices(null, null, usd, null) : new TokenPrices(null, null, null, usd);
+      TokenPrices base = tokens.getOrDefault(model, new TokenPrices(null, null, null, null));
       tokens.put(model, one.over(base));
     });
     for (String unsupported : new String[] {ProviderConfig.PRICE_PER_MEGAPIXEL, ProviderConfig.PRICE_PER_GPU_SECOND}) {
@@ -266,7 +274,13 @@ final class OpenAIPrices implements CostModel {
     if ((text > 0 && p.textInput() == null) || (image > 0 && p.imageInput() == null)) {
       return null;
     }
-    BigDecimal usd = per(text, p.textInput()).add(per(image, p.imageInput())).add(per(out, p.imageOutput()));
+    // output: image tokens at the image-output price; text tokens (where the usage splits them out) at
+    // the text-output price when one is known, else as image output (the protocol's formula)
+    OpenAIWire.Details od = usage.outputTokensDetails();
+    long outText = od == null || p.textOutput() == null ? 0 : Math.min(out, nz(od.textTokens()));
+    long outImage = out - outText;
+    BigDecimal usd = per(text, p.textInput()).add(per(image, p.imageInput())).add(per(outImage, p.imageOutput()))
+        .add(per(outText, p.textOutput()));
     return split || inputTokens == 0 ? Cost.providerReported(usd) : Cost.estimated(usd);
   }
 

@@ -605,6 +605,21 @@ class OpenAIProviderTest {
     }
 
     @Test
+    @DisplayName("output split into image and text tokens: text at the text-output price ($10 for gpt-image-2)")
+    void outputTextTokens() {
+      OpenAIPrices p = (OpenAIPrices) new OpenAIProviderFactory().create(config().build()).costModel();
+      OpenAIWire.Usage u = new OpenAIWire.Usage(169L, 4599L, 4768L, new OpenAIWire.Details(169L, 0L),
+          new OpenAIWire.Details(439L, 4160L));
+      // 169 x $5 + 4160 x $30 + 439 x $10 per 1M; all 4599 output tokens as image would give $0.138815
+      Cost c = p.fromUsage("gpt-image-2", u, false);
+      assertThat(c).isNotNull();
+      assertThat(c.amount()).isEqualByComparingTo("0.130035");
+      assertThat(c.source()).isEqualTo(Cost.Source.PROVIDER_REPORTED);
+      // no text-output price known (gpt-image-1): the protocol's formula, every output token as image output
+      assertThat(p.fromUsage("gpt-image-1", u, false).amount()).isEqualByComparingTo("0.184805"); // 169 x 5 + 4599 x 40
+    }
+
+    @Test
     @DisplayName("estimate from the same table: high 1024x1024 = 7024 tokens x $30; auto estimated medium, reserved high")
     void estimateBeforeTheCall() {
       ImageGenerationService s = service();
