@@ -2,6 +2,7 @@ package dev.imagegen.provider.openai;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.imagegen.Cost;
+import dev.imagegen.GenerationCancelledException;
 import dev.imagegen.ImageFormat;
 import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ImageGenerationRequest;
@@ -248,10 +249,6 @@ final class OpenAIProvider extends HttpImageProvider {
         r.prompt() == null ? 0 : r.prompt().length());
   }
 
-  OpenAIPrices prices() {
-    return prices;
-  }
-
   @Override
   public CompletableFuture<ProviderResult> generate(ImageGenerationRequest request, GenerationContext ctx) {
     OpenAIRequest plan;
@@ -262,7 +259,7 @@ final class OpenAIProvider extends HttpImageProvider {
     }
     return inputs(plan, ctx).thenCompose(files -> {
       if (ctx.isCancelled()) {
-        return CompletableFuture.failedFuture(new dev.imagegen.GenerationCancelledException("cancelled before calling "
+        return CompletableFuture.failedFuture(new GenerationCancelledException("cancelled before calling "
             + flavourName(), id()));
       }
       HttpRequest req = plan.edit() ? multipart(ctx, plan, files) : json(ctx, plan);

@@ -218,6 +218,21 @@ class OpenAIProviderTest {
     }
 
     @Test
+    @DisplayName("an input image given as a URL is fetched and sent as a file part")
+    void urlInputIsFetched() {
+      stubs.editSuccess(png);
+      StubImage in = StubImages.jpeg(48, 48, 4);
+      server.stubFor(get(urlPathEqualTo("/inputs/photo.jpg")).willReturn(aResponse().withStatus(200)
+          .withHeader("Content-Type", "image/jpeg").withBody(in.bytes())));
+      service().generateImage(request().inputImage(InputImage.ofUrl(InputImage.Role.INIT,
+          URI.create(server.baseUrl() + "/inputs/photo.jpg"))).build(), "openai");
+      LoggedRequest sent = server.findAll(postRequestedFor(urlPathEqualTo(OpenAIStubs.EDITS))).get(0);
+      Request.Part image = sent.getParts().stream().filter(p -> p.getName().equals("image")).findFirst().orElseThrow();
+      assertThat(image.getBody().asBytes()).isEqualTo(in.bytes());
+      assertThat(image.getHeaders().getContentTypeHeader().mimeTypePart()).isEqualTo("image/jpeg");
+    }
+
+    @Test
     @DisplayName("DALL·E-style URL answers are downloaded; revised_prompt kept")
     void urlAnswersAreDownloaded() {
       stubs.urlAnswer(png);
