@@ -29,7 +29,7 @@ import org.jspecify.annotations.Nullable;
  * <tr><td>400</td><td>{@code invalid_request_error}, {@code param} named</td><td>{@link InvalidRequestException} naming the param</td></tr>
  * <tr><td>401, 403</td><td>{@code invalid_api_key}, region, unverified organisation</td><td>{@link AuthenticationException}</td></tr>
  * <tr><td>404 (or 400)</td><td>{@code model_not_found}, Azure {@code DeploymentNotFound}</td><td>{@link InvalidRequestException} naming the model</td></tr>
- * <tr><td>429</td><td>{@code insufficient_quota}, {@code billing_hard_limit_reached}</td><td>{@link InsufficientCreditsException}: no retry</td></tr>
+ * <tr><td>429 (or 400)</td><td>{@code insufficient_quota}, {@code billing_hard_limit_reached}</td><td>{@link InsufficientCreditsException}: no retry</td></tr>
  * <tr><td>429</td><td>{@code rate_limit_exceeded}</td><td>{@link RateLimitedException}, wait from {@code retry-after-ms},
  *     {@code Retry-After} or the {@code x-ratelimit-reset-*} headers</td></tr>
  * <tr><td>5xx</td><td>{@code server_error}</td><td>the default row: unknown outcome after the POST</td></tr>
@@ -76,8 +76,8 @@ final class OpenAIErrors {
           + "): it is unknown or shut down; set the 'model' key (or the request's model) to a live GPT image model"),
           id, null);
     }
-    if (s == 429 && (code.equals("insufficient_quota") || code.equals("billing_hard_limit_reached")
-        || lowerText.contains("exceeded your current quota"))) {
+    if (code.equals("insufficient_quota") || code.equals("billing_hard_limit_reached")
+        || (s == 429 && lowerText.contains("exceeded your current quota"))) {
       return new InsufficientCreditsException("out of quota (" + what + "); waiting does not help: check the plan and "
           + "billing details of the account", id);
     }

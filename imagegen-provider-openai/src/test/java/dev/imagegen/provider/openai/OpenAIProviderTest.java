@@ -454,6 +454,19 @@ class OpenAIProviderTest {
     }
 
     @Test
+    @DisplayName("400 billing_hard_limit_reached is out of credit too; 403 unverified organisation is not a missing model")
+    void billingLimitAndUnverifiedOrg() {
+      String billing = OpenAIStubs.error("Billing hard limit has been reached", "invalid_request_error", null,
+          "billing_hard_limit_reached");
+      assertThat(OpenAIErrors.map("openai", answer(400, billing, Map.of()), JSON, null))
+          .isInstanceOf(InsufficientCreditsException.class);
+      String unverified = OpenAIStubs.error("Your organization must be verified to use the model `gpt-image-2`.",
+          "invalid_request_error", null, null);
+      assertThat(OpenAIErrors.map("openai", answer(403, unverified, Map.of()), JSON, null))
+          .isInstanceOf(AuthenticationException.class);
+    }
+
+    @Test
     @DisplayName("429 rate_limit_exceeded with retry-after 1: waited out and retried")
     void rateLimitedIsRetried() {
       String sc = "rl";
