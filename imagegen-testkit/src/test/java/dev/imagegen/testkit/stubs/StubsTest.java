@@ -37,7 +37,7 @@ class StubsTest {
   void findsEachProvidersStubsById() {
     Map<String, Class<?>> expected = Map.of("horde", HordeStubs.class, "replicate", ReplicateStubs.class,
         "fal", FalStubs.class, "runpod", RunPodStubs.class, "huggingface", HuggingFaceStubs.class,
-        "sdwebui", SdWebUiStubs.class);
+        "sdwebui", SdWebUiStubs.class, "openai", OpenAIStubs.class);
     assertThat(Stubs.providerIds()).containsExactlyInAnyOrderElementsOf(expected.keySet());
     for (String id : Stubs.providerIds()) {
       assertThat(Stubs.forProvider(id, server)).as(id).isExactlyInstanceOf(expected.get(id));
@@ -47,9 +47,9 @@ class StubsTest {
 
   @Test
   void unknownIdNamesTheKnownOnes() {
-    assertThatThrownBy(() -> Stubs.forProvider("openai", server))
+    assertThatThrownBy(() -> Stubs.forProvider("midjourney", server))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("openai")
+        .hasMessageContaining("midjourney")
         .hasMessageContaining("replicate");
   }
 
@@ -62,7 +62,8 @@ class StubsTest {
         "fal", "/fal-ai/flux/schnell",
         "runpod", "/v2/" + RunPodStubs.ENDPOINT + "/run",
         "huggingface", "/hf-inference/models/black-forest-labs/FLUX.1-schnell",
-        "sdwebui", "/sdapi/v1/txt2img");
+        "sdwebui", "/sdapi/v1/txt2img",
+        "openai", "/v1/images/generations");
     for (String id : Stubs.providerIds()) {
       server.resetAll();
       ProviderStubs stubs = Stubs.forProvider(id, server);
@@ -117,6 +118,21 @@ class StubsTest {
     LoggedRequest wrong = send("/sdapi/v1/txt2img", String.format(body, "0.5"), "Bearer k", stubs);
     assertThatThrownBy(() -> stubs.assertSubmitted(req, wrong, "k")).isInstanceOf(AssertionError.class)
         .hasMessageContaining("lora");
+  }
+
+  @Test
+  void openAiWantsTheModelAndNoResponseFormatForGptImage() throws Exception {
+    OpenAIStubs stubs = new OpenAIStubs(server);
+    ImageGenerationRequest req = ImageGenerationRequest.builder().prompt("p").size(1024, 1024).seed(42L).build();
+    String right = "{\"model\":\"gpt-image-2\",\"prompt\":\"p\",\"n\":1,\"size\":\"1024x1024\"}";
+    stubs.assertSubmitted(req, send("/v1/images/generations", right, "Bearer k", stubs), "k");
+    LoggedRequest wrong = send("/v1/images/generations", right.replace("}", ",\"response_format\":\"b64_json\"}"),
+        "Bearer k", stubs);
+    assertThatThrownBy(() -> stubs.assertSubmitted(req, wrong, "k")).isInstanceOf(AssertionError.class)
+        .hasMessageContaining("response_format");
+    LoggedRequest noModel = send("/v1/images/generations", right.replace("\"model\":\"gpt-image-2\",", ""), "Bearer k", stubs);
+    assertThatThrownBy(() -> stubs.assertSubmitted(req, noModel, "k")).isInstanceOf(AssertionError.class)
+        .hasMessageContaining("model");
   }
 
   /** POSTs a body to the server and returns the submit as WireMock logged it. */
