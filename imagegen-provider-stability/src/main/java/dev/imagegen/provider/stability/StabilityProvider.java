@@ -35,6 +35,7 @@ import java.io.UncheckedIOException;
 import java.math.BigDecimal;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -79,6 +80,8 @@ final class StabilityProvider extends HttpImageProvider {
   static final String GROW_MASK = "grow_mask";
 
   private static final long MIN_ERROR_BODY = 64 * 1024;
+  /** How long past the deadline a POST cut short by it may still be read: the deadline ends the attempt first. */
+  private static final Duration DEADLINE_GRACE = Duration.ofMillis(250);
 
   private final Secret key;
   private final Model defaultModel;
@@ -376,8 +379,16 @@ final class StabilityProvider extends HttpImageProvider {
           + " images"), ID, null));
     }
     // core's multipart POST, its Accept replaced: raw image bytes, with finish-reason and seed in the headers
-    HttpRequest post = HttpRequest.newBuilder(postMultipart(ctx, m.path(), form), (name, value) -> !"accept".equalsIgnoreCase(name))
-        .header("accept", "image/*").build();
+    HttpRequest.Builder b = HttpRequest.newBuilder(postMultipart(ctx, m.path(), form),
+        (name, value) -> !"accept".equalsIgnoreCase(name)).header("accept", "image/*");
+    Duration perCall = ctx.http().timeout();
+    Duration left = ctx.remaining();
+    if (!perCall.minus(left).isNegative()) {
+      // the call's timeout is the attempt's deadline: let the deadline end the attempt (a timeout of the
+      // generation), not the HTTP timer that would otherwise race it by a millisecond
+      b.timeout(left.plus(DEADLINE_GRACE));
+    }
+    HttpRequest post = b.build();
     long limit = Math.max(ctx.http().bodyLimit(1), MIN_ERROR_BODY);
     return ctx.http().send(post, limit).thenCompose(r -> {
       if (!r.isSuccess()) {
