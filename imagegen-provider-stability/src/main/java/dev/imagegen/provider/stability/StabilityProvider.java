@@ -479,14 +479,15 @@ final class StabilityProvider extends HttpImageProvider {
   }
 
   /**
-   * {@code CONTENT_FILTERED}: generated, then blurred by Stability's filter. Whether such a result
-   * is charged is not documented: it is reported as possibly billed.
+   * {@code CONTENT_FILTERED}: generated, then blurred by Stability's filter. Stability's reference
+   * calls such a result "a successful generation" and charges per successful generation, so it
+   * is reported as billed.
    */
   private ContentPolicyException filtered(Model m, String seed, @Nullable String requestId) {
     return new ContentPolicyException("Stability generated the image but its content filter blurred it (finish-reason "
-        + "CONTENT_FILTERED" + seed + idText(requestId) + "); the blurred image is not returned, and it may have been billed ("
+        + "CONTENT_FILTERED" + seed + idText(requestId) + "); the blurred image is not returned, and it was billed ("
         + m.credits().stripTrailingZeros().toPlainString() + " credits, $" + usd(m).stripTrailingZeros().toPlainString()
-        + "): Stability does not document whether filtered results are charged", ID);
+        + "): Stability counts a filtered result as a successful generation", ID);
   }
 
   private static String seedText(@Nullable Long seed) {

@@ -508,13 +508,13 @@ class StabilityProviderTest {
   class FinishReason {
 
     @Test
-    @DisplayName("CONTENT_FILTERED (200, blurred image): ContentPolicyException saying it may be billed; not failed over")
+    @DisplayName("CONTENT_FILTERED (200, blurred image): ContentPolicyException saying it was billed; not failed over")
     void contentFilteredIsNotASuccess() {
       stubs.contentPolicy();
       Backup backup = new Backup();
       Throwable t = catchThrowable(() -> service(config().build(), backup).generateImageWithFailover(request().build()));
       ContentPolicyException e = unwrap(t, ContentPolicyException.class);
-      assertThat(e.getMessage()).contains("CONTENT_FILTERED").contains("may have been billed").contains("3 credits, $0.03");
+      assertThat(e.getMessage()).contains("CONTENT_FILTERED").contains("was billed").contains("3 credits, $0.03");
       assertThat(backup.calls).hasValue(0);
       assertThat(posts()).hasSize(1);
     }
