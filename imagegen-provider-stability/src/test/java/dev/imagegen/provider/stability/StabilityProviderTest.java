@@ -164,7 +164,8 @@ class StabilityProviderTest {
       assertThat(post.getHeader("accept")).isEqualTo("image/*");
       assertThat(post.getHeader("authorization")).isEqualTo("Bearer " + KEY);
       Map<String, String> f = parts(post);
-      assertThat(f).containsEntry("prompt", "a red fox in the snow").containsEntry("output_format", "png");
+      assertThat(f).containsEntry("prompt", "a red fox in the snow").containsEntry("output_format", "png")
+          .containsEntry("negative_prompt", request().build().effectiveNegativePrompt()); // imagegen's default one
       assertThat(f.keySet()).doesNotContain("aspect_ratio", "seed", "model", "mode", "strength", "cfg_scale", "image");
       GeneratedImage img = r.image();
       assertThat(img.bytes()).isEqualTo(png.bytes());
@@ -441,7 +442,7 @@ class StabilityProviderTest {
     @Test
     @DisplayName("413: InvalidRequestException telling to send smaller input images")
     void payloadTooLarge() {
-      server.stubFor(stubs.submitStub().willReturn(StabilityStubs.error(413, "payload_too_large", "body: max 10 MiB")));
+      stubs.payloadTooLarge();
       InvalidRequestException e = thrown(InvalidRequestException.class, () -> generate(request().build()));
       assertThat(e.getMessage()).contains("10 MiB").contains("smaller input images");
       assertThat(posts()).hasSize(1);
@@ -450,8 +451,7 @@ class StabilityProviderTest {
     @Test
     @DisplayName("422: InvalidRequestException with the errors array")
     void unprocessable() {
-      server.stubFor(stubs.submitStub().willReturn(StabilityStubs.error(422, "invalid_language",
-          "English is the only supported language for this service.")));
+      stubs.unprocessable("English is the only supported language for this service.");
       InvalidRequestException e = thrown(InvalidRequestException.class, () -> generate(request().build()));
       assertThat(e.getMessage()).contains("English is the only supported language");
     }
@@ -491,8 +491,7 @@ class StabilityProviderTest {
     @Test
     @DisplayName("502 from a gateway (no Stability body): outcome unknown, reported as possibly billed, not resent")
     void gatewayErrorIsAnUnknownOutcome() {
-      server.stubFor(stubs.submitStub().willReturn(aResponse().withStatus(502).withHeader("Content-Type", "text/html")
-          .withBody("<html><body>502 Bad Gateway</body></html>")));
+      stubs.gatewayError();
       Backup backup = new Backup();
       Throwable t = catchThrowable(() -> service(config().build(), backup).generateImageWithFailover(request().build()));
       assertThat(t).isNotNull();

@@ -39,7 +39,8 @@ import java.util.Set;
  * are {@code {"id","name","errors":[...]}}; {@code GET /v1/user/balance} answers
  * {@code {"credits":...}}.
  *
- * <p>The generate endpoints are synchronous (no job id, no polling, no cancel). The error
+ * <p>The generate endpoints are synchronous (no job id, no polling, no cancel); the asynchronous
+ * endpoints' submit-and-poll shape is there too ({@link #asyncThenDone}). The error
  * {@code name}s of 400 ({@code bad_request}), 401 ({@code unauthorized}), 402
  * ({@code payment_required}) and 403 ({@code content_moderation}) are the document's; those of
  * 404, 413, 422, 429 and 500 are not documented and are plausible stand-ins (the provider maps by
@@ -48,6 +49,10 @@ import java.util.Set;
 public final class StabilityStubs implements ProviderStubs {
   /** A regular expression matching every endpoint that makes a (paid) image. */
   public static final String GENERATE = "/v2beta/stable-image/(generate/(ultra|core|sd3)|edit/inpaint)";
+  /** The asynchronous creative upscaler, which answers a generation id. */
+  public static final String CREATIVE_UPSCALE = "/v2beta/stable-image/upscale/creative";
+  /** Where asynchronous generations are polled: {@code RESULTS + id}. */
+  public static final String RESULTS = "/v2beta/results/";
   /** The balance endpoint health checks ask. */
   public static final String BALANCE = "/v1/user/balance";
   /** The error {@code id} every stubbed error carries. */
@@ -252,6 +257,53 @@ public final class StabilityStubs implements ProviderStubs {
   @Override
   public void invalidRequest(String providerMessage) {
     server.stubFor(submitStub().willReturn(error(400, "bad_request", providerMessage)));
+  }
+
+  /** 413: the request was larger than 10 MiB. */
+  public void payloadTooLarge() {
+    server.stubFor(submitStub().willReturn(error(413, "payload_too_large", "body: must be at most 10MiB")));
+  }
+
+  /**
+   * 422: well-formed but rejected.
+   *
+   * @param message the {@code errors} entry
+   */
+  public void unprocessable(String message) {
+    server.stubFor(submitStub().willReturn(error(422, "invalid_request", message)));
+  }
+
+  /** A 502 from a gateway in front of the API: HTML, not Stability's error shape (the outcome is unknown). */
+  public void gatewayError() {
+    server.stubFor(submitStub().willReturn(aResponse().withStatus(502).withHeader("Content-Type", "text/html")
+        .withBody("<html><head><title>502 Bad Gateway</title></head><body>502 Bad Gateway</body></html>")));
+  }
+
+  /**
+   * An asynchronous endpoint ({@code POST /v2beta/stable-image/upscale/creative}) answering
+   * {@code {"id":...}}, whose {@code GET /v2beta/results/{id}} answers 202
+   * {@code {"id","status":"in-progress"}} twice, then 200 with the image (bytes,
+   * {@code finish-reason}, {@code seed}); any other id answers 404.
+   *
+   * @param id the generation id
+   * @param image the image
+   */
+  public void asyncThenDone(String id, StubImage image) {
+    server.stubFor(post(urlPathEqualTo(CREATIVE_UPSCALE)).withHeader("authorization", matching("Bearer .+"))
+        .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json")
+            .withBody("{\"id\":\"" + id + "\"}")));
+    String scenario = "result-" + id;
+    String pending = "{\"id\":\"" + id + "\",\"status\":\"in-progress\"}";
+    server.stubFor(get(urlPathEqualTo(RESULTS + id)).inScenario(scenario).whenScenarioStateIs(STARTED)
+        .willReturn(aResponse().withStatus(202).withHeader("Content-Type", "application/json").withBody(pending))
+        .willSetStateTo("polled once"));
+    server.stubFor(get(urlPathEqualTo(RESULTS + id)).inScenario(scenario).whenScenarioStateIs("polled once")
+        .willReturn(aResponse().withStatus(202).withHeader("Content-Type", "application/json").withBody(pending))
+        .willSetStateTo("done"));
+    server.stubFor(get(urlPathEqualTo(RESULTS + id)).inScenario(scenario).whenScenarioStateIs("done")
+        .willReturn(image(image, "SUCCESS")));
+    server.stubFor(get(urlPathMatching(RESULTS + ".+")).atPriority(10).willReturn(error(404, "not_found",
+        "id: the generation either does not exist or has expired.")));
   }
 
   @Override
