@@ -639,7 +639,7 @@ class StabilityProviderTest {
       assertThat(new StabilityProviderFactory().defaults()).containsEntry("requests-per-minute", "840");
       // spaced evenly: 8 calls at once reach the API over at least 7 intervals of 60/840 s (71 ms)
       stubs.success(png);
-      ImageGenerationService s = service(config().build().withDefaults(new StabilityProviderFactory().defaults()));
+      ImageGenerationService s = service(); // the builder applies the factory's defaults
       List<CompletableFuture<ImageGenerationResponse>> all = new ArrayList<>();
       for (int i = 0; i < 8; i++) {
         all.add(s.generateAsync(request().build(), "stability"));
@@ -648,6 +648,18 @@ class StabilityProviderTest {
       List<Long> at = posts().stream().map(p -> p.getLoggedDate().getTime()).sorted().toList();
       assertThat(at).hasSize(8);
       assertThat(at.get(7) - at.get(0)).isGreaterThanOrEqualTo(400L);
+    }
+
+    @Test
+    @DisplayName("fromEnvironment finds the factory and enables it from STABILITY_API_KEY")
+    void customaryVariable() {
+      stubs.success(png);
+      ImageGenerationService s = ImageGenerationService.fromEnvironment(Map.of("STABILITY_API_KEY", KEY,
+          "IMAGEGEN_STABILITY_BASE_URL", server.baseUrl()), new java.util.Properties());
+      services.add(s);
+      assertThat(s.providers()).contains("stability");
+      s.generateImage(request().build(), "stability");
+      assertThat(onlyPost().getHeader("authorization")).isEqualTo("Bearer " + KEY);
     }
 
     @Test
