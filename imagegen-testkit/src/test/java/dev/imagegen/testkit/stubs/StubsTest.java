@@ -37,7 +37,7 @@ class StubsTest {
   void findsEachProvidersStubsById() {
     Map<String, Class<?>> expected = Map.of("horde", HordeStubs.class, "replicate", ReplicateStubs.class,
         "fal", FalStubs.class, "runpod", RunPodStubs.class, "huggingface", HuggingFaceStubs.class,
-        "sdwebui", SdWebUiStubs.class, "openai", OpenAIStubs.class);
+        "sdwebui", SdWebUiStubs.class, "openai", OpenAIStubs.class, "stability", StabilityStubs.class);
     assertThat(Stubs.providerIds()).containsExactlyInAnyOrderElementsOf(expected.keySet());
     for (String id : Stubs.providerIds()) {
       assertThat(Stubs.forProvider(id, server)).as(id).isExactlyInstanceOf(expected.get(id));
@@ -63,14 +63,21 @@ class StubsTest {
         "runpod", "/v2/" + RunPodStubs.ENDPOINT + "/run",
         "huggingface", "/hf-inference/models/black-forest-labs/FLUX.1-schnell",
         "sdwebui", "/sdapi/v1/txt2img",
-        "openai", "/v1/images/generations");
+        "openai", "/v1/images/generations",
+        "stability", "/v2beta/stable-image/generate/core");
     for (String id : Stubs.providerIds()) {
       server.resetAll();
       ProviderStubs stubs = Stubs.forProvider(id, server);
       stubs.success(StubImages.png(64, 64, 1));
-      HttpResponse<byte[]> r = http.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + submitPaths.get(id)))
-          .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString("{}")).build(),
-          HttpResponse.BodyHandlers.ofByteArray());
+      HttpRequest.Builder post = HttpRequest.newBuilder(URI.create(server.baseUrl() + submitPaths.get(id)));
+      if (id.equals("stability")) { // multipart only, even for a prompt alone
+        post.header("Content-Type", "multipart/form-data; boundary=b").header("authorization", "Bearer k")
+            .header("accept", "image/*").POST(HttpRequest.BodyPublishers.ofString(
+                "--b\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\np\r\n--b--\r\n"));
+      } else {
+        post.header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString("{}"));
+      }
+      HttpResponse<byte[]> r = http.send(post.build(), HttpResponse.BodyHandlers.ofByteArray());
       assertThat(r.statusCode()).as(id + " submit status").isBetween(200, 202);
       assertThat(server.findAll(stubs.submitRequests())).as(id + " submitRequests() finds the submit").hasSize(1);
     }
