@@ -213,6 +213,24 @@ class GoogleProviderTest {
     }
 
     @Test
+    @DisplayName("an input image given by URL is fetched (without the key) and sent inline; the key never goes elsewhere")
+    void inputImageByUrlIsFetchedAndInlined() throws Exception {
+      stubs.success(png);
+      StubImage ref = StubImages.jpeg(40, 40, 2);
+      server.stubFor(com.github.tomakehurst.wiremock.client.WireMock.get(urlPathEqualTo("/files/ref.jpg"))
+          .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "image/jpeg").withBody(ref.bytes())));
+      generate(request().inputImage(InputImage.ofUrl(InputImage.Role.REFERENCE,
+          java.net.URI.create(server.baseUrl() + "/files/ref.jpg"))).build());
+
+      JsonNode part = body(posts().get(0)).at("/contents/0/parts/1/inlineData");
+      assertThat(part.path("mimeType").asText()).isEqualTo("image/jpeg");
+      assertThat(part.path("data").asText()).isEqualTo(ref.base64());
+      LoggedRequest fetch = server.findAll(com.github.tomakehurst.wiremock.client.WireMock.getRequestedFor(
+          urlPathEqualTo("/files/ref.jpg"))).get(0);
+      assertThat(fetch.containsHeader("x-goog-api-key")).isFalse();
+    }
+
+    @Test
     @DisplayName("soft inputs (negative prompt, steps, guidance, sampler) are dropped with a warning each; seed too")
     void softInputsAreDroppedWithWarnings() throws Exception {
       stubs.success(png);
@@ -518,6 +536,10 @@ class GoogleProviderTest {
       ProviderHealth up = s.testConnection("google");
       assertThat(up.state()).isEqualTo(ProviderHealth.State.UP);
       assertThat(up.message()).contains("Nano Banana");
+      LoggedRequest probe = server.findAll(com.github.tomakehurst.wiremock.client.WireMock.getRequestedFor(
+          urlPathEqualTo("/v1beta/models/gemini-2.5-flash-image"))).get(0);
+      assertThat(probe.getHeader("x-goog-api-key")).isEqualTo(KEY);
+      assertThat(probe.getUrl()).doesNotContain("key=");
       server.resetAll();
       stubs.healthAuthRefused();
       assertThat(service().testConnection("google").state()).isEqualTo(ProviderHealth.State.AUTH_FAILED);
