@@ -480,6 +480,15 @@ class GoogleProviderTest {
     }
 
     @Test
+    @DisplayName("RetryInfo.retryDelay is a protobuf duration: whole and fractional seconds, rounded up")
+    void retryDelayFormat() {
+      assertThat(GoogleErrors.parseDelay("37s")).isEqualTo(Duration.ofSeconds(37));
+      assertThat(GoogleErrors.parseDelay("58.934310785s")).isEqualTo(Duration.ofMillis(58_935));
+      assertThat(GoogleErrors.parseDelay("37")).isNull();
+      assertThat(GoogleErrors.parseDelay("-1s")).isNull();
+    }
+
+    @Test
     @DisplayName("429 for a per-day quota: retryAfter until midnight Pacific time")
     void dailyQuota() {
       answer(FLASH, 429, GoogleStubs.resourceExhaustedBody(Duration.ofSeconds(20), true));

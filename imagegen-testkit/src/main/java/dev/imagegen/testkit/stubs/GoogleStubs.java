@@ -73,8 +73,11 @@ public final class GoogleStubs implements ProviderStubs {
   public static final String DEADLINE_EXCEEDED = "{\"error\":{\"code\":504,\"message\":\"The request timed out. Please try "
       + "again.\",\"status\":\"DEADLINE_EXCEEDED\"}}";
 
-  /** The aspect ratios every Gemini image model takes, and those newer ones add. */
+  /** The aspect ratios every Gemini image model takes. */
   private static final List<String> RATIOS = List.of("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9");
+  /** Those and the extreme ones gemini-3.1-flash-image adds (python-genai's AspectRatio enum). */
+  private static final List<String> EXTENDED_RATIOS = List.of("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9",
+      "21:9", "1:4", "4:1", "1:8", "8:1");
   private static final Set<String> TOP_LEVEL = Set.of("contents", "generationConfig", "safetySettings", "systemInstruction");
   private static final Set<String> VERTEX_ONLY = Set.of("personGeneration", "outputMimeType", "outputCompressionQuality",
       "prominentPeople", "imageOutputOptions");
@@ -334,7 +337,8 @@ public final class GoogleStubs implements ProviderStubs {
    * {@code /v1beta/models/{model}:generateContent} ({@value #DEFAULT_MODEL} when the request names
    * none) with the key in {@code x-goog-api-key} and never in the URL; the prompt is the first
    * text part of one user turn; {@code responseModalities} includes {@code IMAGE}; a size becomes
-   * the nearest of the ratios every model takes in {@code imageConfig.aspectRatio}, and
+   * the nearest of the ratios the model takes (the extreme ones only on gemini-3.1-flash-image) in
+   * {@code imageConfig.aspectRatio}, and
    * {@code imageSize}, if sent, is {@code 1K}, {@code 2K} or {@code 4K} with a capital K; no field
    * the API does not take (negative prompt, seed, sample count, Vertex-only image keys).
    */
@@ -390,7 +394,7 @@ public final class GoogleStubs implements ProviderStubs {
     Integer w = request.width();
     Integer h = request.height();
     if (w != null && h != null) {
-      String expected = nearest(w, h);
+      String expected = nearest(w, h, model.contains("3.1-flash-image") ? EXTENDED_RATIOS : RATIOS);
       check(expected.equals(ic.path("aspectRatio").asText(null)), "imageConfig.aspectRatio " + ic.get("aspectRatio")
           + ", expected the nearest ratio " + expected + " for " + w + "x" + h);
     }
@@ -400,12 +404,12 @@ public final class GoogleStubs implements ProviderStubs {
     }
   }
 
-  /** The ratio of {@link #RATIOS} nearest to a size, by the logarithm of the ratio. */
-  private static String nearest(int w, int h) {
+  /** The ratio nearest to a size, by the logarithm of the ratio. */
+  private static String nearest(int w, int h, List<String> ratios) {
     double target = Math.log((double) w / h);
-    String best = RATIOS.get(0);
+    String best = ratios.get(0);
     double bestD = Double.MAX_VALUE;
-    for (String r : RATIOS) {
+    for (String r : ratios) {
       String[] p = r.split(":");
       double d = Math.abs(Math.log(Double.parseDouble(p[0]) / Double.parseDouble(p[1])) - target);
       if (d < bestD) {
