@@ -583,6 +583,23 @@ class GoogleProviderTest {
     }
 
     @Test
+    @DisplayName("a cancel while the first of three calls is in flight: no further call is started")
+    void cancelStopsFurtherCalls() throws Exception {
+      server.stubFor(post(urlPathEqualTo(FLASH)).willReturn(GoogleStubs.answer(200, GoogleStubs.imageBody(png))
+          .withFixedDelay(1500)));
+      dev.imagegen.GenerationJob job = service(config().set("parallel-calls", "1").build()).submit(request().numImages(3)
+          .build());
+      long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+      while (posts().isEmpty() && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      job.cancel();
+      Thread.sleep(2500);
+      assertThat(job.result().isCancelled()).isTrue();
+      assertThat(posts()).hasSize(1);
+    }
+
+    @Test
     @DisplayName("a call failing after one succeeded: the image made is returned with a warning, no further call, both "
         + "answers' tokens in the cost")
     void partialResult() {
