@@ -37,7 +37,7 @@ class StubsTest {
   void findsEachProvidersStubsById() {
     Map<String, Class<?>> expected = Map.of("horde", HordeStubs.class, "replicate", ReplicateStubs.class,
         "fal", FalStubs.class, "runpod", RunPodStubs.class, "huggingface", HuggingFaceStubs.class,
-        "sdwebui", SdWebUiStubs.class, "openai", OpenAIStubs.class, "stability", StabilityStubs.class);
+        "sdwebui", SdWebUiStubs.class, "openai", OpenAIStubs.class, "stability", StabilityStubs.class, "google", GoogleStubs.class);
     assertThat(Stubs.providerIds()).containsExactlyInAnyOrderElementsOf(expected.keySet());
     for (String id : Stubs.providerIds()) {
       assertThat(Stubs.forProvider(id, server)).as(id).isExactlyInstanceOf(expected.get(id));
@@ -64,7 +64,8 @@ class StubsTest {
         "huggingface", "/hf-inference/models/black-forest-labs/FLUX.1-schnell",
         "sdwebui", "/sdapi/v1/txt2img",
         "openai", "/v1/images/generations",
-        "stability", "/v2beta/stable-image/generate/core");
+        "stability", "/v2beta/stable-image/generate/core",
+        "google", "/v1beta/models/gemini-2.5-flash-image:generateContent");
     for (String id : Stubs.providerIds()) {
       server.resetAll();
       ProviderStubs stubs = Stubs.forProvider(id, server);
@@ -140,6 +141,30 @@ class StubsTest {
     LoggedRequest noModel = send("/v1/images/generations", right.replace("\"model\":\"gpt-image-2\",", ""), "Bearer k", stubs);
     assertThatThrownBy(() -> stubs.assertSubmitted(req, noModel, "k")).isInstanceOf(AssertionError.class)
         .hasMessageContaining("model");
+  }
+
+  @Test
+  void googleWantsTheKeyInItsHeaderAndTheNearestAspectRatio() throws Exception {
+    GoogleStubs stubs = new GoogleStubs(server);
+    ImageGenerationRequest req = ImageGenerationRequest.builder().prompt("p").size(1024, 576).build();
+    String path = "/v1beta/models/gemini-2.5-flash-image:generateContent";
+    String body = "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"p\"}]}],\"generationConfig\":"
+        + "{\"responseModalities\":[\"TEXT\",\"IMAGE\"],\"imageConfig\":{\"aspectRatio\":\"%s\"}}}";
+    stubs.assertSubmitted(req, sendGoogle(path, String.format(body, "16:9"), "k", stubs), "k");
+    LoggedRequest wrongRatio = sendGoogle(path, String.format(body, "4:3"), "k", stubs);
+    assertThatThrownBy(() -> stubs.assertSubmitted(req, wrongRatio, "k")).isInstanceOf(AssertionError.class)
+        .hasMessageContaining("aspectRatio");
+    LoggedRequest keyInUrl = sendGoogle(path + "?key=k", String.format(body, "16:9"), "k", stubs);
+    assertThatThrownBy(() -> stubs.assertSubmitted(req, keyInUrl, "k")).isInstanceOf(AssertionError.class)
+        .hasMessageContaining("URL");
+  }
+
+  private LoggedRequest sendGoogle(String path, String body, String key, ProviderStubs stubs) throws Exception {
+    server.resetRequests();
+    HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(server.baseUrl() + path))
+        .header("Content-Type", "application/json").header("x-goog-api-key", key)
+        .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.discarding());
+    return server.findAll(stubs.submitRequests()).get(0);
   }
 
   /** POSTs a body to the server and returns the submit as WireMock logged it. */
