@@ -37,7 +37,7 @@ class StubsTest {
   void findsEachProvidersStubsById() {
     Map<String, Class<?>> expected = Map.of("horde", HordeStubs.class, "replicate", ReplicateStubs.class,
         "fal", FalStubs.class, "runpod", RunPodStubs.class, "huggingface", HuggingFaceStubs.class,
-        "sdwebui", SdWebUiStubs.class);
+        "sdwebui", SdWebUiStubs.class, "bfl", BflStubs.class);
     assertThat(Stubs.providerIds()).containsExactlyInAnyOrderElementsOf(expected.keySet());
     for (String id : Stubs.providerIds()) {
       assertThat(Stubs.forProvider(id, server)).as(id).isExactlyInstanceOf(expected.get(id));
@@ -62,7 +62,8 @@ class StubsTest {
         "fal", "/fal-ai/flux/schnell",
         "runpod", "/v2/" + RunPodStubs.ENDPOINT + "/run",
         "huggingface", "/hf-inference/models/black-forest-labs/FLUX.1-schnell",
-        "sdwebui", "/sdapi/v1/txt2img");
+        "sdwebui", "/sdapi/v1/txt2img",
+        "bfl", "/v1/flux-2-pro");
     for (String id : Stubs.providerIds()) {
       server.resetAll();
       ProviderStubs stubs = Stubs.forProvider(id, server);
