@@ -53,6 +53,8 @@ final class BflProvider extends HttpImageProvider {
   static final String EDIT_MODEL = "edit-model";
   /** Config key: {@code safety_tolerance} sent with every submit (0 strictest .. 6); unset leaves BFL's default (2). */
   static final String SAFETY_TOLERANCE = "safety-tolerance";
+  /** The most permissive {@code safety_tolerance} FLUX.2 models take (FLUX.1 take up to 6). */
+  static final int FLUX2_MAX_SAFETY_TOLERANCE = 5;
   /** Config key: {@code prompt_upsampling} sent with every submit (default false, not sent). */
   static final String PROMPT_UPSAMPLING = "prompt-upsampling";
   /** The regions and their hosts. */
@@ -258,8 +260,15 @@ final class BflProvider extends HttpImageProvider {
         default -> warnings.add("output format " + format + " not offered by BFL (jpeg or png): the model's default is sent");
       }
     }
-    if (safetyTolerance != null) {
-      b.put("safety_tolerance", safetyTolerance);
+    Integer tolerance = safetyTolerance;
+    if (tolerance != null) {
+      if (model.isFlux2() && tolerance > FLUX2_MAX_SAFETY_TOLERANCE) {
+        // FLUX.2 takes 0..5 (BFL's API reference); the stricter end is kept rather than a 422
+        warnings.add("safety_tolerance " + tolerance + " sent as " + FLUX2_MAX_SAFETY_TOLERANCE + ": " + model.id()
+            + " takes 0 to " + FLUX2_MAX_SAFETY_TOLERANCE);
+        tolerance = FLUX2_MAX_SAFETY_TOLERANCE;
+      }
+      b.put("safety_tolerance", tolerance);
     }
     if (promptUpsampling) {
       b.put("prompt_upsampling", true);

@@ -197,6 +197,17 @@ class BflProviderTest {
     }
 
     @Test
+    void flux2GetsAtMostSafetyTolerance5AndFlux1UpTo6() {
+      stubs.success(StubImages.png(64, 64, 2));
+      ImageGenerationService s = service(config().set("safety-tolerance", "6").build(), 0);
+      ImageGenerationResponse r = s.generateImage(fox().model("flux-2-pro").build(), "bfl");
+      assertThat(body(onlySubmit("flux-2-pro")).path("safety_tolerance").asInt()).isEqualTo(5);
+      assertThat(r.warnings()).anyMatch(w -> w.contains("safety_tolerance 6 sent as 5"));
+      s.generateImage(fox().model("flux-pro-1.1").build(), "bfl");
+      assertThat(body(onlySubmit("flux-pro-1.1")).path("safety_tolerance").asInt()).isEqualTo(6);
+    }
+
+    @Test
     void webpIsNotOfferedAndSaysSo() {
       stubs.success(StubImages.png(64, 64, 2));
       ImageGenerationResponse r = service().generateImage(fox().size(512, 512).outputFormat("webp").build(), "bfl");
@@ -287,6 +298,20 @@ class BflProviderTest {
       assertThat(r.image().bytes()).isEqualTo(img.bytes());
       assertThat(server.findAll(stubs.submitRequests())).hasSize(1);
       assertThat(polls()).hasSizeGreaterThanOrEqualTo(2);
+    }
+
+    @Test
+    void aStalledSampleDownloadStillMeetsTheDeadline() {
+      StubImage img = StubImages.png(64, 64, 5);
+      stubs.success(img);
+      server.stubFor(get(urlPathEqualTo(BflStubs.samplePath(ID, img))).atPriority(1).willReturn(aResponse().withStatus(200)
+          .withHeader("Content-Type", "image/png").withBody(img.bytes()).withChunkedDribbleDelay(5, 20_000)));
+      long t0 = System.nanoTime();
+      ImageGenerationException e = catchThrowableOfType(ImageGenerationException.class,
+          () -> service(config().build(), 0).generateImage(fox().timeout(Duration.ofSeconds(2)).build(), "bfl"));
+      assertThat(e).isNotNull();
+      assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(6));
+      assertThat(server.findAll(stubs.submitRequests())).hasSize(1);
     }
 
     @Test
@@ -600,6 +625,37 @@ class BflProviderTest {
         assertThatThrownBy(() -> BflHosts.of("bfl", base, bad)).as(bad).isInstanceOf(IllegalStateException.class)
             .hasMessageContaining("polling-hosts");
       }
+    }
+  }
+
+  // ------------------------------------------------------------------ the stubs' own check
+
+  @Nested
+  class StubsCheck {
+    LoggedRequest send(String model, String body, String header, String value) throws Exception {
+      server.resetRequests();
+      java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(URI.create(server.baseUrl() + "/v1/"
+          + model)).header("Content-Type", "application/json").header(header, value)
+          .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body)).build(),
+          java.net.http.HttpResponse.BodyHandlers.discarding());
+      return server.findAll(stubs.submitRequests()).get(0);
+    }
+
+    @Test
+    void assertSubmittedAcceptsBflsNamesAndRefusesOthers() throws Exception {
+      stubs.stubSubmit();
+      ImageGenerationRequest req = fox().size(512, 512).seed(42L).steps(4).guidanceScale(3.5).build();
+      String right = "{\"prompt\":\"a red fox in snow\",\"width\":512,\"height\":512,\"seed\":42}";
+      stubs.assertSubmitted(req, send("flux-2-pro", right, "x-key", "k"), "k");
+      assertThatThrownBy(() -> stubs.assertSubmitted(req, send("flux-2-pro", right, "Authorization", "Bearer k"), "k"))
+          .isInstanceOf(AssertionError.class).hasMessageContaining("x-key");
+      String withSteps = "{\"prompt\":\"a red fox in snow\",\"width\":512,\"height\":512,\"seed\":42,\"steps\":4}";
+      assertThatThrownBy(() -> stubs.assertSubmitted(req, send("flux-2-pro", withSteps, "x-key", "k"), "k"))
+          .isInstanceOf(AssertionError.class).hasMessageContaining("steps");
+      assertThatThrownBy(() -> stubs.assertSubmitted(req, send("flux-dev", right, "x-key", "k"), "k"))
+          .isInstanceOf(AssertionError.class).hasMessageContaining("steps");
+      assertThatThrownBy(() -> stubs.assertSubmitted(req, send("flux-kontext-pro", right, "x-key", "k"), "k"))
+          .isInstanceOf(AssertionError.class).hasMessageContaining("aspect_ratio");
     }
   }
 
