@@ -36,6 +36,8 @@ final class BflJob implements RemoteJob {
   private final List<String> warnings;
   private final Map<String, String> metadata;
   private final long submittedNanos = System.nanoTime();
+  /** Whether a poll reported progress: the task is running. */
+  private volatile boolean running;
 
   BflJob(BflProvider provider, GenerationContext ctx, String model, String taskId, BflWire.Submit submitted,
       @Nullable Long requestedSeed, List<String> warnings, Map<String, String> metadata) {
@@ -75,8 +77,12 @@ final class BflJob implements RemoteJob {
       String s = p.state();
       if (s.equals(BflWire.PENDING)) {
         Double pct = p.percent();
-        return CompletableFuture.completedFuture(PollResult.pending(pct == null ? ProgressEvent.queued(provider.id(), null, null)
-            : ProgressEvent.running(provider.id(), pct, null)));
+        if (pct != null) {
+          running = true;
+        }
+        // a task that reported progress stays RUNNING (a later poll without progress is not a step back)
+        return CompletableFuture.completedFuture(PollResult.pending(running ? ProgressEvent.running(provider.id(), pct, null)
+            : ProgressEvent.queued(provider.id(), null, null)));
       }
       if (s.equals(BflWire.READY)) {
         return ready(p);

@@ -289,6 +289,28 @@ class BflProviderTest {
     }
 
     @Test
+    void aPollWithoutProgressAfterOneWithItStaysRunning() throws Exception {
+      StubImage img = StubImages.png(64, 64, 4);
+      stubs.success(img);
+      String sc = "progress-gap";
+      server.stubFor(BflStubs.poll(ID).atPriority(1).inScenario(sc).whenScenarioStateIs("Started")
+          .willReturn(BflStubs.json(200, BflStubs.pending(ID, null))).willSetStateTo("p1"));
+      server.stubFor(BflStubs.poll(ID).atPriority(1).inScenario(sc).whenScenarioStateIs("p1")
+          .willReturn(BflStubs.json(200, BflStubs.pending(ID, 0.5))).willSetStateTo("p2"));
+      server.stubFor(BflStubs.poll(ID).atPriority(1).inScenario(sc).whenScenarioStateIs("p2")
+          .willReturn(BflStubs.json(200, BflStubs.pending(ID, null))).willSetStateTo("done"));
+      ProviderConfig config = config().build();
+      ImageProvider provider = new BflProviderFactory().create(config);
+      try (KitContext ctx = KitContext.of(provider, config)) {
+        provider.generate(fox().build(), ctx).get(10, TimeUnit.SECONDS);
+        List<ProgressEvent.Stage> stages = ctx.events().stream().map(ProgressEvent::stage)
+            .filter(st -> st == ProgressEvent.Stage.QUEUED || st == ProgressEvent.Stage.RUNNING).toList();
+        assertThat(stages).containsExactly(ProgressEvent.Stage.QUEUED, ProgressEvent.Stage.RUNNING,
+            ProgressEvent.Stage.RUNNING);
+      }
+    }
+
+    @Test
     void aMalformedPollIsReadAgainNotResubmitted() {
       StubImage img = StubImages.png(64, 64, 5);
       stubs.success(img);
