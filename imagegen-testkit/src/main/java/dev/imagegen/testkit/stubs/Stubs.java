@@ -24,7 +24,7 @@ import java.util.Locale;
  * <p>Stateless; thread-safe.
  */
 public final class Stubs {
-  private static final List<String> IDS = List.of("horde", "replicate", "fal", "runpod", "huggingface", "sdwebui", "openai", "stability", "google");
+  private static final List<String> IDS = List.of("horde", "replicate", "fal", "runpod", "huggingface", "sdwebui", "openai", "stability", "google", "bfl");
 
   static {
     KitLogs.install(); // the kit's log capture, unless the class path has its own SLF4J binding
@@ -36,7 +36,7 @@ public final class Stubs {
    * The stubs of a provider, on a server.
    *
    * @param providerId the provider's id: {@code horde}, {@code replicate}, {@code fal},
-   *     {@code runpod}, {@code huggingface}, {@code sdwebui}, {@code openai}, {@code stability} or {@code google} (case-insensitive)
+   *     {@code runpod}, {@code huggingface}, {@code sdwebui}, {@code openai}, {@code stability}, {@code google} or {@code bfl} (case-insensitive)
    * @param server the WireMock server the stubs register on
    * @return new stubs for that provider (nothing is registered yet)
    * @throws IllegalArgumentException when no stubs exist for the id, naming the ids that do
@@ -52,6 +52,7 @@ public final class Stubs {
       case "openai" -> new OpenAIStubs(server);
       case "stability" -> new StabilityStubs(server);
       case "google" -> new GoogleStubs(server);
+      case "bfl" -> new BflStubs(server);
       default -> throw new IllegalArgumentException("no stubs for provider '" + providerId + "' (stubs exist for " + IDS + ")");
     };
   }
@@ -59,7 +60,7 @@ public final class Stubs {
   /**
    * The provider ids {@link #forProvider} knows.
    *
-   * @return an immutable list: horde, replicate, fal, runpod, huggingface, sdwebui, openai, stability, google
+   * @return an immutable list: horde, replicate, fal, runpod, huggingface, sdwebui, openai, stability, google, bfl
    */
   public static List<String> providerIds() {
     return IDS;

@@ -37,7 +37,7 @@ class StubsTest {
   void findsEachProvidersStubsById() {
     Map<String, Class<?>> expected = Map.of("horde", HordeStubs.class, "replicate", ReplicateStubs.class,
         "fal", FalStubs.class, "runpod", RunPodStubs.class, "huggingface", HuggingFaceStubs.class,
-        "sdwebui", SdWebUiStubs.class, "openai", OpenAIStubs.class, "stability", StabilityStubs.class, "google", GoogleStubs.class);
+        "sdwebui", SdWebUiStubs.class, "openai", OpenAIStubs.class, "stability", StabilityStubs.class, "google", GoogleStubs.class, "bfl", BflStubs.class);
     assertThat(Stubs.providerIds()).containsExactlyInAnyOrderElementsOf(expected.keySet());
     for (String id : Stubs.providerIds()) {
       assertThat(Stubs.forProvider(id, server)).as(id).isExactlyInstanceOf(expected.get(id));
@@ -65,7 +65,8 @@ class StubsTest {
         "sdwebui", "/sdapi/v1/txt2img",
         "openai", "/v1/images/generations",
         "stability", "/v2beta/stable-image/generate/core",
-        "google", "/v1beta/models/gemini-2.5-flash-image:generateContent");
+        "google", "/v1beta/models/gemini-2.5-flash-image:generateContent",
+        "bfl", "/v1/flux-2-pro");
     for (String id : Stubs.providerIds()) {
       server.resetAll();
       ProviderStubs stubs = Stubs.forProvider(id, server);
