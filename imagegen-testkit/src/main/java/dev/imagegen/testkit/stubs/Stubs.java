@@ -24,7 +24,7 @@ import java.util.Locale;
  * <p>Stateless; thread-safe.
  */
 public final class Stubs {
-  private static final List<String> IDS = List.of("horde", "replicate", "fal", "runpod", "huggingface", "sdwebui");
+  private static final List<String> IDS = List.of("horde", "replicate", "fal", "runpod", "huggingface", "sdwebui", "bedrock");
 
   static {
     KitLogs.install(); // the kit's log capture, unless the class path has its own SLF4J binding
@@ -36,7 +36,7 @@ public final class Stubs {
    * The stubs of a provider, on a server.
    *
    * @param providerId the provider's id: {@code horde}, {@code replicate}, {@code fal},
-   *     {@code runpod}, {@code huggingface} or {@code sdwebui} (case-insensitive)
+   *     {@code runpod}, {@code huggingface}, {@code sdwebui} or {@code bedrock} (case-insensitive)
    * @param server the WireMock server the stubs register on
    * @return new stubs for that provider (nothing is registered yet)
    * @throws IllegalArgumentException when no stubs exist for the id, naming the ids that do
@@ -49,6 +49,7 @@ public final class Stubs {
       case "runpod" -> new RunPodStubs(server);
       case "huggingface" -> new HuggingFaceStubs(server);
       case "sdwebui" -> new SdWebUiStubs(server);
+      case "bedrock" -> new BedrockStubs(server);
       default -> throw new IllegalArgumentException("no stubs for provider '" + providerId + "' (stubs exist for " + IDS + ")");
     };
   }
@@ -56,7 +57,7 @@ public final class Stubs {
   /**
    * The provider ids {@link #forProvider} knows.
    *
-   * @return an immutable list: horde, replicate, fal, runpod, huggingface, sdwebui
+   * @return an immutable list: horde, replicate, fal, runpod, huggingface, sdwebui, bedrock
    */
   public static List<String> providerIds() {
     return IDS;
