@@ -55,6 +55,7 @@ import software.amazon.awssdk.core.exception.ApiCallTimeoutException;
 import software.amazon.awssdk.http.SdkHttpResponse;
 import software.amazon.awssdk.http.async.SdkAsyncHttpClient;
 import software.amazon.awssdk.http.nio.netty.NettyNioAsyncHttpClient;
+import software.amazon.awssdk.profiles.ProfileFile;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.bedrockruntime.BedrockRuntimeAsyncClient;
 import software.amazon.awssdk.services.bedrockruntime.BedrockRuntimeAsyncClientBuilder;
@@ -121,7 +122,13 @@ final class BedrockProvider implements ImageProvider {
         .credentialsProvider(credentials(settings))
         .httpClient(http)
         // the engine retries (with its budget, breaker and unknown-outcome rules): the SDK must not retry too
-        .overrideConfiguration(o -> o.retryStrategy(AwsRetryStrategy.doNotRetry()).apiCallTimeout(settings.callTimeout));
+        .overrideConfiguration(o -> {
+          o.retryStrategy(AwsRetryStrategy.doNotRetry()).apiCallTimeout(settings.callTimeout);
+          if (settings.source == BedrockSettings.CredentialSource.STATIC) {
+            // everything comes from imagegen's configuration: nothing is read from ~/.aws/config
+            o.defaultProfileFile(ProfileFile.builder().content("").type(ProfileFile.Type.CONFIGURATION).build());
+          }
+        });
     if (settings.endpoint != null) {
       b.endpointOverride(settings.endpoint);
     }
