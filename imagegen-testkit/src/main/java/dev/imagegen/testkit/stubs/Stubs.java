@@ -24,7 +24,7 @@ import java.util.Locale;
  * <p>Stateless; thread-safe.
  */
 public final class Stubs {
-  private static final List<String> IDS = List.of("horde", "replicate", "fal", "runpod", "huggingface", "sdwebui", "bedrock");
+  private static final List<String> IDS = List.of("horde", "replicate", "fal", "runpod", "huggingface", "sdwebui");
 
   static {
     KitLogs.install(); // the kit's log capture, unless the class path has its own SLF4J binding
@@ -36,7 +36,7 @@ public final class Stubs {
    * The stubs of a provider, on a server.
    *
    * @param providerId the provider's id: {@code horde}, {@code replicate}, {@code fal},
-   *     {@code runpod}, {@code huggingface}, {@code sdwebui} or {@code bedrock} (case-insensitive)
+   *     {@code runpod}, {@code huggingface} or {@code sdwebui} (case-insensitive)
    * @param server the WireMock server the stubs register on
    * @return new stubs for that provider (nothing is registered yet)
    * @throws IllegalArgumentException when no stubs exist for the id, naming the ids that do
@@ -57,7 +57,7 @@ public final class Stubs {
   /**
    * The provider ids {@link #forProvider} knows.
    *
-   * @return an immutable list: horde, replicate, fal, runpod, huggingface, sdwebui, bedrock
+   * @return an immutable list: horde, replicate, fal, runpod, huggingface, sdwebui
    */
   public static List<String> providerIds() {
     return IDS;
