@@ -101,6 +101,11 @@ final class BedrockErrors {
         if (isContentFilter(msg)) {
           return new ContentPolicyException("Bedrock's content filters refused the input: " + what, id);
         }
+        if (msg.toLowerCase(Locale.ROOT).contains("model identifier is invalid")) {
+          // what Bedrock answers for an id it does not know in this region, including a model past its end of life
+          return ProviderUnavailableException.failOver("model not available in " + region + " (a wrong id, a model not "
+              + "offered in this region, or one past its end of life): " + what, id, null);
+        }
         return new InvalidRequestException(List.of(id + " refused the request: " + what), id, null);
       case "ServiceQuotaExceededException":
         return new InsufficientCreditsException("the account's Bedrock quota is exceeded in " + region + " (" + what + ")", id);

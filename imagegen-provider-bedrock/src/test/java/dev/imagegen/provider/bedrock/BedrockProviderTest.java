@@ -498,6 +498,18 @@ class BedrockProviderTest {
     }
 
     @Test
+    void anInvalidModelIdentifierFailsOverInsteadOfBeingAnInvalidRequest() {
+      errorAnswer(400, "ValidationException", "The provided model identifier is invalid.");
+
+      Throwable t = failure(request().build());
+
+      assertThat(t).isInstanceOf(ProviderUnavailableException.class).isNotInstanceOf(InvalidRequestException.class)
+          .hasMessageContaining("end of life");
+      assertThat(((ImageGenerationException) t).failoverMayHelp()).isTrue();
+      assertThat(invokes()).hasSize(1);
+    }
+
+    @Test
     void modelTimeoutIsAnUnknownOutcomeNeverResubmitted() {
       errorAnswer(408, "ModelTimeoutException", "Model has timed out in processing the request.");
 
@@ -811,6 +823,14 @@ class BedrockProviderTest {
       assertThat(h.state()).isEqualTo(ProviderHealth.State.UP);
       assertThat(body(onlyInvoke())).isEqualTo(JSON.readTree("{}"));
       assertThat(onlyInvoke().getUrl()).isEqualTo("/model/amazon.nova-canvas-v1%3A0/invoke");
+    }
+
+    @Test
+    void anInvalidModelIdentifierIsDownNotUp() {
+      server.stubFor(stubs.healthStub().willReturn(stubs.error(400, "ValidationException",
+          "The provided model identifier is invalid.")));
+
+      assertThat(service().testConnection("bedrock").state()).isEqualTo(ProviderHealth.State.DOWN);
     }
 
     @Test
