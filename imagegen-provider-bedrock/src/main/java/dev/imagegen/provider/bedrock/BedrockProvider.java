@@ -59,6 +59,7 @@ import software.amazon.awssdk.profiles.ProfileFile;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.bedrockruntime.BedrockRuntimeAsyncClient;
 import software.amazon.awssdk.services.bedrockruntime.BedrockRuntimeAsyncClientBuilder;
+import software.amazon.awssdk.services.bedrockruntime.auth.scheme.BedrockRuntimeAuthSchemeProvider;
 import software.amazon.awssdk.services.bedrockruntime.model.InvokeModelRequest;
 import software.amazon.awssdk.services.bedrockruntime.model.InvokeModelResponse;
 
@@ -121,6 +122,8 @@ final class BedrockProvider implements ImageProvider {
         .region(Region.of(settings.region))
         .credentialsProvider(credentials(settings))
         .httpClient(http)
+        // SigV4 always: without this, AWS_BEARER_TOKEN_BEDROCK in the environment silently switches the client to bearer auth
+        .authSchemeProvider(BedrockRuntimeAuthSchemeProvider.defaultProvider(List.of("sigv4")))
         // the engine retries (with its budget, breaker and unknown-outcome rules): the SDK must not retry too
         .overrideConfiguration(o -> {
           o.retryStrategy(AwsRetryStrategy.doNotRetry()).apiCallTimeout(settings.callTimeout);

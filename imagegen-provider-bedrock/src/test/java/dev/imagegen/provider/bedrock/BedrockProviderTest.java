@@ -170,6 +170,19 @@ class BedrockProviderTest {
     }
 
     @Test
+    void aBedrockBearerTokenInTheEnvironmentDoesNotReplaceSigV4() {
+      novaAnswers(StubImages.png(1024, 1024, 1));
+      System.setProperty("aws.bearerTokenBedrock", "bedrock-api-key-from-elsewhere");
+      try {
+        service().generateImage(request().build(), "bedrock");
+      } finally {
+        System.clearProperty("aws.bearerTokenBedrock");
+      }
+
+      assertThat(onlyInvoke().getHeader("Authorization")).startsWith("AWS4-HMAC-SHA256 Credential=" + KEY_ID + "/");
+    }
+
+    @Test
     void sessionTokenTravelsAsSecurityToken() {
       novaAnswers(StubImages.png(1024, 1024, 1));
 
