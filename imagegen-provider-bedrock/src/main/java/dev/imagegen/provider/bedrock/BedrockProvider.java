@@ -79,6 +79,8 @@ import software.amazon.awssdk.services.bedrockruntime.model.InvokeModelResponse;
  * <p>Thread-safe.
  */
 final class BedrockProvider implements ImageProvider {
+  /** The longest the health probe may take: it is refused before any model runs. */
+  private static final Duration HEALTH_TIMEOUT = Duration.ofSeconds(10);
   private final ProviderConfig config;
   final BedrockSettings settings;
   private final SdkAsyncHttpClient http;
@@ -353,7 +355,8 @@ final class BedrockProvider implements ImageProvider {
    */
   @Override
   public CompletableFuture<ProviderHealth> health(ProviderContext ctx) {
-    return HealthCheck.timed(ctx, () -> invoke(ctx, settings.defaultModel, "{}", settings.callTimeout)
+    return HealthCheck.timed(ctx, () -> invoke(ctx, settings.defaultModel, "{}", HEALTH_TIMEOUT.compareTo(settings.callTimeout) < 0
+        ? HEALTH_TIMEOUT : settings.callTimeout)
         .handle((ok, e) -> {
           Throwable t = e == null ? null : ProviderSupport.unwrap(e);
           if (t instanceof dev.imagegen.InvalidRequestException) {
