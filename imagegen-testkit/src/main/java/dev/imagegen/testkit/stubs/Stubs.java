@@ -24,7 +24,8 @@ import java.util.Locale;
  * <p>Stateless; thread-safe.
  */
 public final class Stubs {
-  private static final List<String> IDS = List.of("horde", "replicate", "fal", "runpod", "huggingface", "sdwebui", "openai", "stability", "google", "bfl");
+  private static final List<String> IDS = List.of("horde", "replicate", "fal", "runpod", "huggingface", "sdwebui", "openai",
+      "stability", "google", "bfl", "bedrock");
 
   static {
     KitLogs.install(); // the kit's log capture, unless the class path has its own SLF4J binding
@@ -36,7 +37,8 @@ public final class Stubs {
    * The stubs of a provider, on a server.
    *
    * @param providerId the provider's id: {@code horde}, {@code replicate}, {@code fal},
-   *     {@code runpod}, {@code huggingface}, {@code sdwebui}, {@code openai}, {@code stability}, {@code google} or {@code bfl} (case-insensitive)
+   *     {@code runpod}, {@code huggingface}, {@code sdwebui}, {@code openai}, {@code stability}, {@code google},
+   *     {@code bfl} or {@code bedrock} (case-insensitive)
    * @param server the WireMock server the stubs register on
    * @return new stubs for that provider (nothing is registered yet)
    * @throws IllegalArgumentException when no stubs exist for the id, naming the ids that do
@@ -53,6 +55,7 @@ public final class Stubs {
       case "stability" -> new StabilityStubs(server);
       case "google" -> new GoogleStubs(server);
       case "bfl" -> new BflStubs(server);
+      case "bedrock" -> new BedrockStubs(server);
       default -> throw new IllegalArgumentException("no stubs for provider '" + providerId + "' (stubs exist for " + IDS + ")");
     };
   }
@@ -60,7 +63,8 @@ public final class Stubs {
   /**
    * The provider ids {@link #forProvider} knows.
    *
-   * @return an immutable list: horde, replicate, fal, runpod, huggingface, sdwebui, openai, stability, google, bfl
+   * @return an immutable list: horde, replicate, fal, runpod, huggingface, sdwebui, openai, stability, google, bfl,
+   *     bedrock
    */
   public static List<String> providerIds() {
     return IDS;

@@ -35,9 +35,11 @@ class StubsTest {
 
   @Test
   void findsEachProvidersStubsById() {
-    Map<String, Class<?>> expected = Map.of("horde", HordeStubs.class, "replicate", ReplicateStubs.class,
-        "fal", FalStubs.class, "runpod", RunPodStubs.class, "huggingface", HuggingFaceStubs.class,
-        "sdwebui", SdWebUiStubs.class, "openai", OpenAIStubs.class, "stability", StabilityStubs.class, "google", GoogleStubs.class, "bfl", BflStubs.class);
+    Map<String, Class<?>> expected = Map.ofEntries(Map.entry("horde", HordeStubs.class),
+        Map.entry("replicate", ReplicateStubs.class), Map.entry("fal", FalStubs.class), Map.entry("runpod", RunPodStubs.class),
+        Map.entry("huggingface", HuggingFaceStubs.class), Map.entry("sdwebui", SdWebUiStubs.class),
+        Map.entry("openai", OpenAIStubs.class), Map.entry("stability", StabilityStubs.class),
+        Map.entry("google", GoogleStubs.class), Map.entry("bfl", BflStubs.class), Map.entry("bedrock", BedrockStubs.class));
     assertThat(Stubs.providerIds()).containsExactlyInAnyOrderElementsOf(expected.keySet());
     for (String id : Stubs.providerIds()) {
       assertThat(Stubs.forProvider(id, server)).as(id).isExactlyInstanceOf(expected.get(id));
@@ -56,17 +58,18 @@ class StubsTest {
   @Test
   void everyProvidersSuccessAnswersAtItsSubmitPath() throws Exception {
     HttpClient http = HttpClient.newHttpClient();
-    Map<String, String> submitPaths = Map.of(
-        "horde", "/api/v2/generate/async",
-        "replicate", "/v1/models/black-forest-labs/flux-schnell/predictions",
-        "fal", "/fal-ai/flux/schnell",
-        "runpod", "/v2/" + RunPodStubs.ENDPOINT + "/run",
-        "huggingface", "/hf-inference/models/black-forest-labs/FLUX.1-schnell",
-        "sdwebui", "/sdapi/v1/txt2img",
-        "openai", "/v1/images/generations",
-        "stability", "/v2beta/stable-image/generate/core",
-        "google", "/v1beta/models/gemini-2.5-flash-image:generateContent",
-        "bfl", "/v1/flux-2-pro");
+    Map<String, String> submitPaths = Map.ofEntries(
+        Map.entry("horde", "/api/v2/generate/async"),
+        Map.entry("replicate", "/v1/models/black-forest-labs/flux-schnell/predictions"),
+        Map.entry("fal", "/fal-ai/flux/schnell"),
+        Map.entry("runpod", "/v2/" + RunPodStubs.ENDPOINT + "/run"),
+        Map.entry("huggingface", "/hf-inference/models/black-forest-labs/FLUX.1-schnell"),
+        Map.entry("sdwebui", "/sdapi/v1/txt2img"),
+        Map.entry("openai", "/v1/images/generations"),
+        Map.entry("stability", "/v2beta/stable-image/generate/core"),
+        Map.entry("google", "/v1beta/models/gemini-2.5-flash-image:generateContent"),
+        Map.entry("bfl", "/v1/flux-2-pro"),
+        Map.entry("bedrock", "/model/amazon.nova-canvas-v1:0/invoke"));
     for (String id : Stubs.providerIds()) {
       server.resetAll();
       ProviderStubs stubs = Stubs.forProvider(id, server);
