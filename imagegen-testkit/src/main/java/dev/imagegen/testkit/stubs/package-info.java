@@ -2,7 +2,10 @@
  * WireMock stubs that speak each provider's real wire protocol, one class per provider
  * ({@link dev.imagegen.testkit.stubs.HordeStubs}, {@link dev.imagegen.testkit.stubs.ReplicateStubs},
  * {@link dev.imagegen.testkit.stubs.FalStubs}, {@link dev.imagegen.testkit.stubs.RunPodStubs},
- * {@link dev.imagegen.testkit.stubs.HuggingFaceStubs}, {@link dev.imagegen.testkit.stubs.SdWebUiStubs}),
+ * {@link dev.imagegen.testkit.stubs.HuggingFaceStubs}, {@link dev.imagegen.testkit.stubs.SdWebUiStubs},
+ * {@link dev.imagegen.testkit.stubs.OpenAIStubs}, {@link dev.imagegen.testkit.stubs.StabilityStubs},
+ * {@link dev.imagegen.testkit.stubs.GoogleStubs}, {@link dev.imagegen.testkit.stubs.BflStubs},
+ * {@link dev.imagegen.testkit.stubs.BedrockStubs}),
  * and {@link dev.imagegen.testkit.stubs.Stubs}, which finds them by provider id.
  *
  * <p>Each class implements {@link dev.imagegen.testkit.ProviderStubs}: the provider modules' kit
