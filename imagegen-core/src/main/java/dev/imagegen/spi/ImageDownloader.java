@@ -3,7 +3,10 @@ package dev.imagegen.spi;
 import dev.imagegen.GeneratedImage;
 import dev.imagegen.ImageFormat;
 import dev.imagegen.ImageGenerationException;
+import dev.imagegen.InputImage;
+import dev.imagegen.InvalidRequestException;
 import dev.imagegen.ProviderUnavailableException;
+import java.io.UncheckedIOException;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.URI;
@@ -187,6 +190,39 @@ public final class ImageDownloader {
    */
   public GeneratedImage inline(byte[] bytes, @Nullable Long seed, boolean nsfw) {
     return check(bytes, null, seed, nsfw);
+  }
+
+  /**
+   * The bytes of an input image a request carries (an init image, a mask, a reference): given,
+   * read from its file, or fetched from its URL like a result (no credentials, within
+   * {@code max-image-bytes}, the same address checks), for a provider whose API takes the bytes.
+   *
+   * @param image the input image
+   * @return its bytes; fails with an {@link InvalidRequestException} naming the image when its
+   *     file cannot be read, or as {@link #download} fails for a URL
+   */
+  public CompletableFuture<byte[]> input(InputImage image) {
+    URI url = image.url();
+    if (url != null) {
+      return download(url, null, false).thenApply(GeneratedImage::bytes);
+    }
+    try {
+      return CompletableFuture.completedFuture(image.bytes());
+    } catch (UncheckedIOException | IllegalStateException e) {
+      return CompletableFuture.failedFuture(new InvalidRequestException("cannot read the "
+          + image.role().name().toLowerCase(Locale.ROOT) + " image " + image + ": " + e.getMessage(), context.providerId()));
+    }
+  }
+
+  /**
+   * An input image as bare base64 (see {@link #input}), or null for none.
+   *
+   * @param image the input image, or null
+   * @return its bytes in base64, or null when the image is null
+   */
+  public CompletableFuture<@Nullable String> inputBase64(@Nullable InputImage image) {
+    return image == null ? CompletableFuture.completedFuture(null)
+        : input(image).thenApply(b -> java.util.Base64.getEncoder().encodeToString(b));
   }
 
   /**

@@ -13,6 +13,7 @@ import com.github.tomakehurst.wiremock.http.Fault;
 import dev.imagegen.GeneratedImage;
 import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ImageGenerationRequest;
+import dev.imagegen.InvalidRequestException;
 import dev.imagegen.ProviderHealth;
 import dev.imagegen.ProviderHealth.State;
 import dev.imagegen.ProviderUnavailableException;
@@ -188,6 +189,26 @@ class ProviderSupportTest {
     assertThatThrownBy(() -> ctx.downloader().allOf(List.of(new ImageDownloader.Source(server.baseUrl() + "/a.png", null, false),
         new ImageDownloader.Source(" ", null, false))).join())
         .hasCauseInstanceOf(ProviderUnavailableException.class).hasMessageContaining("result image 2 of 2");
+  }
+
+  @Test
+  void anInputImageIsGivenReadOrFetchedWithoutTheKeyAndAnUnreadableFileIsAnInvalidRequest() {
+    byte[] init = TestImages.png(8, 8);
+    assertThat(ctx.downloader().input(dev.imagegen.InputImage.ofBytes(dev.imagegen.InputImage.Role.INIT, init)).join())
+        .isEqualTo(init);
+    server.stubFor(get("/ref.png").willReturn(aResponse().withBody(init)));
+    dev.imagegen.InputImage byUrl = dev.imagegen.InputImage.ofUrl(dev.imagegen.InputImage.Role.REFERENCE,
+        URI.create(server.baseUrl() + "/ref.png"));
+    assertThat(ctx.downloader().inputBase64(byUrl).join()).isEqualTo(java.util.Base64.getEncoder().encodeToString(init));
+    assertThat(server.findAll(com.github.tomakehurst.wiremock.client.WireMock.getRequestedFor(
+        com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo("/ref.png")))).singleElement()
+        .satisfies(r -> assertThat(r.containsHeader("Authorization")).isFalse());
+    assertThat(ctx.downloader().inputBase64(null).join()).isNull();
+
+    dev.imagegen.InputImage missing = dev.imagegen.InputImage.ofPath(dev.imagegen.InputImage.Role.MASK,
+        java.nio.file.Path.of("/nonexistent/mask.png"));
+    assertThatThrownBy(() -> ctx.downloader().input(missing).join()).hasCauseInstanceOf(InvalidRequestException.class)
+        .hasMessageContaining("acme").hasMessageContaining("mask image");
   }
 
   @Test

@@ -21,7 +21,6 @@ import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.spi.ProviderSupport;
 import dev.imagegen.spi.PriceTable;
 import dev.imagegen.spi.SoftInput;
-import java.io.UncheckedIOException;
 import java.net.ConnectException;
 import java.net.URI;
 import java.net.UnknownHostException;
@@ -30,7 +29,6 @@ import java.nio.channels.UnresolvedAddressException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.EnumSet;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -243,18 +241,7 @@ final class BedrockProvider implements ImageProvider {
 
   /** An input image as bare base64 (a URL is fetched first, through core's downloader). */
   private CompletableFuture<@Nullable String> encoded(@Nullable InputImage image, GenerationContext ctx) {
-    if (image == null) {
-      return CompletableFuture.completedFuture(null);
-    }
-    URI url = image.url();
-    if (url != null) {
-      return ctx.downloader().download(url, null, false).thenApply(g -> Base64.getEncoder().encodeToString(g.bytes()));
-    }
-    try {
-      return CompletableFuture.completedFuture(Base64.getEncoder().encodeToString(image.bytes()));
-    } catch (UncheckedIOException | IllegalStateException e) {
-      return CompletableFuture.failedFuture(new InvalidRequestException("cannot read " + image + ": " + e.getMessage(), id()));
-    }
+    return ctx.downloader().inputBase64(image);
   }
 
   /**

@@ -25,7 +25,6 @@ import dev.imagegen.spi.ProviderHttp;
 import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.spi.Secret;
 import dev.imagegen.spi.SoftInput;
-import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpRequest;
@@ -271,16 +270,7 @@ final class OpenAIProvider extends HttpImageProvider {
   private CompletableFuture<List<File>> inputs(OpenAIRequest plan, GenerationContext ctx) {
     List<CompletableFuture<File>> all = new ArrayList<>();
     for (InputImage img : plan.inputs()) {
-      URI url = img.url();
-      if (url != null) {
-        all.add(ctx.downloader().download(url, null, false).thenApply(g -> new File(img.role(), g.bytes())));
-      } else {
-        try {
-          all.add(CompletableFuture.completedFuture(new File(img.role(), img.bytes())));
-        } catch (UncheckedIOException | IllegalStateException e) {
-          all.add(CompletableFuture.failedFuture(new InvalidRequestException("cannot read " + img + ": " + e.getMessage(), id())));
-        }
-      }
+      all.add(ctx.downloader().input(img).thenApply(b -> new File(img.role(), b)));
     }
     return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).thenApply(v -> all.stream().map(CompletableFuture::join)
         .toList());

@@ -5,7 +5,6 @@ import dev.imagegen.GenerationCancelledException;
 import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.InputImage;
-import dev.imagegen.InvalidRequestException;
 import dev.imagegen.ModelInfo;
 import dev.imagegen.ProviderHealth;
 import dev.imagegen.ProviderHealth.State;
@@ -24,13 +23,10 @@ import dev.imagegen.spi.ProviderHttp;
 import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.spi.Reconciliation;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.URI;
 import java.net.http.HttpRequest;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -175,18 +171,7 @@ final class SdWebUiProvider extends HttpImageProvider {
 
   /** An input image as bare base64 (a URL is fetched here: a self-hosted WebUI may have no internet). */
   private CompletableFuture<@Nullable String> encoded(@Nullable InputImage image, GenerationContext ctx) {
-    if (image == null) {
-      return CompletableFuture.completedFuture(null);
-    }
-    URI url = image.url();
-    if (url != null) {
-      return ctx.downloader().download(url, null, false).thenApply(g -> Base64.getEncoder().encodeToString(g.bytes()));
-    }
-    try {
-      return CompletableFuture.completedFuture(Base64.getEncoder().encodeToString(image.bytes()));
-    } catch (UncheckedIOException | IllegalStateException e) {
-      return CompletableFuture.failedFuture(new InvalidRequestException("cannot read " + image + ": " + e.getMessage(), id()));
-    }
+    return ctx.downloader().inputBase64(image);
   }
 
   /**

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.imagegen.ContentPolicyException;
 import dev.imagegen.Cost;
 import dev.imagegen.ErrorKind;
-import dev.imagegen.GeneratedImage;
 import dev.imagegen.ImageFormat;
 import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ImageGenerationRequest;
@@ -32,11 +31,9 @@ import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.spi.ProviderSupport;
 import dev.imagegen.spi.Secret;
 import dev.imagegen.spi.SoftInput;
-import java.io.UncheckedIOException;
 import java.math.BigDecimal;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -274,18 +271,7 @@ final class StabilityProvider extends HttpImageProvider {
 
   /** An input image's bytes: given, read from its file, or fetched from its URL (size-limited). */
   private static CompletableFuture<byte @Nullable []> bytesOf(@Nullable InputImage image, GenerationContext ctx) {
-    if (image == null) {
-      return CompletableFuture.completedFuture(null);
-    }
-    if (image.url() != null) {
-      return ctx.downloader().download(image.url(), null, false).thenApply(GeneratedImage::bytes);
-    }
-    try {
-      return CompletableFuture.completedFuture(image.bytes());
-    } catch (UncheckedIOException e) {
-      return CompletableFuture.failedFuture(new InvalidRequestException("cannot read the "
-          + image.role().name().toLowerCase(Locale.ROOT) + " image: " + e.getMessage(), ID));
-    }
+    return image == null ? CompletableFuture.completedFuture(null) : ctx.downloader().input(image).thenApply(b -> b);
   }
 
   /** The multipart body; fields in the order the reference lists them. */
