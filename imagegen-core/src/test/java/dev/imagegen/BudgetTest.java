@@ -81,6 +81,29 @@ class BudgetTest {
   }
 
   @Test
+  void aBudgetStoreThatFailsRefusesEveryPaidCallAtOnceInsteadOfHangingOrLeakingItsException() throws Exception {
+    BudgetStore broken = new BudgetStore() {
+      @Override public boolean reserve(List<Scope> scopes, BigDecimal amount) { throw new IllegalStateException("store down"); }
+      @Override public void settle(List<Scope> scopes, BigDecimal reserved, BigDecimal actual) {}
+      @Override public BigDecimal spent(String scope) { throw new IllegalStateException("store down"); }
+    };
+    ScriptedProvider a = paid("a", "0.10", ScriptedProvider.ok());
+    ScriptedProvider b = paid("b", "0.20", ScriptedProvider.ok());
+    try (ImageGenerationService s = ImageGenerationService.builder()
+        .provider(a, ProviderConfig.builder("a").set("priority", "1").build())
+        .provider(b, ProviderConfig.builder("b").set("priority", "2").build())
+        .budget(BudgetPolicy.builder().total("1.00").build()).budgetStore(broken).build()) {
+      CompletableFuture<ImageGenerationResponse> f = s.generateAsync(ImageGenerationRequest.builder().prompt("x")
+          .timeout(Duration.ofSeconds(30)).build());
+      // both providers are refused at once (fail closed); the generation does not wait for its deadline
+      assertThatThrownBy(() -> f.get(5, java.util.concurrent.TimeUnit.SECONDS)).hasCauseInstanceOf(BudgetExceededException.class)
+          .hasMessageContaining("budget store failed").hasMessageContaining("store down");
+      assertThat(a.calls).hasValue(0);
+      assertThat(b.calls).hasValue(0);
+    }
+  }
+
+  @Test
   void perProviderBudgetFailsOverToTheNextProvider() {
     ScriptedProvider a = paid("a", "0.50", ScriptedProvider.ok());
     ScriptedProvider b = paid("b", "0.60", ScriptedProvider.ok());

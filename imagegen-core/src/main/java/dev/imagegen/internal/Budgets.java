@@ -37,9 +37,25 @@ final class Budgets {
   /**
    * Reserves a request's estimated cost with a provider.
    *
-   * @throws BudgetExceededException when a limit would be exceeded, or the price is unknown and not allowed
+   * @throws BudgetExceededException when a limit would be exceeded, the price is unknown and not
+   *     allowed, or the store fails (fail closed)
    */
   Reservation reserve(String providerId, Cost estimate) {
+    if (!policy.limits(providerId)) {
+      return Reservation.NONE;
+    }
+    try {
+      return reserveIn(providerId, estimate);
+    } catch (BudgetExceededException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      // fail closed: a store that cannot answer (a shared store down, a bug) means no paid call without a reservation
+      throw new BudgetExceededException("the budget store failed (" + e + "); no call is made without a reservation",
+          providerId, List.of(), e);
+    }
+  }
+
+  private Reservation reserveIn(String providerId, Cost estimate) {
     if (!policy.limits(providerId)) {
       return Reservation.NONE;
     }
