@@ -505,7 +505,7 @@ public final class RedisBudgetStore implements BudgetStore, AutoCloseable {
     if (m.find()) {
       String info = m.group(2);
       int colon = info.indexOf(':');
-      String shown = colon >= 0 ? info.substring(0, colon) + ":***" : "***";
+      String shown = colon > 0 ? info.substring(0, colon) + ":***" : "***"; // the user is shown, the password never
       u = m.group(1) + shown + "@" + u.substring(m.end());
     }
     return u;
