@@ -3,6 +3,7 @@ package dev.imagegen.redis;
 import dev.imagegen.BudgetExceededException;
 import dev.imagegen.BudgetStore;
 import dev.imagegen.ConfigurationException;
+import dev.imagegen.spi.ProviderConfig;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisNoScriptException;
@@ -18,7 +19,6 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -129,6 +129,7 @@ public final class RedisBudgetStore implements BudgetStore, AutoCloseable {
   private volatile boolean closed;
   private final ConcurrentLinkedQueue<PendingSettlement> pending = new ConcurrentLinkedQueue<>();
   private final AtomicLong lost = new AtomicLong();
+  private final AtomicLong commandsSent = new AtomicLong();
   private final ScheduledExecutorService retries;
 
   private RedisBudgetStore(Builder b, String url) {
@@ -186,8 +187,9 @@ public final class RedisBudgetStore implements BudgetStore, AutoCloseable {
    * Connects with the settings in system properties or, when a property is absent, environment
    * variables: {@code imagegen.redis.url} / {@code IMAGEGEN_REDIS_URL} (required),
    * {@code imagegen.redis.key-prefix} / {@code IMAGEGEN_REDIS_KEY_PREFIX},
-   * {@code imagegen.redis.timeout} / {@code IMAGEGEN_REDIS_TIMEOUT} (milliseconds, or an ISO-8601
-   * duration such as {@code PT2S}).
+   * {@code imagegen.redis.timeout} / {@code IMAGEGEN_REDIS_TIMEOUT} ({@code 2s}, {@code 500ms},
+   * {@code PT2S}), and the budget's own {@code imagegen.budget.window} / {@code IMAGEGEN_BUDGET_WINDOW}
+   * (the service reads it too), which sets {@link Builder#window}.
    *
    * @return the store
    * @throws ConfigurationException when the URL is not set or a setting is not valid
@@ -219,12 +221,22 @@ public final class RedisBudgetStore implements BudgetStore, AutoCloseable {
     }
     String t = settings.apply("imagegen.redis.timeout");
     if (t != null) {
-      try {
-        Duration d = t.matches("\\d+") ? Duration.ofMillis(Long.parseLong(t)) : Duration.parse(t);
-        b.commandTimeout(d);
-      } catch (DateTimeParseException | IllegalArgumentException e) {
+      Duration d = ProviderConfig.parseDuration(t);
+      if (d == null || d.isNegative() || d.isZero()) {
         problems.add("imagegen.redis.timeout (IMAGEGEN_REDIS_TIMEOUT): '" + t
-            + "' is not a positive duration (milliseconds, or ISO-8601 such as PT2S)");
+            + "' is not a positive duration such as 2s, 500ms or PT2S");
+      } else {
+        b.commandTimeout(d);
+      }
+    }
+    String w = settings.apply("imagegen.budget.window");
+    if (w != null) {
+      Duration d = ProviderConfig.parseDuration(w);
+      if (d == null || d.isNegative() || d.isZero()) {
+        problems.add("imagegen.budget.window (IMAGEGEN_BUDGET_WINDOW): '" + w
+            + "' is not a positive duration such as 24h, 30m or PT24H");
+      } else {
+        b.window(d);
       }
     }
     if (!problems.isEmpty()) {
@@ -302,7 +314,9 @@ public final class RedisBudgetStore implements BudgetStore, AutoCloseable {
   public BigDecimal spent(String scope) {
     String v;
     try {
-      v = commands().get(prefix + scope);
+      RedisCommands<String, String> c = commands();
+      commandsSent.incrementAndGet();
+      v = c.get(prefix + scope);
     } catch (RuntimeException e) {
       throw unavailable("read " + scope, e);
     }
@@ -326,6 +340,16 @@ public final class RedisBudgetStore implements BudgetStore, AutoCloseable {
    */
   public long lostSettlements() {
     return lost.get();
+  }
+
+  /**
+   * Commands sent to Redis since the store was built, each one round trip (a reservation is one,
+   * a settlement that changes the amount one, a read one; a script the server forgot one more).
+   *
+   * @return how many
+   */
+  public long commandsSent() {
+    return commandsSent.get();
   }
 
   /**
@@ -419,8 +443,10 @@ public final class RedisBudgetStore implements BudgetStore, AutoCloseable {
   private @Nullable Long run(String sha, String script, String[] keys, String[] args) {
     RedisCommands<String, String> c = commands();
     try {
+      commandsSent.incrementAndGet();
       return c.evalsha(sha, ScriptOutputType.INTEGER, keys, args);
     } catch (RedisNoScriptException e) {
+      commandsSent.incrementAndGet();
       return c.eval(script, ScriptOutputType.INTEGER, keys, args); // EVAL also loads it for the next EVALSHA
     }
   }

@@ -236,11 +236,15 @@ class RedisBudgetStoreTest {
   void settingsComeFromPropertiesOrTheEnvironmentAndBadOnesAreReported() {
     RedisServer redis = server();
     RedisBudgetStore s = RedisBudgetStore.fromSettings(Map.of("imagegen.redis.url", redis.url(),
-        "imagegen.redis.key-prefix", "app1:", "imagegen.redis.timeout", "250")::get);
+        "imagegen.redis.key-prefix", "app1:", "imagegen.redis.timeout", "250ms", "imagegen.budget.window", "1h")::get);
     open.add(s);
     assertThat(s.toString()).contains("prefix app1:").contains("timeout 250 ms");
     s.reserve(total("1"), new BigDecimal("0.2"));
     assertThat(redis.command("GET", "app1:total")).isEqualTo("200000000");
+    // the budget's window, read from the same settings as the service's, gives a window's keys their expiry
+    long start = System.currentTimeMillis() / 3_600_000L * 3_600_000L;
+    s.reserve(List.of(new Scope("total@" + start, BigDecimal.ONE)), new BigDecimal("0.2"));
+    assertThat(redis.command("PEXPIRETIME", "app1:total@" + start)).isEqualTo(":" + (start + Duration.ofHours(25).toMillis()));
     assertThat(RedisBudgetStore.fromSettings(Map.of("imagegen.redis.url", redis.url(),
         "imagegen.redis.timeout", "PT3S")::get)).satisfies(t -> {
           open.add(t);
@@ -250,8 +254,9 @@ class RedisBudgetStoreTest {
     assertThatThrownBy(() -> RedisBudgetStore.fromSettings(Map.<String, String>of()::get))
         .isInstanceOf(ConfigurationException.class).hasMessageContaining("imagegen.redis.url (IMAGEGEN_REDIS_URL) is not set");
     assertThatThrownBy(() -> RedisBudgetStore.fromSettings(Map.of("imagegen.redis.url", redis.url(),
-        "imagegen.redis.timeout", "soon")::get))
-        .isInstanceOf(ConfigurationException.class).hasMessageContaining("imagegen.redis.timeout (IMAGEGEN_REDIS_TIMEOUT)");
+        "imagegen.redis.timeout", "soon", "imagegen.budget.window", "0s")::get))
+        .isInstanceOf(ConfigurationException.class).hasMessageContaining("imagegen.redis.timeout (IMAGEGEN_REDIS_TIMEOUT)")
+        .hasMessageContaining("imagegen.budget.window (IMAGEGEN_BUDGET_WINDOW)");
     assertThatThrownBy(() -> RedisBudgetStore.fromSettings(Map.of("imagegen.redis.url", "mysql://:hunter2@db")::get))
         .isInstanceOf(ConfigurationException.class).hasMessageContaining("imagegen.redis.url")
         .satisfies(e -> assertThat(messages(e)).doesNotContain("hunter2"));

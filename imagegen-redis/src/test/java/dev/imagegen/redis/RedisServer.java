@@ -76,6 +76,15 @@ final class RedisServer implements AutoCloseable {
 
   /** Sends one command in RESP and returns the first line of the answer. */
   String command(String... args) {
+    return send(false, args);
+  }
+
+  /** Sends one command whose answer is a bulk string (INFO) and returns all of it. */
+  String bulk(String... args) {
+    return send(true, args);
+  }
+
+  private String send(boolean whole, String... args) {
     StringBuilder b = new StringBuilder("*" + args.length + "\r\n");
     for (String a : args) {
       b.append('$').append(a.getBytes(StandardCharsets.UTF_8).length).append("\r\n").append(a).append("\r\n");
@@ -96,6 +105,10 @@ final class RedisServer implements AutoCloseable {
       }
       String line = readLine(in);
       if (line.startsWith("$") && !line.equals("$-1")) {
+        if (whole) {
+          byte[] body = in.readNBytes(Integer.parseInt(line.substring(1)));
+          return new String(body, StandardCharsets.UTF_8);
+        }
         return readLine(in);
       }
       return line;
