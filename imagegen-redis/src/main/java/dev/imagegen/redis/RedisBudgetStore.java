@@ -303,9 +303,17 @@ public final class RedisBudgetStore implements BudgetStore, AutoCloseable {
     try {
       apply(p);
     } catch (RuntimeException e) {
+      if (closed) {
+        lose(p, e); // nothing retries after close
+        return;
+      }
       LOG.warn("Redis budget store {}: settling {} USD in {} failed ({}); retrying in the background for up to {}",
           address, usd(delta), keysOf(p.scopes), e.toString(), settleRetryFor);
       pending.add(p);
+      if (closed && pending.remove(p)) {
+        lose(p, e); // closed meanwhile, after close() had tried what was pending
+        return;
+      }
       schedule(p, 1);
     }
   }

@@ -97,4 +97,20 @@ class RedisBudgetServiceTest {
       assertThat(q.calls).hasValue(0);
     }
   }
+
+  @Test
+  void withRedisStoppedAProviderOfUnknownPriceIsNotCalledEither() {
+    // unknown prices allowed: nothing is reserved, but core reads what is spent first; that read fails closed
+    BudgetPolicy policy = BudgetPolicy.builder().total("1.00").allowUnknownPrices(true).build();
+    ScriptedProvider u = new ScriptedProvider("u", ProviderCapabilities.builder().build(), CostModel.unknown())
+        .then(ScriptedProvider.ok());
+    try (RedisBudgetStore store = RedisBudgetStore.builder().url(redis.url()).commandTimeout(Duration.ofMillis(500)).build();
+        ImageGenerationService s = service(u, policy, store)) {
+      s.generateImageWithFailover(ImageGenerationRequest.of("fox"));
+      redis.stop();
+      assertThatThrownBy(() -> s.generateImageWithFailover(ImageGenerationRequest.of("owl")))
+          .isInstanceOf(BudgetExceededException.class).hasMessageContaining("Redis budget store");
+      assertThat(u.calls).hasValue(1);
+    }
+  }
 }

@@ -196,6 +196,10 @@ class RedisBudgetStoreTest {
     s.close();
     assertThat(s.pendingSettlements()).isZero();
     assertThat(s.lostSettlements()).isEqualTo(1);
+    // a settlement that arrives after close is reported too, not queued for a retry that never comes
+    s.settle(total("2"), new BigDecimal("0.50"), new BigDecimal("0.20"));
+    assertThat(s.pendingSettlements()).isZero();
+    assertThat(s.lostSettlements()).isEqualTo(2);
   }
 
   @Test
