@@ -133,7 +133,8 @@ public interface JobJournal {
   /**
    * A durable journal that needs no server: one small JSON file per open job in {@code dir}
    * (written to a temporary file, forced to disk, moved into place atomically, removed when the
-   * job ends), and one lease file per instance, refreshed by a heartbeat; an instance whose lease
+   * job ends; kept, in state {@code cancel-failed}, when its cancel failed, so that a later
+   * recovery cancels it), and one lease file per instance, refreshed by a heartbeat; an instance whose lease
    * is older than 10 seconds is taken for dead and its entries may be adopted. Two processes may
    * share a directory: there is no shared index, each reads the directory.
    *

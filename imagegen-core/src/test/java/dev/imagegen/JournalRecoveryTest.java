@@ -338,6 +338,71 @@ class JournalRecoveryTest {
   }
 
   @Test
+  void aResumedResultGoesToTheCacheSoTheSameRequestIsNotPaidForAgain() throws Exception {
+    Path cacheDir = dir.resolve("cache");
+    ImageGenerationRequest seeded = ImageGenerationRequest.builder().prompt("a fox").seed(42L).timeout(Duration.ofMinutes(5))
+        .build();
+    JobProvider before = new JobProvider("jobs", true, true);
+    ImageGenerationService crashed = ImageGenerationService.builder().provider(before, config("jobs")).journal(dir)
+        .instanceId("node-1").cache(CacheConfig.directory(cacheDir, 10_000_000)).build();
+    crashed.generateAsync(seeded);
+    Eventually.eventually(Duration.ofSeconds(5), () -> assertThat(jobFiles()).hasSize(1));
+    assertThat(JobJournal.directory(dir).open().get(0).cacheKey()).isNotNull();
+    JobProvider after = new JobProvider("jobs", true, true);
+    try (ImageGenerationService s = ImageGenerationService.builder().provider(after, config("jobs")).journal(dir)
+        .instanceId("node-1").cache(CacheConfig.directory(cacheDir, 10_000_000)).build()) {
+      assertThat(s.recover().with(Action.RESUMED)).hasSize(1);
+      ImageGenerationResponse r = s.generateImageWithFailover(seeded);
+      assertThat(r.status()).isEqualTo(ImageGenerationResponse.Status.CACHED);
+      assertThat(after.submits).hasValue(0);
+    } finally {
+      crashed.shutdown(Duration.ZERO);
+    }
+  }
+
+  @Test
+  void aSecondRecoverWhileTheFirstIsPollingLeavesTheJobToIt() throws Exception {
+    entryOwnedBy("node-1", "job-once");
+    JobProvider p = new JobProvider("jobs", true, true);
+    p.resumeHangs = true;
+    try (ImageGenerationService s = ImageGenerationService.builder().provider(p, config("jobs")).journal(dir)
+        .instanceId("node-1").build()) {
+      s.recoverAsync();
+      Eventually.eventually(Duration.ofSeconds(5), () -> assertThat(p.resumed).hasSize(1));
+      RecoveryReport second = s.recover();
+      assertThat(second.with(Action.LEFT)).singleElement().satisfies(i -> assertThat(i.reason()).contains("already"));
+      assertThat(p.resumed).hasSize(1);
+    }
+  }
+
+  @Test
+  void aJobWhoseCancelFailedStaysInTheJournalAndTheNextRecoveryCancelsIt() throws Exception {
+    AtomicInteger cancels = new AtomicInteger();
+    dev.imagegen.testing.ScriptedProvider failing = new dev.imagegen.testing.ScriptedProvider("jobs").then((r, ctx) -> {
+      ctx.remoteJobStarted("job-stuck", Map.of("status", "https://api.example/jobs/job-stuck"), () -> {
+        cancels.incrementAndGet();
+        return CompletableFuture.failedFuture(new ProviderUnavailableException("HTTP 503", "jobs", null));
+      });
+      return new CompletableFuture<>();
+    });
+    try (ImageGenerationService s = ImageGenerationService.builder().provider(failing, config("jobs")).journal(dir)
+        .instanceId("node-1").build()) {
+      assertThatThrownBy(() -> s.generateImageWithFailover(request(Duration.ofMillis(100))))
+          .isInstanceOf(GenerationTimeoutException.class);
+      Eventually.eventually(Duration.ofSeconds(10), () -> assertThat(cancels).hasValue(4));
+      Eventually.eventually(Duration.ofSeconds(5), () -> assertThat(JobJournal.directory(dir).open())
+          .singleElement().satisfies(e -> assertThat(e.state()).isEqualTo("cancel-failed")));
+    }
+    JobProvider p = new JobProvider("jobs", true, true);
+    try (ImageGenerationService s = ImageGenerationService.builder().provider(p, config("jobs")).journal(dir)
+        .instanceId("node-1").build()) {
+      assertThat(s.recover().with(Action.CANCELLED)).hasSize(1);
+      assertThat(p.cancelledByHandle).containsExactly("job-stuck");
+      assertThat(jobFiles()).isEmpty();
+    }
+  }
+
+  @Test
   void recoverOnBuildResumesInTheBackground() throws Exception {
     entryOwnedBy("node-1", "job-bg");
     JobProvider p = new JobProvider("jobs", true, true);

@@ -53,6 +53,7 @@ public final class DirectoryJobJournal implements JobJournal {
   private static final String JOB = ".job.json";
   private static final String LEASE = ".lease";
   private static final int FORMAT = 1;
+  private static final String CANCEL_FAILED = "cancel-failed";
 
   private final Path dir;
   private final Duration lease;
@@ -114,10 +115,23 @@ public final class DirectoryJobJournal implements JobJournal {
     }
   }
 
+  /**
+   * Removes the job's file; a job whose cancel failed ({@code cancel-failed}) may still run and
+   * bill, so its file stays, in state {@code cancel-failed}, for {@code recover()} to cancel later.
+   */
   @Override
   public void ended(String generationId, String remoteJobId, String status) {
+    Path f = file(generationId, remoteJobId);
+    if (CANCEL_FAILED.equals(status)) {
+      Entry e = Files.exists(f) ? read(f) : null;
+      if (e != null) {
+        started(new Entry(e.generationId(), e.provider(), e.remoteJobId(), e.handles(), e.requestHash(), e.deadline(),
+            e.startedAt(), e.owner(), CANCEL_FAILED, e.cacheKey(), e.estimatedCost()));
+        return;
+      }
+    }
     try {
-      Files.deleteIfExists(file(generationId, remoteJobId));
+      Files.deleteIfExists(f);
     } catch (IOException e) {
       throw new UncheckedIOException("job journal " + dir + ": cannot remove job " + remoteJobId, e);
     }

@@ -47,6 +47,8 @@ final class Recovery {
   private final Map<String, ProviderSlot> slots;
   private final @Nullable ResponseCache cache;
   private final Set<ResumeContext> running = ConcurrentHashMap.newKeySet();
+  /** Entries a recovery in progress is settling, by generation id and job id: a second recover() leaves them. */
+  private final Set<String> settling = ConcurrentHashMap.newKeySet();
 
   Recovery(Engine engine, Map<String, ProviderSlot> slots, @Nullable ResponseCache cache) {
     this.engine = engine;
@@ -66,7 +68,19 @@ final class Recovery {
     List<CompletableFuture<RecoveryReport.Item>> items = new ArrayList<>();
     Map<String, Boolean> live = new LinkedHashMap<>();
     for (JobJournal.Entry e : open) {
-      items.add(one(journal, me, e, live).exceptionally(x -> new RecoveryReport.Item(e, Action.LEFT, "recovery failed: " + x)));
+      String key = e.generationId() + '\u0000' + e.remoteJobId();
+      if (!settling.add(key)) {
+        items.add(done(engine.log, e, Action.LEFT, "being recovered already"));
+        continue;
+      }
+      CompletableFuture<RecoveryReport.Item> item;
+      try {
+        item = one(journal, me, e, live);
+      } catch (RuntimeException x) {
+        item = CompletableFuture.failedFuture(x);
+      }
+      items.add(item.exceptionally(x -> new RecoveryReport.Item(e, Action.LEFT, "recovery failed: " + x))
+          .whenComplete((i, x) -> settling.remove(key)));
     }
     return CompletableFuture.allOf(items.toArray(new CompletableFuture<?>[0]))
         .thenApply(v -> new RecoveryReport(items.stream().map(CompletableFuture::join).toList()));
