@@ -256,6 +256,31 @@ class JournalRecoveryTest {
   }
 
   @Test
+  void twoLiveServicesOnOneDirectoryLeaveEachOthersJobsAlone() throws Exception {
+    JobProvider pa = new JobProvider("jobs", true, true);
+    ImageGenerationService a = crashingServiceWith(2, pa, "node-a", Duration.ofMinutes(5));
+    JobProvider pb = new JobProvider("jobs", true, true);
+    try (ImageGenerationService b = ImageGenerationService.builder().provider(pb, config("jobs")).journal(dir)
+        .instanceId("node-b").build()) {
+      b.generateAsync(request(Duration.ofMinutes(5)));
+      Eventually.eventually(Duration.ofSeconds(5), () -> assertThat(jobFiles()).hasSize(3));
+      RecoveryReport fromB = b.recover();
+      assertThat(fromB.items()).hasSize(3).allSatisfy(i -> assertThat(i.action()).isEqualTo(Action.LEFT));
+      assertThat(fromB.items()).filteredOn(i -> i.entry().owner().equals("node-a")).hasSize(2)
+          .allSatisfy(i -> assertThat(i.reason()).contains("lease is live"));
+      assertThat(fromB.items()).filteredOn(i -> i.entry().owner().equals("node-b")).singleElement()
+          .satisfies(i -> assertThat(i.reason()).contains("in flight"));
+      RecoveryReport fromA = a.recover();
+      assertThat(fromA.with(Action.LEFT)).hasSize(3);
+      assertThat(pa.resumed).isEmpty();
+      assertThat(pb.resumed).isEmpty();
+      assertThat(pb.cancelledByHandle).isEmpty();
+    } finally {
+      a.shutdown(Duration.ZERO);
+    }
+  }
+
+  @Test
   void aLeaseIsKeptAliveByTheHeartbeatAndExpiresWithoutIt() throws Exception {
     JobJournal a = JobJournal.directory(dir, Duration.ofMillis(300));
     a.join("a");
