@@ -34,7 +34,7 @@ final class EnvironmentConfiguration {
   /** Every service setting, as the part after {@code imagegen.}; the one list of them. */
   static final List<String> SERVICE_SETTINGS = List.of("config", "strict", "routing", "timeout", "max-retries", "max-pending",
       "failover-on-unknown-outcome", "budget.total", "budget.window", "budget.allow-unknown-prices", "health.timeout",
-      "health.cache-ttl");
+      "health.cache-ttl", "journal", "instance-id", "journal.recover");
 
   private static final String DURATION_FORMS = "duration such as 30s, 500ms, 5m, 1h or PT30S";
 

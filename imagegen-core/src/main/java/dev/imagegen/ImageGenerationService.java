@@ -310,6 +310,42 @@ public final class ImageGenerationService implements AutoCloseable {
   }
 
   /**
+   * Finds the jobs a process that died left open in the job journal and finishes them, never
+   * submitting one again. For each open entry owned by this instance (see
+   * {@link Builder#instanceId}) or by an instance whose lease expired, and not in flight in this
+   * service: when its provider is configured here, {@link dev.imagegen.spi.ImageProvider#canResume
+   * can resume} and the entry's deadline has not passed, the job is polled to its end, its result
+   * delivered to the {@link Builder#onRecovered recovery listener} and the cache, and its cost
+   * recorded in the budget (the provider-reported cost, else the estimate kept in the entry);
+   * otherwise, when the provider {@link dev.imagegen.spi.ImageProvider#canCancelByHandle can cancel
+   * by handle}, it is cancelled; otherwise it is left, and the report says why. One line per entry
+   * is logged on the provider's logger. Blocks until every resumed job ended (at the latest at its
+   * deadline) and every cancel was answered.
+   *
+   * @return what was done with each entry
+   */
+  public RecoveryReport recover() {
+    try {
+      return engine.recover().get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new GenerationCancelledException("interrupted while recovering", null, e);
+    } catch (ExecutionException e) {
+      Throwable c = e.getCause();
+      throw c instanceof RuntimeException r ? r : new IllegalStateException("recovery failed", c);
+    }
+  }
+
+  /**
+   * Like {@link #recover()}, without blocking.
+   *
+   * @return the report, once every entry is settled
+   */
+  public CompletableFuture<RecoveryReport> recoverAsync() {
+    return engine.recover();
+  }
+
+  /**
    * Cancels everything in flight (remote jobs included), waits up to {@code grace} for the
    * remote cancels, and closes the providers.
    *
@@ -340,6 +376,7 @@ public final class ImageGenerationService implements AutoCloseable {
     private @Nullable String noProviderMessage;
     private boolean strict;
     private boolean configuredStrict;
+    private @Nullable Path journalDir;
 
     private Builder() {}
 
@@ -404,6 +441,11 @@ public final class ImageGenerationService implements AutoCloseable {
       c.bool("failover-on-unknown-outcome", this::failoverOnUnknownOutcome);
       c.duration("health.timeout", false, v -> s.healthTimeout = v);
       c.duration("health.cache-ttl", true, v -> s.healthCacheTtl = v);
+      c.choice("journal", v -> v.startsWith("dir:") && v.length() > 4 ? Path.of(v.substring(4)) : null,
+          "dir: followed by a directory, such as dir:/var/lib/imagegen/journal", this::journal);
+      c.choice("instance-id", v -> dev.imagegen.internal.DirectoryJobJournal.INSTANCE_ID.matcher(v).matches() ? v : null,
+          "1 to 64 letters, digits, '.', '-' or '_'", this::instanceId);
+      c.bool("journal.recover", this::recoverOnBuild);
       BudgetPolicy.Builder budget = BudgetPolicy.builder();
       boolean[] total = new boolean[1];
       c.choice("budget.total", EnvironmentConfiguration::usd, "an amount in USD of at least 0, such as 5 or 12.50",
@@ -592,7 +634,52 @@ public final class ImageGenerationService implements AutoCloseable {
     /** @param store where spending is kept (default in memory) @return this */
     public Builder budgetStore(BudgetStore store) { s.budgetStore = store; return this; }
     /** @param journal where remote jobs are recorded (default in memory) @return this */
-    public Builder jobJournal(JobJournal journal) { s.journal = journal; return this; }
+    public Builder jobJournal(JobJournal journal) { s.journal = journal; journalDir = null; return this; }
+
+    /**
+     * Keeps the job journal in a directory ({@link JobJournal#directory(Path)}), so that a process
+     * started after a crash finds the remote jobs still running and resumes or cancels them
+     * ({@link ImageGenerationService#recover()}). Setting {@code imagegen.journal=dir:/path}. A
+     * directory that cannot be created or written fails {@link #build()}.
+     *
+     * @param dir the directory, created if missing
+     * @return this
+     */
+    public Builder journal(Path dir) { journalDir = Objects.requireNonNull(dir, "dir"); return this; }
+
+    /**
+     * This service's id in the job journal (default: a random id per service). A process restarted
+     * with the same id adopts its own open entries at once; another id adopts them once the dead
+     * instance's lease has expired. Setting {@code imagegen.instance-id}.
+     *
+     * @param id 1 to 64 letters, digits, '.', '-' or '_'
+     * @return this
+     */
+    public Builder instanceId(String id) {
+      s.instanceId = dev.imagegen.internal.DirectoryJobJournal.checkInstanceId(Objects.requireNonNull(id, "id"));
+      return this;
+    }
+
+    /**
+     * Whether {@link #build()} starts {@link ImageGenerationService#recover()} in the background
+     * (default false; its report is logged). Setting {@code imagegen.journal.recover}.
+     *
+     * @param v true to recover on build
+     * @return this
+     */
+    public Builder recoverOnBuild(boolean v) { s.recoverOnBuild = v; return this; }
+
+    /**
+     * Where {@link ImageGenerationService#recover()} delivers each job it resumed to its end, with
+     * its images or its error. Called on imagegen's threads; must not block.
+     *
+     * @param listener the listener
+     * @return this
+     */
+    public Builder onRecovered(java.util.function.Consumer<RecoveredJob> listener) {
+      s.onRecovered = Objects.requireNonNull(listener, "listener");
+      return this;
+    }
     /**
      * @param client the HTTP client providers share (default: HTTP/1.1, redirects not followed by
      *     the client; imagegen follows same-origin redirects of API calls and any redirect of a
@@ -628,6 +715,13 @@ public final class ImageGenerationService implements AutoCloseable {
         problems.addAll(warnings);
         warnings.clear();
       }
+      if (journalDir != null && problems.isEmpty()) {
+        try {
+          s.journal = JobJournal.directory(journalDir);
+        } catch (ConfigurationException e) {
+          problems.addAll(e.problems());
+        }
+      }
       if (!problems.isEmpty()) {
         // the warnings may explain the problems (IMAGEGEN_FAL_APIKEY beside a missing key): they are logged too
         warnings.forEach(w -> CONFIG_LOG.warn("{}", w));
@@ -649,6 +743,18 @@ public final class ImageGenerationService implements AutoCloseable {
       }
       warnings.forEach(w -> CONFIG_LOG.warn("{}", w));
       ImageGenerationService service = new ImageGenerationService(new Engine(s), warnings);
+      if (s.recoverOnBuild) {
+        service.recoverAsync().whenComplete((r, e) -> {
+          if (e != null) {
+            CONFIG_LOG.warn("recovery of the job journal failed: {}", e.toString());
+          } else {
+            CONFIG_LOG.info("recovery of the job journal: {} resumed, {} resume failed, {} cancelled, {} cancel failed, {} left",
+                r.with(RecoveryReport.Action.RESUMED).size(), r.with(RecoveryReport.Action.RESUME_FAILED).size(),
+                r.with(RecoveryReport.Action.CANCELLED).size(), r.with(RecoveryReport.Action.CANCEL_FAILED).size(),
+                r.with(RecoveryReport.Action.LEFT).size());
+          }
+        });
+      }
       if (none == null) {
         List<String> each = new ArrayList<>();
         for (EngineSettings.Entry e : s.providers) {

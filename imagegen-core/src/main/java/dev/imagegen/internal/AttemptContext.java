@@ -9,7 +9,9 @@ import dev.imagegen.spi.ProviderHttp;
 import dev.imagegen.spi.Redactor;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -26,6 +28,7 @@ final class AttemptContext implements GenerationContext {
   private final Engine engine;
   private final ProviderHttp http;
   private final ImageDownloader downloader;
+  private final ProviderSlot slot;
   private static final int CANCEL_RETRIES = 3;
   private final List<Runnable> hooks = new ArrayList<>();
   private final AtomicBoolean remoteCancelSent = new AtomicBoolean();
@@ -42,6 +45,7 @@ final class AttemptContext implements GenerationContext {
     this.base = base;
     this.generation = attempt.generation;
     this.engine = generation.engine();
+    this.slot = attempt.slot;
     this.http = base.http().bind(this);
     this.downloader = base.downloader().bind(this, http);
   }
@@ -78,12 +82,43 @@ final class AttemptContext implements GenerationContext {
 
   @Override
   public void remoteJobStarted(String id, Supplier<CompletableFuture<?>> cancel) {
+    remoteJobStarted(id, Map.of(), cancel);
+  }
+
+  @Override
+  public void remoteJobStarted(String id, Map<String, String> handles, Supplier<CompletableFuture<?>> cancel) {
     this.remoteJobId = id;
     this.canceller = cancel;
-    engine.settlement.jobStarted(generation, providerId(), id);
+    engine.settlement.jobStarted(generation, slot, id, safeHandles(handles));
     if (cancelled || engine.isClosed()) {
       cancel();
       sendRemoteCancel();
+    }
+  }
+
+  /** The handles without any that holds a known secret or a URL's user info: a journal file is no place for a key. */
+  private Map<String, String> safeHandles(Map<String, String> handles) {
+    Map<String, String> out = new LinkedHashMap<>();
+    handles.forEach((k, v) -> {
+      if (k == null || v == null) {
+        return;
+      }
+      String redacted = redactor().redact(v);
+      if (!v.equals(redacted) || hasUserInfo(v)) {
+        log().warn("handle '{}' of remote job holds a credential; it is not written to the job journal", k);
+      } else {
+        out.put(k, v);
+      }
+    });
+    return out;
+  }
+
+  private static boolean hasUserInfo(String v) {
+    try {
+      java.net.URI u = java.net.URI.create(v);
+      return u.getRawUserInfo() != null;
+    } catch (IllegalArgumentException e) {
+      return false;
     }
   }
 

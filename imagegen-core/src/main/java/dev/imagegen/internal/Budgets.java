@@ -121,6 +121,14 @@ final class Budgets {
     store.settle(r.scopes(), r.amount(), amount);
   }
 
+  /** Records what a job recovered after a restart cost: its reservation died with the process that made it. */
+  void record(String providerId, Cost cost) {
+    if (!policy.limits(providerId) || !cost.isKnown()) {
+      return;
+    }
+    store.settle(scopes(limits(providerId)), BigDecimal.ZERO, cost.amountOrZero());
+  }
+
   void release(Reservation r) {
     if (!r.scopes().isEmpty()) {
       store.settle(r.scopes(), r.amount(), BigDecimal.ZERO);

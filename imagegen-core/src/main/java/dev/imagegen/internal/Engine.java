@@ -6,6 +6,7 @@ import dev.imagegen.BatchOptions;
 import dev.imagegen.BatchResult;
 import dev.imagegen.BudgetExceededException;
 import dev.imagegen.CacheConfig;
+import dev.imagegen.ConfigurationException;
 import dev.imagegen.Cost;
 import dev.imagegen.ErrorKind;
 import dev.imagegen.GenerationCancelledException;
@@ -16,12 +17,14 @@ import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.ImageGenerationResponse;
 import dev.imagegen.InvalidRequestException;
+import dev.imagegen.JobJournal;
 import dev.imagegen.MetricsSnapshot;
 import dev.imagegen.ModelInfo;
 import dev.imagegen.NoCapableProviderException;
 import dev.imagegen.Preset;
 import dev.imagegen.ProviderHealth;
 import dev.imagegen.ProviderUnavailableException;
+import dev.imagegen.RecoveryReport;
 import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.spi.RedactingLogger;
 import java.math.BigDecimal;
@@ -93,6 +96,7 @@ public final class Engine implements AutoCloseable {
   private final Map<String, CheckedHealth> healthCache = new ConcurrentHashMap<>();
   private final Map<String, CompletableFuture<ProviderHealth>> healthInFlight = new ConcurrentHashMap<>();
   private volatile boolean closed;
+  private final Recovery recovery;
 
   /**
    * Builds an engine.
@@ -123,7 +127,28 @@ public final class Engine implements AutoCloseable {
           + "for every answer; run with -Djava.util.concurrent.ForkJoinPool.common.parallelism=2 to bound threads");
     }
     this.cache = s.cache == null ? null : ResponseCache.create(s.cache, support.json);
-    this.settlement = new Settlement(budgets, s.journal != null ? s.journal : new InMemoryJobJournal(), metrics, cache, log);
+    JobJournal journal = s.journal != null ? s.journal : new InMemoryJobJournal();
+    this.settlement = new Settlement(budgets, journal, metrics, cache, log, s.instanceId);
+    this.recovery = new Recovery(this, slots, cache);
+    try {
+      journal.join(s.instanceId);
+    } catch (RuntimeException e) {
+      support.close();
+      throw new ConfigurationException(List.of("job journal: " + e.getMessage()));
+    }
+  }
+
+  /**
+   * Resumes or cancels the jobs left open in the journal by a process that died: see
+   * {@code ImageGenerationService.recover()}.
+   *
+   * @return the report, once every resumed job ended and every cancel was answered
+   */
+  public CompletableFuture<RecoveryReport> recover() {
+    if (closed) {
+      return CompletableFuture.failedFuture(new IllegalStateException("the service is closed"));
+    }
+    return recovery.recover();
   }
 
   /** The presets requests can name: built-ins, then the configured ones. */
@@ -757,6 +782,7 @@ public final class Engine implements AutoCloseable {
       return 0;
     }
     closed = true;
+    recovery.close();
     int n = 0;
     List<CompletableFuture<?>> callersFutures = new ArrayList<>();
     for (Generation g : List.copyOf(inFlight)) {
@@ -795,6 +821,11 @@ public final class Engine implements AutoCloseable {
       } catch (RuntimeException e) {
         log.warn("{}: close failed: {}", s.id(), e.toString());
       }
+    }
+    try {
+      settlement.journal().leave(settings.instanceId);
+    } catch (RuntimeException e) {
+      log.warn("job journal: leaving failed: {}", e.toString());
     }
     support.close();
     callbacks.close();

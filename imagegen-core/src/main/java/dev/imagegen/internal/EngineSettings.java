@@ -43,6 +43,12 @@ public final class EngineSettings {
   public BudgetPolicy budget = BudgetPolicy.UNLIMITED;
   public @Nullable BudgetStore budgetStore;
   public @Nullable JobJournal journal;
+  /** This service's instance id in the job journal (default: a random one). */
+  public String instanceId = "i-" + java.util.UUID.randomUUID().toString().replace("-", "").substring(0, 16);
+  /** Whether build runs {@code recover()} in the background. */
+  public boolean recoverOnBuild;
+  /** Where recovered jobs are delivered. */
+  public java.util.function.@Nullable Consumer<dev.imagegen.RecoveredJob> onRecovered;
   public @Nullable HttpClient httpClient;
   public @Nullable ScheduledExecutorService scheduler;
   public Duration shutdownGrace = Duration.ofSeconds(5);
@@ -78,6 +84,9 @@ public final class EngineSettings {
     c.budget = budget;
     c.budgetStore = budgetStore;
     c.journal = journal;
+    c.instanceId = instanceId;
+    c.recoverOnBuild = recoverOnBuild;
+    c.onRecovered = onRecovered;
     c.httpClient = httpClient;
     c.scheduler = scheduler;
     c.shutdownGrace = shutdownGrace;

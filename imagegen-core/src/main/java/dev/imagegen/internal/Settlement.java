@@ -40,10 +40,12 @@ final class Settlement {
   private final Metrics metrics;
   private final @Nullable ResponseCache cache;
   private final Logger log;
+  private final String instanceId;
   /** Remote jobs this service created that have not ended: listed by close if any remain. */
   private final Map<String, String> openJobs = new ConcurrentHashMap<>();
 
-  Settlement(Budgets budgets, JobJournal journal, Metrics metrics, @Nullable ResponseCache cache, Logger log) {
+  Settlement(Budgets budgets, JobJournal journal, Metrics metrics, @Nullable ResponseCache cache, Logger log, String instanceId) {
+    this.instanceId = instanceId;
     this.budgets = budgets;
     this.journal = journal;
     this.metrics = metrics;
@@ -53,10 +55,24 @@ final class Settlement {
 
   // ------------------------------------------------------------------ remote jobs
 
-  void jobStarted(Generation g, String providerId, String remoteJobId) {
+  void jobStarted(Generation g, ProviderSlot slot, String remoteJobId, Map<String, String> handles) {
+    String providerId = slot.id();
     openJobs.put(g.id() + '\u0000' + remoteJobId, providerId);
-    guard("job journal", () -> journal.started(new JobJournal.Entry(g.id(), providerId, remoteJobId, g.requestHash(),
-        Instant.now())));
+    guard("job journal", () -> {
+      Cost estimate = slot.costModel.estimate(g.request);
+      journal.started(new JobJournal.Entry(g.id(), providerId, remoteJobId, handles, g.requestHash(), g.deadline(),
+          Instant.now(), instanceId, JobJournal.RUNNING, g.cacheKey,
+          estimate.isKnown() ? estimate.amountOrZero().toPlainString() : null));
+    });
+  }
+
+  /** Whether this service has the job open itself (in flight here, not one to recover). */
+  boolean isOpenHere(String generationId, String remoteJobId) {
+    return openJobs.containsKey(generationId + '\u0000' + remoteJobId);
+  }
+
+  JobJournal journal() {
+    return journal;
   }
 
   void jobEnded(Generation g, String remoteJobId, String status) {

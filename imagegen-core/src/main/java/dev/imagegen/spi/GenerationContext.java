@@ -4,6 +4,7 @@ import dev.imagegen.GenerationCancelledException;
 import dev.imagegen.ProgressEvent;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -56,6 +57,22 @@ public interface GenerationContext extends ProviderContext {
    * @param cancel sends the remote cancel; the service calls it at most once
    */
   void remoteJobStarted(String remoteJobId, Supplier<CompletableFuture<?>> cancel);
+
+  /**
+   * Like {@link #remoteJobStarted(String, Supplier)}, with the provider's own handles to the job
+   * (status and cancel URLs, an endpoint id), which the journal keeps so that a process started
+   * after a crash can {@link ImageProvider#resume resume} or {@link ImageProvider#cancel(JobHandle,
+   * ProviderContext) cancel} the job. A handle must never hold a credential: one that holds a
+   * known secret, or a URL with user info, is left out of the journal. The default, for a context
+   * that keeps no journal, drops the handles and calls the two-argument form.
+   *
+   * @param remoteJobId the provider's job id
+   * @param handles the provider's handles to the job, by name
+   * @param cancel sends the remote cancel; the service calls it at most once
+   */
+  default void remoteJobStarted(String remoteJobId, Map<String, String> handles, Supplier<CompletableFuture<?>> cancel) {
+    remoteJobStarted(remoteJobId, cancel);
+  }
 
   /**
    * Cancels the remote job registered with {@link #remoteJobStarted} through the service: the

@@ -79,6 +79,52 @@ public interface ImageProvider extends AutoCloseable {
     return null;
   }
 
+  /**
+   * Whether {@link #resume} can finish a job found in the job journal after a restart, from its
+   * id and handles alone. Default false.
+   */
+  default boolean canResume() {
+    return false;
+  }
+
+  /**
+   * Finishes a job submitted by an earlier process (found in the job journal after a crash): polls
+   * it to its end and returns its images, like the end of {@link #generate}. Never submits a job.
+   * The context's deadline is the original generation's; its generation id the original one.
+   * Called only when {@link #canResume()} is true; the default fails with an
+   * {@link UnsupportedOperationException} naming the provider.
+   *
+   * @param job the job's id and handles, as the provider registered them
+   * @param context deadline, cancellation and shared support
+   * @return the images and usage, or a failure
+   */
+  default CompletableFuture<ProviderResult> resume(JobHandle job, GenerationContext context) {
+    return CompletableFuture.failedFuture(new UnsupportedOperationException(id() + " cannot resume a job by its handles (job "
+        + job.remoteJobId() + ")"));
+  }
+
+  /**
+   * Whether {@link #cancel(JobHandle, ProviderContext)} can cancel a job from its id and handles
+   * alone. Default false.
+   */
+  default boolean canCancelByHandle() {
+    return false;
+  }
+
+  /**
+   * Cancels a job submitted by an earlier process (found in the job journal after a crash), from
+   * its id and handles alone. Called only when {@link #canCancelByHandle()} is true; the default
+   * fails with an {@link UnsupportedOperationException} naming the provider.
+   *
+   * @param job the job's id and handles, as the provider registered them
+   * @param context shared support
+   * @return completes when the provider accepted the cancel (or the job had ended already)
+   */
+  default CompletableFuture<Void> cancel(JobHandle job, ProviderContext context) {
+    return CompletableFuture.failedFuture(new UnsupportedOperationException(id() + " cannot cancel a job by its handles (job "
+        + job.remoteJobId() + ")"));
+  }
+
   /** Releases resources. Called once by the service's close. */
   @Override
   default void close() {}

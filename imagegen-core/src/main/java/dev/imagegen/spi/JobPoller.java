@@ -31,7 +31,7 @@ public final class JobPoller {
    */
   public static CompletableFuture<ProviderResult> await(GenerationContext ctx, RemoteJob job, PollPolicy policy) {
     CompletableFuture<ProviderResult> result = new CompletableFuture<>();
-    ctx.remoteJobStarted(job.id(), job::cancel);
+    ctx.remoteJobStarted(job.id(), job.handles(), job::cancel);
     ctx.onCancel(() -> result.completeExceptionally(
         new GenerationCancelledException("stopped waiting for job " + job.id(), ctx.providerId(), null)));
     new Loop(ctx, job, policy, result).schedule(policy.initialDelay());

@@ -17,6 +17,15 @@ public interface RemoteJob {
    */
   CompletableFuture<PollResult> poll();
 
+  /**
+   * The provider's own handles to the job (status and cancel URLs, an endpoint id), registered
+   * with {@link GenerationContext#remoteJobStarted(String, java.util.Map, java.util.function.Supplier)}
+   * so that a later process can resume or cancel it; never a credential. Default none.
+   */
+  default java.util.Map<String, String> handles() {
+    return java.util.Map.of();
+  }
+
   /** Sends the remote cancel; completes when the provider acknowledged it (or failed to). */
   CompletableFuture<?> cancel();
 }

@@ -7,6 +7,7 @@ import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ProgressEvent;
 import dev.imagegen.ProviderUnavailableException;
 import dev.imagegen.spi.GenerationContext;
+import dev.imagegen.spi.ProviderContext;
 import dev.imagegen.spi.ImageDownloader;
 import dev.imagegen.spi.PollResult;
 import dev.imagegen.spi.ProviderHttp;
@@ -95,8 +96,32 @@ final class FalJob implements RemoteJob {
     });
   }
 
+  /** The journal handle of the app id. */
+  static final String APP_HANDLE = "app";
+  /** The journal handle of {@code status_url}. */
+  static final String STATUS_HANDLE = "status";
+  /** The journal handle of {@code response_url}. */
+  static final String RESPONSE_HANDLE = "response";
+  /** The journal handle of {@code cancel_url}. */
+  static final String CANCEL_HANDLE = "cancel";
+
+  /** The app id and the three queue URLs (already on the configured base), for the job journal. */
+  @Override
+  public Map<String, String> handles() {
+    return Map.of(APP_HANDLE, appId, STATUS_HANDLE, statusUrl.toString(), RESPONSE_HANDLE, responseUrl.toString(),
+        CANCEL_HANDLE, cancelUrl.toString());
+  }
+
   @Override
   public CompletableFuture<?> cancel() {
+    return cancel(provider, ctx, cancelUrl);
+  }
+
+  /**
+   * {@code PUT cancel_url}: 2xx ({@code OK}, {@code CANCELLATION_REQUESTED}), 400
+   * {@code ALREADY_COMPLETED} and 404 {@code NOT_FOUND} leave nothing to cancel; anything else fails.
+   */
+  static CompletableFuture<String> cancel(FalProvider provider, ProviderContext ctx, URI cancelUrl) {
     ProviderHttp http = ctx.http();
     HttpRequest req = provider.request(ctx, cancelUrl).PUT(HttpRequest.BodyPublishers.noBody()).build();
     return http.send(req, ProviderHttp.MAX_API_BODY_BYTES).thenApply(r -> {

@@ -12,6 +12,7 @@ import dev.imagegen.spi.GenerationContext;
 import dev.imagegen.spi.HealthCheck;
 import dev.imagegen.spi.HttpImageProvider;
 import dev.imagegen.spi.HttpResult;
+import dev.imagegen.spi.JobHandle;
 import dev.imagegen.spi.PollPolicy;
 import dev.imagegen.spi.PriceTable;
 import dev.imagegen.spi.ProviderCapabilities;
@@ -227,6 +228,64 @@ final class FalProvider extends HttpImageProvider {
       ctx.progress(ProgressEvent.queued(id(), null, null));
       return ctx.await(job, pollPolicy);
     });
+  }
+
+  /** A queued request is followed by its status and response URLs, so one submitted before a crash can be waited for again. */
+  @Override
+  public boolean canResume() {
+    return true;
+  }
+
+  /** A queued request is cancelled at its {@code cancel_url}, known from its handles. */
+  @Override
+  public boolean canCancelByHandle() {
+    return true;
+  }
+
+  /**
+   * Waits for a request an earlier process submitted (found in the job journal): polls its
+   * {@code status_url} handle, reads its {@code response_url} and downloads the images; never
+   * submits. A handle URL on another host than the configured base has its path moved onto the
+   * base ({@link FalJob#onBase}), so an edited journal cannot send the key elsewhere; a missing
+   * one is built from the app id and request id.
+   */
+  @Override
+  public CompletableFuture<ProviderResult> resume(JobHandle job, GenerationContext ctx) {
+    FalJob f;
+    try {
+      f = resumed(job, ctx);
+    } catch (ImageGenerationException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    return ctx.await(f, pollPolicy);
+  }
+
+  /** Cancels a request an earlier process submitted: {@code PUT} its {@code cancel_url} handle (on the configured base). */
+  @Override
+  public CompletableFuture<Void> cancel(JobHandle job, ProviderContext context) {
+    String requestId = job.remoteJobId();
+    if (!FalJob.isSafeRequestId(requestId)) {
+      return CompletableFuture.failedFuture(new InvalidRequestException("the journal's request id is not one of fal's", id()));
+    }
+    String appId = appOf(job);
+    URI url = Optional.ofNullable(FalJob.onBase(baseUrl, job.handle(FalJob.CANCEL_HANDLE)))
+        .orElseGet(() -> FalJob.requestUrl(baseUrl, appId, requestId, "/cancel"));
+    return FalJob.cancel(this, context, url).thenApply(status -> null);
+  }
+
+  private FalJob resumed(JobHandle job, GenerationContext ctx) {
+    String requestId = job.remoteJobId();
+    if (!FalJob.isSafeRequestId(requestId)) {
+      throw new InvalidRequestException("the journal's request id is not one of fal's", id());
+    }
+    FalWire.Submit s = new FalWire.Submit(requestId, job.handle(FalJob.RESPONSE_HANDLE), job.handle(FalJob.STATUS_HANDLE),
+        job.handle(FalJob.CANCEL_HANDLE));
+    return new FalJob(this, ctx, baseUrl, appOf(job), requestId, s, null, List.of(), Map.of("resumed", "true"));
+  }
+
+  private String appOf(JobHandle job) {
+    String app = job.handle(FalJob.APP_HANDLE);
+    return app == null || app.isBlank() ? defaultModel : app;
   }
 
   /** Reads the status of a request id no request has: fal checks the key first, so a 404 means the key passed. */

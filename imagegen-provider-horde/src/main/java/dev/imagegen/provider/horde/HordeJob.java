@@ -47,6 +47,17 @@ record HordeJob(HordeProvider provider, GenerationContext ctx, String id, HordeR
     });
   }
 
+  /** The journal handle of the request's model. */
+  static final String MODEL_HANDLE = "model";
+  /** The journal handle of the number of images asked for. */
+  static final String IMAGES_HANDLE = "images";
+
+  /** The model and the number of images, for the job journal: the request id alone finds the request. */
+  @Override
+  public java.util.Map<String, String> handles() {
+    return java.util.Map.of(MODEL_HANDLE, prepared.model(), IMAGES_HANDLE, String.valueOf(prepared.images()));
+  }
+
   @Override
   public CompletableFuture<?> cancel() {
     return ctx.http().call(provider.request(ctx, "/generate/status/" + id).DELETE().build());

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.imagegen.AuthenticationException;
 import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ImageGenerationRequest;
+import dev.imagegen.InvalidRequestException;
 import dev.imagegen.ModelInfo;
 import dev.imagegen.ProviderHealth.State;
 import dev.imagegen.ProviderHealth;
@@ -15,6 +16,7 @@ import dev.imagegen.spi.GenerationContext;
 import dev.imagegen.spi.HealthCheck;
 import dev.imagegen.spi.HttpImageProvider;
 import dev.imagegen.spi.HttpResult;
+import dev.imagegen.spi.JobHandle;
 import dev.imagegen.spi.PollPolicy;
 import dev.imagegen.spi.ProviderCapabilities;
 import dev.imagegen.spi.ProviderConfig;
@@ -158,6 +160,55 @@ final class HordeProvider extends HttpImageProvider {
       }
       return ctx.await(job, pollPolicy);
     });
+  }
+
+  /** A request is checked at {@code /generate/check/{id}}, known from its id alone. */
+  @Override
+  public boolean canResume() {
+    return true;
+  }
+
+  /** A request is deleted at {@code /generate/status/{id}}, known from its id alone. */
+  @Override
+  public boolean canCancelByHandle() {
+    return true;
+  }
+
+  /**
+   * Waits for a request an earlier process submitted (found in the job journal): polls
+   * {@code GET /generate/check/{id}}, reads {@code /generate/status/{id}} once done and downloads
+   * the images; never submits. The Horde keeps a finished request's images for a limited time only.
+   */
+  @Override
+  public CompletableFuture<ProviderResult> resume(JobHandle job, GenerationContext ctx) {
+    String id = job.remoteJobId();
+    if (!REQUEST_ID.matcher(id).matches()) {
+      return CompletableFuture.failedFuture(new InvalidRequestException("the journal's request id is not one of the Horde's",
+          ID));
+    }
+    String model = job.handle(HordeJob.MODEL_HANDLE);
+    int images = 1;
+    try {
+      images = Math.max(1, Integer.parseInt(String.valueOf(job.handle(HordeJob.IMAGES_HANDLE))));
+    } catch (NumberFormatException e) {
+      // an old or edited entry: the count only scales progress
+    }
+    HordeRequests.Prepared prepared = new HordeRequests.Prepared(ctx.json().createObjectNode(),
+        model == null || model.isBlank() ? "unknown" : model, images, null);
+    HordeJob resumed = new HordeJob(this, ctx, id, prepared, new HordeWire.Submitted(id, null, null, null), System.nanoTime(),
+        new AtomicLong());
+    return ctx.await(resumed, pollPolicy);
+  }
+
+  /** Deletes a request an earlier process submitted: {@code DELETE /generate/status/{id}}. */
+  @Override
+  public CompletableFuture<Void> cancel(JobHandle job, ProviderContext ctx) {
+    String id = job.remoteJobId();
+    if (!REQUEST_ID.matcher(id).matches()) {
+      return CompletableFuture.failedFuture(new InvalidRequestException("the journal's request id is not one of the Horde's",
+          ID));
+    }
+    return ctx.http().call(request(ctx, "/generate/status/" + id).DELETE().build()).thenApply(r -> null);
   }
 
   private static @Nullable String noAvailableWorker(HordeWire.Submitted s) {

@@ -5,18 +5,18 @@ import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.ProgressEvent;
 import dev.imagegen.ProviderUnavailableException;
 import dev.imagegen.spi.GenerationContext;
+import dev.imagegen.spi.JobHandle;
 import dev.imagegen.spi.PollResult;
 import dev.imagegen.spi.ProviderHttp;
 import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.spi.RemoteJob;
 import java.net.URI;
-import java.net.URLEncoder;
 import java.net.http.HttpRequest;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.regex.Matcher;
@@ -44,6 +44,12 @@ final class ReplicatePrediction {
   volatile Instant sentAt = Instant.now();
   /** Whether the prediction was found by {@link ReplicateReconcile} rather than created. */
   private volatile boolean reconciled;
+  /** Whether the prediction was created by an earlier process and found in the job journal. */
+  private volatile boolean resumed;
+  /** The journal handle of a prediction's {@code urls.get}. */
+  static final String GET_HANDLE = "get";
+  /** The journal handle of a prediction's {@code urls.cancel}. */
+  static final String CANCEL_HANDLE = "cancel";
 
   ReplicatePrediction(ReplicateProvider provider, ImageGenerationRequest request, GenerationContext ctx) {
     this.provider = provider;
@@ -71,6 +77,17 @@ final class ReplicatePrediction {
     ctx.log().info("{}: the prediction create for {} got no answer; prediction {} ({}) has its input and is used instead",
         ID, target.displayName(), p.id(), p.state());
     return p.isTerminal() && !("succeeded".equals(p.state()) && p.outputs().isEmpty()) ? settled(p) : waitFor(p);
+  }
+
+  /**
+   * Waits for a prediction created by an earlier process, found again by its id and its
+   * {@code urls.get} / {@code urls.cancel} handles (each used only when it is under the base URL,
+   * else the base URL's own path for the id): never creates one.
+   */
+  CompletableFuture<ProviderResult> resume(JobHandle job) {
+    resumed = true;
+    return ctx.await(new Job(job.remoteJobId(), job.handle(GET_HANDLE), job.handle(CANCEL_HANDLE)),
+        ReplicateProvider.POLL.withConfig(ctx.config()));
   }
 
   private HttpRequest create() {
@@ -134,7 +151,7 @@ final class ReplicatePrediction {
     return ctx.downloader().all(outputs, seed(p.logs())).thenApply(d -> {
       ReplicateWire.Metrics m = p.metrics();
       Duration ran = ReplicateWire.between(p.startedAt(), p.completedAt());
-      ProviderResult.Builder r = ProviderResult.builder(target.displayName())
+      ProviderResult.Builder r = ProviderResult.builder(resumed && p.model() != null ? p.model() : target.displayName())
           .images(d.images())
           .remoteJobId(p.id())
           .gpuSeconds(m == null ? null : m.predictTime())
@@ -149,7 +166,8 @@ final class ReplicatePrediction {
           .metadata("predict_time", m == null ? null : m.predictTime())
           .metadata("total_time", m == null ? null : m.totalTime())
           .metadata("image_count", m == null ? null : m.imageCount())
-          .metadata("reconciled", reconciled ? Boolean.TRUE : null);
+          .metadata("reconciled", reconciled ? Boolean.TRUE : null)
+          .metadata("resumed", resumed ? Boolean.TRUE : null);
       warnings.forEach(r::warning);
       return r.build();
     });
@@ -181,10 +199,19 @@ final class ReplicatePrediction {
     private final URI cancel;
 
     Job(String id, ReplicateWire.@Nullable Urls urls) {
-      String path = "/predictions/" + URLEncoder.encode(id, StandardCharsets.UTF_8); // Replicate's [a-z0-9] ids unchanged
+      this(id, urls == null ? null : urls.get(), urls == null ? null : urls.cancel());
+    }
+
+    Job(String id, @Nullable String getUrl, @Nullable String cancelUrl) {
+      String path = ReplicateProvider.predictionPath(id);
       this.id = id;
-      this.get = provider.under(urls == null ? null : urls.get(), path);
-      this.cancel = provider.under(urls == null ? null : urls.cancel(), path + "/cancel");
+      this.get = provider.under(getUrl, path);
+      this.cancel = provider.under(cancelUrl, path + "/cancel");
+    }
+
+    @Override
+    public Map<String, String> handles() {
+      return Map.of(GET_HANDLE, get.toString(), CANCEL_HANDLE, cancel.toString());
     }
 
     @Override

@@ -12,6 +12,7 @@ import dev.imagegen.spi.GenerationContext;
 import dev.imagegen.spi.HealthCheck;
 import dev.imagegen.spi.HttpImageProvider;
 import dev.imagegen.spi.HttpResult;
+import dev.imagegen.spi.JobHandle;
 import dev.imagegen.spi.PollPolicy;
 import dev.imagegen.spi.PriceTable.Price;
 import dev.imagegen.spi.PriceTable.Unit;
@@ -19,6 +20,7 @@ import dev.imagegen.spi.PriceTable;
 import dev.imagegen.spi.ProviderCapabilities;
 import dev.imagegen.spi.ProviderConfig;
 import dev.imagegen.spi.ProviderContext;
+import dev.imagegen.spi.ProviderHttp;
 import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.spi.ProviderSupport;
 import dev.imagegen.spi.Reconciliation;
@@ -203,6 +205,64 @@ final class ReplicateProvider extends HttpImageProvider {
       }
       throw new CompletionException(x);
     });
+  }
+
+  /** Predictions are polled at their {@code urls.get}, so one created before a crash can be waited for again. */
+  @Override
+  public boolean canResume() {
+    return true;
+  }
+
+  /** A prediction is cancelled at its {@code urls.cancel}, known from its id alone. */
+  @Override
+  public boolean canCancelByHandle() {
+    return true;
+  }
+
+  /**
+   * Waits for a prediction an earlier process created (found in the job journal): polls its
+   * {@code urls.get} handle (only when it is under the base URL, else
+   * {@code /predictions/{id}} on the base URL, so an edited journal cannot send the token to
+   * another host), downloads its outputs, and cancels at its {@code urls.cancel} when the deadline
+   * passes. Never creates a prediction.
+   */
+  @Override
+  public CompletableFuture<ProviderResult> resume(JobHandle job, GenerationContext ctx) {
+    ReplicatePrediction run;
+    try {
+      run = new ReplicatePrediction(this, ImageGenerationRequest.builder().prompt("(resumed prediction " + job.remoteJobId() + ")")
+          .build(), ctx);
+    } catch (ImageGenerationException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    return run.resume(job).handle((r, e) -> {
+      if (e == null) {
+        return r;
+      }
+      throw new CompletionException(failure(e));
+    });
+  }
+
+  /**
+   * Cancels a prediction an earlier process created: {@code POST} to its {@code urls.cancel}
+   * handle when it is under the base URL, else to {@code /predictions/{id}/cancel} on the base URL.
+   */
+  @Override
+  public CompletableFuture<Void> cancel(JobHandle job, ProviderContext c) {
+    URI url = under(job.handle(ReplicatePrediction.CANCEL_HANDLE), predictionPath(job.remoteJobId()) + "/cancel");
+    HttpRequest.Builder b = request(c, url);
+    return c.http().call(ProviderHttp.retrySafe(b).POST(HttpRequest.BodyPublishers.noBody()).build())
+        .handle((r, e) -> {
+          if (e != null) {
+            throw new CompletionException(failure(e));
+          }
+          return null;
+        });
+  }
+
+  /** {@code /predictions/{id}}; Replicate's [a-z0-9] ids go unchanged. */
+  static String predictionPath(String id) {
+    return "/predictions/" + java.net.URLEncoder.encode(id, java.nio.charset.StandardCharsets.UTF_8);
   }
 
   /** {@code GET /account}: 200 is up (the account's name in the message), 401 a refused token. Never completes exceptionally. */

@@ -17,6 +17,7 @@ import dev.imagegen.spi.GenerationContext;
 import dev.imagegen.spi.HttpImageProvider;
 import dev.imagegen.spi.HttpResult;
 import dev.imagegen.spi.ImageDownloader;
+import dev.imagegen.spi.JobHandle;
 import dev.imagegen.spi.PollPolicy;
 import dev.imagegen.spi.PollResult;
 import dev.imagegen.spi.ProviderCapabilities;
@@ -164,6 +165,68 @@ final class RunPodProvider extends HttpImageProvider {
     });
   }
 
+  /** A job is polled at {@code /{endpoint}/status/{id}}, known from its endpoint id and job id. */
+  @Override
+  public boolean canResume() {
+    return true;
+  }
+
+  /** A job is cancelled at {@code /{endpoint}/cancel/{id}}, known from its endpoint id and job id. */
+  @Override
+  public boolean canCancelByHandle() {
+    return true;
+  }
+
+  /**
+   * Waits for a job an earlier process submitted (found in the job journal): polls
+   * {@code GET /{endpoint}/status/{id}} to its end and reads its output; never submits. The
+   * endpoint must be one this configuration names, and the job id one RunPod could have given.
+   */
+  @Override
+  public CompletableFuture<ProviderResult> resume(JobHandle job, GenerationContext ctx) {
+    RunPodSettings.Target target;
+    try {
+      target = journalled(job);
+    } catch (ImageGenerationException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    ImageGenerationRequest none = ImageGenerationRequest.builder().prompt("(resumed job " + job.remoteJobId() + ")").build();
+    return await(new Job(target, job.remoteJobId(), none, ctx, List.of()), ctx);
+  }
+
+  /** Cancels a job an earlier process submitted: {@code POST /{endpoint}/cancel/{id}} on a configured endpoint. */
+  @Override
+  public CompletableFuture<Void> cancel(JobHandle job, ProviderContext ctx) {
+    RunPodSettings.Target target;
+    try {
+      target = journalled(job);
+    } catch (ImageGenerationException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    HttpRequest req = ProviderHttp.retrySafe(request(ctx, "/" + target.endpointId() + "/cancel/" + job.remoteJobId()))
+        .POST(HttpRequest.BodyPublishers.noBody())
+        .build();
+    return ctx.http().call(req).thenApply(r -> null);
+  }
+
+  /** The configured target of a journalled job's endpoint; refuses an endpoint or job id nobody configured or RunPod never gave. */
+  private RunPodSettings.Target journalled(JobHandle job) {
+    String endpoint = job.handle(ENDPOINT_HANDLE);
+    if (!JOB_ID.matcher(job.remoteJobId()).matches()) {
+      throw new InvalidRequestException("the journal's job id '" + clip(job.remoteJobId()) + "' is not one of RunPod's", ID);
+    }
+    String model = job.handle(MODEL_HANDLE);
+    return settings.targets().stream().filter(t -> t.endpointId().equals(endpoint))
+        .sorted((a, b) -> Boolean.compare(!a.model().equals(model), !b.model().equals(model))).findFirst()
+        .orElseThrow(() -> new InvalidRequestException("job " + job.remoteJobId() + " ran on endpoint '"
+            + clip(String.valueOf(endpoint)) + "', which this configuration does not name", ID));
+  }
+
+  /** The journal handle of a job's endpoint id. */
+  static final String ENDPOINT_HANDLE = "endpoint";
+  /** The journal handle of a job's model (the endpoint's alias, else its id). */
+  static final String MODEL_HANDLE = "model";
+
   /** One RunPod job being waited on. */
   private final class Job implements RemoteJob {
     private final RunPodSettings.Target target;
@@ -185,6 +248,11 @@ final class RunPodProvider extends HttpImageProvider {
     @Override
     public String id() {
       return jobId;
+    }
+
+    @Override
+    public java.util.Map<String, String> handles() {
+      return java.util.Map.of(ENDPOINT_HANDLE, target.endpointId(), MODEL_HANDLE, target.model());
     }
 
     @Override
