@@ -134,7 +134,7 @@ class KillNineTest {
   private void startChild(FalJobServer fal, String instanceId, Duration lease, int timeoutSeconds) throws IOException {
     String java = ProcessHandle.current().info().command()
         .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    childOut = dir.resolveSibling(dir.getFileName() + "-child.log");
+    childOut = dir.resolve("child.log");
     List<String> cmd = List.of(java, "-Xmx256m", "-cp", System.getProperty("java.class.path"), CrashyChild.class.getName(),
         fal.baseUrl(), dir.toString(), instanceId, Long.toString(lease.toMillis()), Integer.toString(JOBS),
         Integer.toString(timeoutSeconds));
