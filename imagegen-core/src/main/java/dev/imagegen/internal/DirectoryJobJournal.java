@@ -40,7 +40,8 @@ import org.slf4j.LoggerFactory;
 /**
  * {@link JobJournal#directory}: one JSON file per open job, {@code <hash>.job.json}, and one lease
  * file per instance, {@code <instance-id>.lease}, whose modification time a daemon heartbeat
- * refreshes every third of the lease. Every file is written to a temporary {@code .tmp} file in
+ * refreshes every third of the lease; the file records its owner's lease ({@code lease=PT10S}), by
+ * which every reader judges it. Every file is written to a temporary {@code .tmp} file in
  * the same directory, forced to disk and moved into place atomically, so a reader sees the old
  * file or the new one, never half of one; temporary files are never read as entries.
  */
@@ -218,18 +219,35 @@ public final class DirectoryJobJournal implements JobJournal {
     if (!INSTANCE_ID.matcher(instanceId).matches()) {
       return false;
     }
+    Path file = dir.resolve(instanceId + LEASE);
     try {
-      FileTime t = Files.getLastModifiedTime(dir.resolve(instanceId + LEASE));
-      return t.toInstant().plus(lease).isAfter(Instant.now());
+      FileTime t = Files.getLastModifiedTime(file);
+      // judged by the owner's own lease (its heartbeat runs every third of it), which its lease file records
+      return t.toInstant().plus(ownersLease(file)).isAfter(Instant.now());
     } catch (IOException e) { // no lease file: the instance closed, or never held one
       return false;
     }
   }
 
+  /** The lease its owner wrote into a lease file ({@code lease=PT10S}), or this journal's own for a file without one. */
+  private Duration ownersLease(Path file) {
+    try {
+      for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+        if (line.startsWith("lease=")) {
+          Duration d = Duration.parse(line.substring(6).strip());
+          return d.isNegative() || d.isZero() ? lease : d;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // unreadable or written by an older version: this journal's own lease
+    }
+    return lease;
+  }
+
   private void beat(Path leaseFile, boolean first) {
     try {
       if (first || !Files.exists(leaseFile)) {
-        writeAtomically(leaseFile, Instant.now().toString().getBytes(StandardCharsets.UTF_8));
+        writeAtomically(leaseFile, ("since=" + Instant.now() + "\nlease=" + lease + "\n").getBytes(StandardCharsets.UTF_8));
       } else {
         Files.setLastModifiedTime(leaseFile, FileTime.from(Instant.now()));
       }

@@ -218,6 +218,9 @@ final class FaultInjector {
   /** The fault of a submit: the plan's, unless the server holds it (trial after the outage, or closing). */
   private @Nullable FaultKind submitFault(String subject, int gen, boolean imageInAnswer) {
     FaultKind f = decide(Protocol.Call.SUBMIT, subject, imageInAnswer);
+    if (gen >= ledger.cleanSubmitsFromGen) {
+      return null;
+    }
     if (gen >= ledger.holdSubmitsFromGen && gen < ledger.holdSubmitsToGen) {
       return FaultKind.SUBMIT_HELD_AT_CLOSE;
     }

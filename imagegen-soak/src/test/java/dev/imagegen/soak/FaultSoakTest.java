@@ -148,4 +148,11 @@ class FaultSoakTest {
   void sharedCacheDirectoryIsSafe() {
     verdict.check(15);
   }
+
+  @Test
+  @Order(16)
+  @DisplayName("16: after a crash, recover() ends every remote job the dead services created and submits none again")
+  void crashAndRecoverEndsEveryJob() {
+    verdict.check(16);
+  }
 }

@@ -43,6 +43,8 @@ final class Ledger {
   /** How long such a submit is held, in milliseconds: odd generations' past the closing service's grace. */
   volatile long holdMillis;
   volatile long holdLongMillis;
+  /** Submits of generations from this number on get no fault (the crash phase: the crash is its fault). */
+  volatile int cleanSubmitsFromGen = Integer.MAX_VALUE;
 
   long hold(int gen) {
     return gen % 2 == 0 ? holdMillis : holdLongMillis;

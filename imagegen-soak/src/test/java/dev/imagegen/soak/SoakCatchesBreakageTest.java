@@ -19,8 +19,15 @@ class SoakCatchesBreakageTest {
   private static final long SEED = 20261123L;
 
   private static Verdict soak(String name, UnaryOperator<ImageProvider> wrap) throws Exception {
+    return soak(name, wrap, false);
+  }
+
+  private static Verdict soak(String name, UnaryOperator<ImageProvider> wrap, boolean crash) throws Exception {
     SoakRun.Options o = SoakRun.Options.standard(GENERATIONS, SEED).small(200)
         .withWrap("breakage test: " + name, (id, p) -> wrap.apply(p));
+    if (crash) {
+      o = o.withCrashPhase();
+    }
     SoakRun run = SoakRun.run(o);
     run.assertSoakSound();
     Verdict v = new Verdict(run);
@@ -70,5 +77,12 @@ class SoakCatchesBreakageTest {
   void skippedRemoteCancelIsCaught() throws Exception {
     Verdict v = soak("skipped remote cancel", Wrappers::skipRemoteCancel);
     assertThat(caught(v, 3)).contains("left running for nobody");
+  }
+
+  @Test
+  @DisplayName("providers that can neither resume nor cancel by handle leave the crash's jobs running: invariant 16 breaks")
+  void unrecoverableJobsAreCaught() throws Exception {
+    Verdict v = soak("no recovery", Wrappers::noRecovery, true);
+    assertThat(caught(v, 16)).contains("neither ended nor was cancelled").contains("the dead service journalled it");
   }
 }

@@ -54,25 +54,32 @@ final class SoakRun {
       BiFunction<String, ImageProvider, ImageProvider> wrap,
       String label,
       boolean closePhase,
-      boolean cache) {
+      boolean cache,
+      boolean crashPhase) {
 
     /** The soak as the normal test run and the benchmark run it. */
     static Options standard(int generations, long seed) {
       return new Options(generations, seed, Math.min(1500, Math.max(50, generations / 2)), 1.0,
           List.of("replicate", "fal", "runpod", "horde", "huggingface", "sdwebui"), 3, true, 24, (id, p) -> p,
-          "imagegen fault soak", true, true);
+          "imagegen fault soak", true, true, true);
     }
 
     /** With every provider wrapped (a broken build). */
     Options withWrap(String label, BiFunction<String, ImageProvider, ImageProvider> wrap) {
       return new Options(generations, seed, maxInFlight, faultScale, providers, services, outage, blockingThreads,
-          wrap, label, closePhase, cache);
+          wrap, label, closePhase, cache, crashPhase);
     }
 
-    /** Smaller: at most this many in flight, no outage, no closing phase (the breakage tests). */
+    /** With the crash phase (after the run), whatever else is left out. */
+    Options withCrashPhase() {
+      return new Options(generations, seed, maxInFlight, faultScale, providers, services, outage, blockingThreads,
+          wrap, label, closePhase, cache, true);
+    }
+
+    /** Smaller: at most this many in flight, no outage, no closing phase, no crash phase (the breakage tests). */
     Options small(int inFlight) {
       return new Options(generations, seed, inFlight, faultScale, providers, services, false, blockingThreads, wrap,
-          label, false, cache);
+          label, false, cache, false);
     }
   }
 
@@ -105,6 +112,11 @@ final class SoakRun {
   static final long CLOSING_HOLD_MS = 2000;
   /** ... and for odd generations longer than the grace (3 s): still in flight when close gives up waiting. */
   static final long CLOSING_HOLD_LONG_MS = 4500;
+  /** The crash phase: generations per resumable provider, their deadline, the providers, the instance id. */
+  static final int CRASH_GENERATIONS_PER_PROVIDER = 10;
+  static final Duration CRASH_DEADLINE = Duration.ofSeconds(4);
+  static final List<String> CRASH_PROVIDERS = List.of("replicate", "fal", "runpod", "horde");
+  static final String CRASH_INSTANCE = "soak-crashy";
   /** Prompts of repeating (cacheable, seeded) requests name this plus their group. */
   static final int CACHE_LABEL_BASE = 900_000;
   /** Groups of repeating requests. */
@@ -169,6 +181,24 @@ final class SoakRun {
   java.nio.file.Path cacheDir;
   /** What the vandal did to the shared cache directory (another process half-writing or deleting). */
   final Map<String, AtomicInteger> vandalism = new java.util.concurrent.ConcurrentHashMap<>();
+  /** The crash phase: its first generation (the rest follow), or -1 when it did not run. */
+  volatile int crashFrom = -1;
+  volatile int crashTo = -1;
+  volatile long crashNanos;
+  volatile long crashRecoveredNanos;
+  /** The journal entries the dead services left (read right after the crash). */
+  volatile List<dev.imagegen.JobJournal.Entry> crashLeft = List.of();
+  /** The entries still open after the last recover(), and each recovery's report. */
+  volatile List<dev.imagegen.JobJournal.Entry> crashStillOpen = List.of();
+  final List<dev.imagegen.RecoveryReport> crashReports = new CopyOnWriteArrayList<>();
+  final List<dev.imagegen.RecoveredJob> crashRecovered = new CopyOnWriteArrayList<>();
+  volatile @Nullable Crash crash;
+  volatile @Nullable String crashProblem;
+
+  boolean isCrashGen(int gen) {
+    return crashFrom >= 0 && gen >= crashFrom && gen < crashTo;
+  }
+
   /** Time the launching thread spent inside generateAsync and submit (they should return at once). */
   final java.util.concurrent.atomic.LongAdder callerNanos = new java.util.concurrent.atomic.LongAdder();
 
@@ -274,6 +304,11 @@ final class SoakRun {
 
   private ImageGenerationService buildService(List<String> order, Map<String, ImageProviderFactory> factories,
       int maxConcurrent, boolean sharedCache) {
+    return buildService(order, factories, maxConcurrent, sharedCache, b -> {});
+  }
+
+  private ImageGenerationService buildService(List<String> order, Map<String, ImageProviderFactory> factories,
+      int maxConcurrent, boolean sharedCache, java.util.function.Consumer<ImageGenerationService.Builder> more) {
     ImageGenerationService.Builder b = ImageGenerationService.builder()
         .retryBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
         .maxRetries(2)
@@ -328,6 +363,7 @@ final class SoakRun {
       ProviderConfig config = c.build().withDefaults(f.defaults());
       b.provider(options.wrap().apply(id, f.create(config)), config);
     }
+    more.accept(b);
     return b.build();
   }
 
@@ -402,6 +438,9 @@ final class SoakRun {
       settleJournals();
       if (options.closePhase()) {
         closingPhase();
+      }
+      if (options.crashPhase()) {
+        crashPhase();
       }
     } finally {
       sampling.cancel(false);
@@ -482,6 +521,110 @@ final class SoakRun {
       }
     }
     settleJournals();
+  }
+
+  /**
+   * A crash with paid jobs in flight, and the restart after it. One service per resumable provider
+   * (Replicate, fal, RunPod, the Horde), all with instance id {@value #CRASH_INSTANCE} on one
+   * directory journal, gets {@value #CRASH_GENERATIONS_PER_PROVIDER} generations ({@link
+   * #CRASH_DEADLINE} each; their submits get no injected fault, polls and cancels do). Once every
+   * job is created and journalled (or already ended) the process "dies": {@link Crash} cuts the
+   * services' HTTP client and journal at once, so nothing they do afterwards reaches a server or the
+   * directory; they are then shut down, which reaches nothing either (their cancels and journal
+   * writes are swallowed), only to free their threads. A new service with the four providers on the
+   * same directory and instance id runs {@code recover()} (again while entries stay open, at most
+   * three times: a cancel can fail).
+   */
+  private void crashPhase() throws Exception {
+    List<String> ids = CRASH_PROVIDERS.stream().filter(options.providers()::contains).toList();
+    if (ids.isEmpty()) {
+      return;
+    }
+    int from = options.generations() + CLOSING_GENERATIONS;
+    int to = from + ids.size() * CRASH_GENERATIONS_PER_PROVIDER;
+    for (SoakServer s : servers.values()) {
+      s.ledger.cleanSubmitsFromGen = from;
+    }
+    crashFrom = from;
+    crashTo = to;
+    java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("imagegen-soak-journal");
+    Crash c = new Crash();
+    crash = c;
+    // a budget of its own: the main run's limits are checked against the shared store
+    dev.imagegen.BudgetStore crashBudget = dev.imagegen.BudgetStore.inMemory();
+    Crash.Journal dyingJournal = c.new Journal(dev.imagegen.JobJournal.directory(dir));
+    // as the SDK's default client, with a small executor of its own (the threads stay bounded)
+    ExecutorService dyingExecutor = Executors.newFixedThreadPool(2, r -> {
+      Thread t = new Thread(r, "soak-crash-http");
+      t.setDaemon(true);
+      return t;
+    });
+    Crash.Http dyingHttp = c.new Http(java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1)
+        .followRedirects(java.net.http.HttpClient.Redirect.NEVER).connectTimeout(Duration.ofSeconds(10))
+        .executor(dyingExecutor).build());
+    List<ImageGenerationService> dying = new ArrayList<>();
+    for (String id : ids) {
+      dying.add(buildService(List.of(id), factories, 64, false,
+          b -> b.jobJournal(dyingJournal).instanceId(CRASH_INSTANCE).httpClient(dyingHttp)
+              .budget(dev.imagegen.BudgetPolicy.UNLIMITED).budgetStore(crashBudget)));
+    }
+    int n = from;
+    for (int i = 0; i < CRASH_GENERATIONS_PER_PROVIDER; i++) {
+      for (ImageGenerationService svc : dying) {
+        svc.generateAsync(ImageGenerationRequest.builder().prompt(new Gen(n++, Gen.Mode.ASYNC, CRASH_DEADLINE, null, 0).prompt())
+            .timeout(CRASH_DEADLINE).build());
+      }
+    }
+    // mid-flight: every job created, and journalled unless it already ended
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+    while (System.nanoTime() < until) {
+      java.util.Set<String> open = new java.util.HashSet<>();
+      dyingJournal.open().forEach(e -> open.add(e.remoteJobId()));
+      List<Job> jobs = crashJobs();
+      if (jobs.size() >= to - from && jobs.stream().allMatch(j -> j.end != null || open.contains(j.id))) {
+        break;
+      }
+      Thread.sleep(10);
+    }
+    c.now();
+    crashNanos = System.nanoTime();
+    crashLeft = dyingJournal.open();
+    for (ImageGenerationService svc : dying) {
+      svc.shutdown(Duration.ZERO); // frees their threads; what they still try reaches no server and no file
+    }
+    ImageGenerationService restarted = buildService(ids, factories, 64, false,
+        b -> b.journal(dir).instanceId(CRASH_INSTANCE).onRecovered(crashRecovered::add)
+            .budget(dev.imagegen.BudgetPolicy.UNLIMITED).budgetStore(crashBudget));
+    try {
+      for (int round = 0; round < 3; round++) {
+        crashReports.add(restarted.recover());
+        crashStillOpen = dev.imagegen.JobJournal.directory(dir).open();
+        if (crashStillOpen.isEmpty()) {
+          break;
+        }
+      }
+      crashRecoveredNanos = System.nanoTime();
+      settleJournals();
+    } catch (RuntimeException e) {
+      crashProblem = e.toString();
+    } finally {
+      restarted.close();
+      dyingJournal.bury(CRASH_INSTANCE);
+      dyingExecutor.shutdownNow();
+    }
+  }
+
+  /** The jobs the servers created for the crash phase's generations. */
+  List<Job> crashJobs() {
+    List<Job> out = new ArrayList<>();
+    for (SoakServer s : servers.values()) {
+      for (Job j : s.ledger.jobs()) {
+        if (isCrashGen(j.gen)) {
+          out.add(j);
+        }
+      }
+    }
+    return out;
   }
 
   /**

@@ -45,7 +45,8 @@ final class Verdict {
       Map.entry(12, "no generation has two billed jobs after a submit that created a job and answered 5xx"),
       Map.entry(13, "inline images far past max-image-bytes are refused as permanent; heap stays bounded"),
       Map.entry(14, "listeners that throw an Error or block delay no generation past its deadline"),
-      Map.entry(15, "a shared cache directory never fails a generation and never serves a half-written entry")));
+      Map.entry(15, "a shared cache directory never fails a generation and never serves a half-written entry"),
+      Map.entry(16, "crash and recover: every remote job created ends (polled to its end or cancelled); none is submitted twice")));
   /**
    * Heap in use after the run (after a GC) must stay below this: 256 MiB plus 60 KiB a generation
    * for what the servers' journals hold (every request and answer, the huge inline images included).
@@ -105,6 +106,7 @@ final class Verdict {
   private final Map<String, Long> hostileCounts = new TreeMap<>();
   private long cancelsFaulted;
   private long imagesChecked;
+  private String crashLine = "no crash phase";
   private BigDecimal responseCost = BigDecimal.ZERO;
   private BigDecimal billedKnown = BigDecimal.ZERO;
   private BigDecimal billedMaybe = BigDecimal.ZERO;
@@ -133,6 +135,7 @@ final class Verdict {
     hugeInline();
     listeners();
     cache();
+    crash();
   }
 
   /** The violations of an invariant (empty when it holds). */
@@ -802,7 +805,7 @@ final class Verdict {
         if (gen >= from && gen < to && t > run.closeStartNanos) {
           closingSubmitsAfterCloseStart++;
         }
-        if (t > run.closeReturnedNanos) {
+        if (t > run.closeReturnedNanos && !run.isCrashGen(gen)) { // the crash phase's services start after it
           v.add(s.provider + ": a submit of gen " + gen + " arrived " + (t - run.closeReturnedNanos) / 1_000_000
               + " ms after close() returned");
         }
@@ -1005,6 +1008,79 @@ final class Verdict {
   // ------------------------------------------------------------------------------ report
 
   /** The report table. */
+  // ------------------------------------------------------------------------------ 16
+
+  /** The crash phase: the services died with jobs in flight, a new one on the same journal recovered them. */
+  private void crash() {
+    List<String> v = violations.get(16);
+    if (run.crashFrom < 0) {
+      return;
+    }
+    if (run.crashProblem != null) {
+      v.add("the crash phase failed: " + run.crashProblem);
+    }
+    List<Job> jobs = run.crashJobs();
+    if (jobs.isEmpty()) {
+      v.add("the crash phase created no remote job");
+    }
+    java.util.Set<String> left = new java.util.HashSet<>();
+    run.crashLeft.forEach(e -> left.add(e.provider() + " " + e.remoteJobId()));
+    Map<Integer, Long> perGen = new TreeMap<>();
+    long endedBefore = 0;
+    long ended = 0;
+    long cancelled = 0;
+    for (Job j : jobs) {
+      perGen.merge(j.gen, 1L, Long::sum);
+      if (j.end != null) {
+        ended++;
+        if (!left.contains(j.provider + " " + j.id)) {
+          endedBefore++;
+        }
+        continue;
+      }
+      if (j.cancelReceived) {
+        cancelled++;
+        continue;
+      }
+      v.add(j + " was created before the crash and neither ended nor was cancelled"
+          + (left.contains(j.provider + " " + j.id) ? " (the dead service journalled it)" : " (not in the journal it left)"));
+    }
+    perGen.forEach((gen, n) -> {
+      if (n > 1) {
+        v.add("generation " + gen + " of the crash phase has " + n + " remote jobs: submitted twice");
+      }
+    });
+    long submitsAfter = 0;
+    long pollsAfter = 0;
+    for (SoakServer s : run.servers.values()) {
+      for (ServeEvent e : s.journal()) {
+        String call = e.getRequest().getHeader(FaultInjector.CALL);
+        String g = e.getRequest().getHeader(FaultInjector.GEN);
+        if (nanos(e) <= run.crashNanos || g == null) {
+          continue;
+        }
+        int gen = Integer.parseInt(g);
+        if ("SUBMIT".equals(call) && run.isCrashGen(gen)) {
+          submitsAfter++;
+          v.add(s.provider + ": a submit of crash-phase generation " + gen + " arrived after the crash");
+        } else if ("POLL".equals(call) && run.isCrashGen(gen)) {
+          pollsAfter++;
+        }
+      }
+    }
+    Map<String, Long> actions = new TreeMap<>();
+    run.crashReports.forEach(r -> r.items().forEach(i -> actions.merge(i.action().name().toLowerCase(Locale.ROOT), 1L,
+        Long::sum)));
+    Crash c = run.crash;
+    crashLine = jobs.size() + " remote job(s) for " + (run.crashTo - run.crashFrom) + " generations on 4 services killed "
+        + "mid-flight (" + endedBefore + " ended before the crash, " + run.crashLeft.size() + " left in the journal); "
+        + run.crashReports.size() + " recover() run(s) in " + (run.crashRecoveredNanos - run.crashNanos) / 1_000_000 + " ms: "
+        + actions + "; after the crash " + pollsAfter + " poll(s), " + submitsAfter + " submit(s); ended " + ended
+        + ", cancelled " + cancelled + "; " + run.crashStillOpen.size() + " entr(ies) still open; the dead services tried "
+        + (c == null ? 0 : c.refusedRequests.get()) + " request(s) and " + (c == null ? 0 : c.refusedWrites.get())
+        + " journal write(s) after the crash, none went out";
+  }
+
   String table() {
     StringBuilder sb = new StringBuilder();
     SoakRun.Options o = run.options;
@@ -1100,6 +1176,7 @@ final class Verdict {
     line(sb, "listeners", "latest end past a deadline, by listener: " + hostileLateMax + " ms; generations " + hostileCounts);
     line(sb, "shared cache", run.cacheDir == null ? "none" : repeating + " repeating seeded request(s) through 2 services "
         + "sharing one directory; hits " + cacheHits + "; another process meanwhile: " + run.vandalism);
+    line(sb, "crash", crashLine);
     line(sb, "images checked", Long.toString(imagesChecked));
     line(sb, "latest end", lateMaxMillis + " ms past a deadline (slack " + SoakRun.SLACK.toMillis() + " ms)");
     line(sb, "wall time", String.format("%.1f s", run.wallNanos / 1e9));

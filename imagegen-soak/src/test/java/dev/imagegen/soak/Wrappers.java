@@ -34,6 +34,14 @@ final class Wrappers {
   private Wrappers() {}
 
   /**
+   * Broken: a provider that can neither resume nor cancel a job by its handles (the SPI's
+   * defaults), so {@code recover()} leaves every job a crash left. Invariant 16 must fail.
+   */
+  static ImageProvider noRecovery(ImageProvider p) {
+    return new Delegating(p) {};
+  }
+
+  /**
    * Broken: after a submit whose outcome is unknown (reset after the request, empty or malformed
    * answer, timeout), submits the same request again at once instead of reporting it. Invariant 2
    * must fail.
