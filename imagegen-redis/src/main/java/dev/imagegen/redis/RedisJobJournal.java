@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -54,14 +55,15 @@ import org.slf4j.LoggerFactory;
  * expired.
  *
  * <p>When Redis is down, slow (past the command timeout, 2 s by default) or refuses the
- * credentials, no paid call is refused: {@link #started} and {@link #ended} do not throw, they log
- * at WARN once per outage ("remote jobs are not recorded durably") and count what they could not
- * write in {@link #unrecordedWrites()}; when Redis answers again that is logged at INFO. A job
- * started during the outage is not in the journal: a crash then loses it, as with the in-memory
- * journal. {@link #open} throws (a recovery cannot list what it cannot read), and {@link
- * #leaseLive} says true (an instance that cannot be checked is not taken for dead, so nothing is
- * adopted twice). {@link #join} does not throw either: the heartbeat sets the lease once Redis is
- * back.
+ * credentials, no paid call is refused: {@link #started} and {@link #ended} do not throw. The
+ * first failure of an outage is logged at WARN ("remote jobs are not recorded durably"), the
+ * others at DEBUG; the writes are kept in memory, in order (at most {@value #MAX_PENDING}; beyond
+ * that they are counted in {@link #lostWrites()}), and written every third of the lease once
+ * Redis answers again, which is logged at INFO. A crash of this process during the outage loses
+ * what waits ({@link #pendingWrites()}). {@link #open} throws (a recovery cannot list what it
+ * cannot read), and {@link #leaseLive} says true (an instance that cannot be checked is not taken
+ * for dead, so nothing is adopted on a guess). {@link #join} does not throw either: the heartbeat
+ * sets the lease once Redis is back.
  *
  * <p>Thread-safe; one connection is shared by all threads. {@link #close} it after the service.
  */
@@ -78,6 +80,8 @@ public final class RedisJobJournal implements JobJournal, AutoCloseable {
   private static final Pattern INSTANCE_ID = Pattern.compile("[A-Za-z0-9._-]{1,64}");
   private static final String CANCEL_FAILED = "cancel-failed";
   private static final int FORMAT = 1;
+  /** The most journal writes kept in memory while Redis is down. */
+  static final int MAX_PENDING = 10_000;
 
   /** KEYS[1]: the entry, KEYS[2]: the open set. ARGV[1]: the JSON, ARGV[2]: the entry's id. */
   static final String STARTED = String.join("\n",
@@ -112,7 +116,8 @@ public final class RedisJobJournal implements JobJournal, AutoCloseable {
   private final ScheduledExecutorService heartbeat;
   private final Map<String, ScheduledFuture<?>> beats = new ConcurrentHashMap<>();
   private final AtomicBoolean down = new AtomicBoolean();
-  private final AtomicLong unrecorded = new AtomicLong();
+  private final ConcurrentLinkedQueue<Write> pending = new ConcurrentLinkedQueue<>();
+  private final AtomicLong lost = new AtomicLong();
   private volatile boolean closed;
 
   private RedisJobJournal(Builder b, String url) {
@@ -129,6 +134,8 @@ public final class RedisJobJournal implements JobJournal, AutoCloseable {
     } catch (RuntimeException e) {
       outage("connect", e);
     }
+    long every = Math.max(30, leaseTtl.toMillis() / 3);
+    heartbeat.scheduleWithFixedDelay(this::drain, every, every, TimeUnit.MILLISECONDS);
   }
 
   /**
@@ -204,33 +211,20 @@ public final class RedisJobJournal implements JobJournal, AutoCloseable {
     return new Builder();
   }
 
+  /** Writes the entry; while Redis is down, keeps it in memory to write once Redis answers (see the class). */
   @Override
   public void started(Entry entry) {
-    String id = id(entry.generationId(), entry.remoteJobId());
-    String value = write(entry);
-    try {
-      run(STARTED_SHA, STARTED, new String[] {prefix + "job:" + id, prefix + "open"}, value, id);
-      up();
-    } catch (RuntimeException e) {
-      unrecorded.incrementAndGet();
-      outage("record job " + entry.remoteJobId() + " of " + entry.provider(), e);
-    }
+    submit(new Write(entry, entry.generationId(), entry.remoteJobId(), ""));
   }
 
   /**
    * Removes the job's entry; a job whose cancel failed ({@code cancel-failed}) may still run and
    * bill, so its entry stays, in state {@code cancel-failed}, for {@code recover()} to cancel later.
+   * While Redis is down, kept in memory like {@link #started}.
    */
   @Override
   public void ended(String generationId, String remoteJobId, String status) {
-    String id = id(generationId, remoteJobId);
-    try {
-      run(ENDED_SHA, ENDED, new String[] {prefix + "job:" + id, prefix + "open"}, status, id);
-      up();
-    } catch (RuntimeException e) {
-      unrecorded.incrementAndGet();
-      outage("record the end (" + status + ") of job " + remoteJobId, e);
-    }
+    submit(new Write(null, generationId, remoteJobId, status));
   }
 
   /**
@@ -310,13 +304,23 @@ public final class RedisJobJournal implements JobJournal, AutoCloseable {
   }
 
   /**
-   * Journal writes that Redis did not take (while it was down or slow): each is a job started or
-   * ended that the journal does not know about.
+   * Journal writes kept in memory because Redis did not take them (down or slow), in the order they
+   * were made, waiting to be written when it answers again; a crash of this process loses them.
+   *
+   * @return how many wait
+   */
+  public int pendingWrites() {
+    return pending.size();
+  }
+
+  /**
+   * Journal writes given up: beyond {@value #MAX_PENDING} waiting, or still waiting at {@link
+   * #close}. Each is a job started or ended that Redis does not know about.
    *
    * @return how many since the journal was built
    */
-  public long unrecordedWrites() {
-    return unrecorded.get();
+  public long lostWrites() {
+    return lost.get();
   }
 
   /**
@@ -334,10 +338,22 @@ public final class RedisJobJournal implements JobJournal, AutoCloseable {
     if (closed) {
       return;
     }
-    closed = true;
     beats.values().forEach(f -> f.cancel(false));
     beats.clear();
     heartbeat.shutdownNow();
+    if (!down.get()) {
+      drain();
+    }
+    int left = 0;
+    while (pending.poll() != null) {
+      left++;
+    }
+    if (left > 0) {
+      lost.addAndGet(left);
+      LOG.warn("Redis job journal {}: closed with {} journal writes Redis did not take; those jobs are not in the "
+          + "journal", redis.address(), left);
+    }
+    closed = true;
     redis.close();
   }
 
@@ -349,6 +365,62 @@ public final class RedisJobJournal implements JobJournal, AutoCloseable {
   }
 
   // ------------------------------------------------------------------ internals
+
+  /** A started (entry given) or an ended (status given) to write. */
+  private record Write(@Nullable Entry entry, String generationId, String remoteJobId, String status) {}
+
+  /**
+   * Writes at once while Redis answers and nothing waits; otherwise queues the write behind those
+   * waiting (so a job's end is never written before its start), for {@link #drain} to write.
+   */
+  private void submit(Write w) {
+    if (!down.get() && pending.isEmpty()) {
+      try {
+        apply(w);
+        up();
+        return;
+      } catch (RuntimeException e) {
+        outage(what(w), e);
+      }
+    }
+    if (pending.size() >= MAX_PENDING) {
+      lost.incrementAndGet();
+      LOG.debug("Redis job journal {}: {} writes wait already; {} is lost", redis.address(), MAX_PENDING, what(w));
+      return;
+    }
+    pending.add(w);
+  }
+
+  /** Writes what waits, in order, until one fails (on the heartbeat's thread, and at close). */
+  private synchronized void drain() {
+    for (Write w; (w = pending.peek()) != null; ) {
+      try {
+        apply(w);
+      } catch (RuntimeException e) {
+        outage(what(w), e);
+        return;
+      }
+      pending.poll();
+      up();
+    }
+  }
+
+  private void apply(Write w) {
+    String id = id(w.generationId(), w.remoteJobId());
+    String[] keys = {prefix + "job:" + id, prefix + "open"};
+    Entry e = w.entry();
+    if (e != null) {
+      run(STARTED_SHA, STARTED, keys, write(e), id);
+    } else {
+      run(ENDED_SHA, ENDED, keys, w.status(), id);
+    }
+  }
+
+  private static String what(Write w) {
+    Entry e = w.entry();
+    return e != null ? "record job " + e.remoteJobId() + " of " + e.provider()
+        : "record the end (" + w.status() + ") of job " + w.remoteJobId();
+  }
 
   private void beat(String instanceId) {
     try {
@@ -365,8 +437,8 @@ public final class RedisJobJournal implements JobJournal, AutoCloseable {
 
   private void up() {
     if (down.compareAndSet(true, false)) {
-      LOG.info("Redis job journal {}: Redis answers again; remote jobs are recorded durably again ({} writes were "
-          + "lost meanwhile)", redis.address(), unrecorded.get());
+      LOG.info("Redis job journal {}: Redis answers again; remote jobs are recorded durably again ({} writes kept "
+          + "meanwhile are written now, {} lost since the start)", redis.address(), pending.size(), lost.get());
     }
   }
 

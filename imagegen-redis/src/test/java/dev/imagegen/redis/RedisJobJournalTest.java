@@ -103,7 +103,7 @@ class RedisJobJournalTest {
     redis.command("SCRIPT", "FLUSH");
     j.ended("g-1", "job-1", "succeeded");
     assertThat(j.open()).extracting(Entry::remoteJobId).containsExactly("job-2");
-    assertThat(j.unrecordedWrites()).isZero();
+    assertThat(j.pendingWrites()).isZero();
   }
 
   @Test
@@ -131,7 +131,7 @@ class RedisJobJournalTest {
       j.started(entry("g-" + i, "job-" + i, "node-1"));
       j.ended("g-" + i, "job-" + i, "succeeded");
     }
-    assertThat(j.unrecordedWrites()).isEqualTo(40);
+    assertThat(j.pendingWrites()).as("kept, in order").isEqualTo(40);
     assertThat(j.leaseLive("someone-else")).as("cannot be checked: not taken for dead").isTrue();
     assertThatThrownBy(j::open).isInstanceOf(IllegalStateException.class).hasMessageContaining(redis.url())
         .hasMessageContaining("cannot list the open jobs");
@@ -141,9 +141,29 @@ class RedisJobJournalTest {
     redis.restart();
     Eventually.eventually(Duration.ofSeconds(10),
         () -> assertThat(redis.command("EXISTS", "imagegen:journal:lease:node-1")).isEqualTo(":1"));
+    Eventually.eventually(Duration.ofSeconds(10), () -> assertThat(j.pendingWrites()).isZero());
     assertThat(j.redisDown()).isFalse();
+    assertThat(j.open()).as("each start written, then its end").isEmpty();
     j.started(entry("g-x", "job-x", "node-1"));
     assertThat(j.open()).extracting(Entry::remoteJobId).containsExactly("job-x");
+    assertThat(j.lostWrites()).isZero();
+  }
+
+  @Test
+  void whatWaitsIsBoundedAndWhatStillWaitsAtCloseIsReportedLost() {
+    RedisServer redis = server();
+    RedisJobJournal j = RedisJobJournal.builder().url(redis.url()).commandTimeout(Duration.ofMillis(300)).build();
+    redis.stop();
+    for (int i = 0; i < RedisJobJournal.MAX_PENDING + 5; i++) {
+      j.started(entry("g-" + i, "job-" + i, "node-1"));
+    }
+    assertThat(j.pendingWrites()).isEqualTo(RedisJobJournal.MAX_PENDING);
+    assertThat(j.lostWrites()).isEqualTo(5);
+    long mark = CapturedLogs.mark();
+    j.close();
+    assertThat(j.lostWrites()).isEqualTo(RedisJobJournal.MAX_PENDING + 5);
+    assertThat(CapturedLogs.since(mark, e -> e.level() == Level.WARN && e.message().contains("closed with 10000 journal writes")))
+        .hasSize(1);
   }
 
   @Test
@@ -173,7 +193,7 @@ class RedisJobJournalTest {
     RedisJobJournal refused = journal(RedisJobJournal.builder().url("redis://default:" + wrong + "@127.0.0.1:" + redis.port())
         .commandTimeout(Duration.ofMillis(500)));
     refused.started(entry("g-2", "job-2", "n"));
-    assertThat(refused.unrecordedWrites()).isEqualTo(1);
+    assertThat(refused.pendingWrites()).isEqualTo(1);
     assertThatThrownBy(refused::open).satisfies(e -> assertThat(messages(e)).doesNotContain(wrong).contains("default:***@"));
     assertThat(refused.toString()).doesNotContain(wrong);
     assertThatThrownBy(() -> RedisJobJournal.connect("http://:" + pw + "@127.0.0.1:6379"))

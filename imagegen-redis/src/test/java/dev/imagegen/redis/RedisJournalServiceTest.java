@@ -116,7 +116,7 @@ class RedisJournalServiceTest {
           .satisfies(e -> assertThat(e.message()).contains("not recorded durably").contains(redis.url()));
       assertThat(CapturedLogs.since(mark, e -> e.message().contains("job journal failed")))
           .as("the journal does not throw: core logs nothing per call").isEmpty();
-      assertThat(journal.unrecordedWrites()).as("5 started, 5 ended").isEqualTo(10);
+      assertThat(journal.pendingWrites()).as("5 started, 5 ended, kept").isEqualTo(10);
       assertThat(journal.redisDown()).isTrue();
 
       long back = CapturedLogs.mark();
@@ -124,6 +124,9 @@ class RedisJournalServiceTest {
       Eventually.eventually(Duration.ofSeconds(10), () -> assertThat(redis.command("EXISTS", "imagegen:journal:lease:node-1"))
           .as("the heartbeat sets the lease again").isEqualTo(":1"));
       assertThat(CapturedLogs.since(back, e -> e.level() == Level.INFO && e.message().contains("answers again"))).hasSize(1);
+      Eventually.eventually(Duration.ofSeconds(10), () -> assertThat(journal.pendingWrites()).isZero());
+      assertThat(journal.open()).as("the kept writes reached Redis in order: nothing left open").isEmpty();
+      assertThat(journal.lostWrites()).isZero();
     }
   }
 
