@@ -230,10 +230,21 @@ public final class RedisJobJournal implements JobJournal, AutoCloseable {
   /**
    * {@inheritDoc}
    *
-   * @throws IllegalStateException when Redis cannot be read (the message names it, password masked)
+   * <p>Writes this journal kept during an outage are written first.
+   *
+   * @throws IllegalStateException when Redis cannot be read, or the writes kept cannot be written
+   *     (the message names it, password masked)
    */
   @Override
   public List<Entry> open() {
+    if (!pending.isEmpty()) {
+      drain(); // what this instance ended during an outage must not be listed as still open
+      int waiting = pending.size();
+      if (waiting > 0) {
+        throw new IllegalStateException("Redis job journal " + redis.address() + ": cannot list the open jobs while "
+            + waiting + " journal writes wait for Redis");
+      }
+    }
     List<Entry> out = new ArrayList<>();
     try {
       RedisCommands<String, String> c = commands();

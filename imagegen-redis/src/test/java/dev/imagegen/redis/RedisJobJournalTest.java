@@ -167,6 +167,32 @@ class RedisJobJournalTest {
   }
 
   @Test
+  void anEndKeptDuringAnOutageIsWrittenBeforeTheOpenEntriesAreListed() throws Exception {
+    RedisServer redis = server();
+    RedisJobJournal j = journal(RedisJobJournal.builder().url(redis.url()).commandTimeout(Duration.ofMillis(300)));
+    j.started(entry("g-1", "job-1", "node-1"));
+    redis.stop();
+    j.ended("g-1", "job-1", "succeeded");
+    assertThat(j.pendingWrites()).isEqualTo(1);
+    assertThatThrownBy(j::open).isInstanceOf(IllegalStateException.class).hasMessageContaining("1 journal writes wait");
+    redis.restart(); // with the data lost: put the entry back as a persisted Redis would have it
+    RedisJobJournal other = journal(RedisJobJournal.builder().url(redis.url()));
+    other.started(entry("g-1", "job-1", "node-1"));
+    List<Entry> first = null;
+    long until = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (first == null && System.nanoTime() < until) {
+      try {
+        first = j.open(); // throws until the connection is back and the kept end is written
+      } catch (IllegalStateException notYet) {
+        Thread.sleep(20);
+      }
+    }
+    assertThat(first).as("the first listing after the outage: the job ended, nothing for a recovery to resume")
+        .isNotNull().isEmpty();
+    assertThat(other.open()).isEmpty();
+  }
+
+  @Test
   void aRedisDownAtBuildAndAtJoinIsNoError() throws Exception {
     RedisServer redis = server();
     redis.stop();
