@@ -3,7 +3,6 @@ package dev.imagegen.redis;
 import dev.imagegen.BudgetExceededException;
 import dev.imagegen.BudgetStore;
 import dev.imagegen.ConfigurationException;
-import dev.imagegen.spi.ProviderConfig;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.sync.RedisCommands;
@@ -184,25 +183,13 @@ public final class RedisBudgetStore implements BudgetStore, AutoCloseable {
     if (prefix != null) {
       b.keyPrefix(prefix);
     }
-    String t = settings.apply("imagegen.redis.timeout");
+    Duration t = RedisConnection.duration(settings, "imagegen.redis.timeout", "2s, 500ms or PT2S", problems);
     if (t != null) {
-      Duration d = ProviderConfig.parseDuration(t);
-      if (d == null || d.isNegative() || d.isZero()) {
-        problems.add("imagegen.redis.timeout (IMAGEGEN_REDIS_TIMEOUT): '" + t
-            + "' is not a positive duration such as 2s, 500ms or PT2S");
-      } else {
-        b.commandTimeout(d);
-      }
+      b.commandTimeout(t);
     }
-    String w = settings.apply("imagegen.budget.window");
+    Duration w = RedisConnection.duration(settings, "imagegen.budget.window", "24h, 30m or PT24H", problems);
     if (w != null) {
-      Duration d = ProviderConfig.parseDuration(w);
-      if (d == null || d.isNegative() || d.isZero()) {
-        problems.add("imagegen.budget.window (IMAGEGEN_BUDGET_WINDOW): '" + w
-            + "' is not a positive duration such as 24h, 30m or PT24H");
-      } else {
-        b.window(d);
-      }
+      b.window(w);
     }
     if (!problems.isEmpty()) {
       throw new ConfigurationException(problems);
