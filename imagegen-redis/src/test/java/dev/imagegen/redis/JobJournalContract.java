@@ -137,10 +137,10 @@ abstract class JobJournalContract {
 
   @Test
   void theHeartbeatKeepsALeaseAliveAndItExpiresWhenTheProcessDies() throws Exception {
-    JobJournal a = journal(Duration.ofMillis(300));
-    JobJournal other = journal(Duration.ofMillis(300));
+    JobJournal a = journal(Duration.ofMillis(500));
+    JobJournal other = journal(Duration.ofMillis(500));
     a.join("node-a");
-    Thread.sleep(900); // three leases long
+    Thread.sleep(1_500); // three leases long
     assertThat(other.leaseLive("node-a")).as("refreshed by the heartbeat").isTrue();
     crash(a, "node-a");
     Eventually.eventually(Duration.ofSeconds(3), () -> assertThat(other.leaseLive("node-a")).isFalse());
