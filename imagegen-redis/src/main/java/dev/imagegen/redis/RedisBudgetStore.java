@@ -3,15 +3,8 @@ package dev.imagegen.redis;
 import dev.imagegen.BudgetExceededException;
 import dev.imagegen.BudgetStore;
 import dev.imagegen.ConfigurationException;
-import dev.imagegen.spi.ProviderConfig;
-import io.lettuce.core.ClientOptions;
-import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisNoScriptException;
-import io.lettuce.core.RedisURI;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.SocketOptions;
-import io.lettuce.core.TimeoutOptions;
-import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
@@ -30,8 +23,6 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -78,7 +69,6 @@ public final class RedisBudgetStore implements BudgetStore, AutoCloseable {
   static final long MAX_NANOS = (1L << 53) - 1;
   private static final long SETTLED_ID_TTL_MS = Duration.ofHours(1).toMillis();
   private static final Duration WINDOW_GRACE = Duration.ofDays(1);
-  private static final long CONNECT_COOL_DOWN_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
 
   /**
    * KEYS: the scopes. ARGV[1]: the amount (nano-USD); ARGV[1+i]: scope i's limit; ARGV[1+n+i]: the
@@ -114,55 +104,37 @@ public final class RedisBudgetStore implements BudgetStore, AutoCloseable {
 
   private static final String RESERVE_SHA = sha1(RESERVE);
   private static final String SETTLE_SHA = sha1(SETTLE);
-  private static final Pattern USER_INFO = Pattern.compile("^([A-Za-z0-9+.-]+://)([^@/?#]*)@");
 
-  private final RedisClient client;
+  private final RedisConnection redis;
   private final String address;
   private final String prefix;
   private final Duration timeout;
   private final @Nullable Duration window;
   private final Duration retention;
   private final Duration settleRetryFor;
-  private final Object connectLock = new Object();
-  private volatile @Nullable StatefulRedisConnection<String, String> connection;
-  private volatile long lastConnectFailure;
   private volatile boolean closed;
+  /** Set while close() applies what is still pending: those calls may still reach Redis. */
+  private volatile boolean draining;
   private final ConcurrentLinkedQueue<PendingSettlement> pending = new ConcurrentLinkedQueue<>();
   private final AtomicLong lost = new AtomicLong();
   private final AtomicLong commandsSent = new AtomicLong();
   private final ScheduledExecutorService retries;
 
   private RedisBudgetStore(Builder b, String url) {
-    this.address = mask(url);
-    RedisURI uri;
-    try {
-      uri = RedisURI.create(url);
-    } catch (RuntimeException e) {
-      // the client's message may quote the URL, password and all: say it again without it
-      throw new IllegalArgumentException("imagegen.redis.url: not a Redis URL (redis://[user:password@]host:port/db, "
-          + "rediss:// for TLS): " + address, null);
-    }
+    this.redis = new RedisConnection(url, b.timeout);
+    this.address = redis.address();
     this.prefix = b.prefix;
     this.timeout = b.timeout;
     this.window = b.window;
     this.retention = b.retention;
     this.settleRetryFor = b.settleRetryFor;
-    uri.setTimeout(timeout);
-    this.client = RedisClient.create(uri);
-    client.setOptions(ClientOptions.builder()
-        .autoReconnect(true)
-        // while the connection is down, a command fails at once instead of waiting in a queue
-        .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-        .socketOptions(SocketOptions.builder().connectTimeout(timeout).build())
-        .timeoutOptions(TimeoutOptions.enabled(timeout))
-        .build());
     this.retries = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "imagegen-redis-settle");
       t.setDaemon(true);
       return t;
     });
     try {
-      connection();
+      redis.connection();
     } catch (RuntimeException e) {
       // fail closed from here on: each call tries again to connect, and refuses while it cannot
       LOG.warn("Redis budget store {}: cannot connect yet ({}); reservations are refused until it can", address,
@@ -195,13 +167,7 @@ public final class RedisBudgetStore implements BudgetStore, AutoCloseable {
    * @throws ConfigurationException when the URL is not set or a setting is not valid
    */
   public static RedisBudgetStore fromEnvironment() {
-    return fromSettings(key -> {
-      String v = System.getProperty(key);
-      if (v == null || v.isBlank()) {
-        v = System.getenv(key.toUpperCase(java.util.Locale.ROOT).replace('.', '_').replace('-', '_'));
-      }
-      return v == null || v.isBlank() ? null : v.trim();
-    });
+    return fromSettings(RedisConnection.environment());
   }
 
   /** {@link #fromEnvironment} on any source of settings (by property name). */
@@ -219,25 +185,13 @@ public final class RedisBudgetStore implements BudgetStore, AutoCloseable {
     if (prefix != null) {
       b.keyPrefix(prefix);
     }
-    String t = settings.apply("imagegen.redis.timeout");
+    Duration t = RedisConnection.duration(settings, "imagegen.redis.timeout", "2s, 500ms or PT2S", problems);
     if (t != null) {
-      Duration d = ProviderConfig.parseDuration(t);
-      if (d == null || d.isNegative() || d.isZero()) {
-        problems.add("imagegen.redis.timeout (IMAGEGEN_REDIS_TIMEOUT): '" + t
-            + "' is not a positive duration such as 2s, 500ms or PT2S");
-      } else {
-        b.commandTimeout(d);
-      }
+      b.commandTimeout(t);
     }
-    String w = settings.apply("imagegen.budget.window");
+    Duration w = RedisConnection.duration(settings, "imagegen.budget.window", "24h, 30m or PT24H", problems);
     if (w != null) {
-      Duration d = ProviderConfig.parseDuration(w);
-      if (d == null || d.isNegative() || d.isZero()) {
-        problems.add("imagegen.budget.window (IMAGEGEN_BUDGET_WINDOW): '" + w
-            + "' is not a positive duration such as 24h, 30m or PT24H");
-      } else {
-        b.window(d);
-      }
+      b.window(w);
     }
     if (!problems.isEmpty()) {
       throw new ConfigurationException(problems);
@@ -371,18 +325,19 @@ public final class RedisBudgetStore implements BudgetStore, AutoCloseable {
     }
     closed = true;
     retries.shutdownNow();
-    for (PendingSettlement p; (p = pending.poll()) != null; ) {
-      try {
-        apply(p);
-      } catch (RuntimeException e) {
-        lose(p, e);
+    draining = true; // the pending settlements get one more try before they are reported lost
+    try {
+      for (PendingSettlement p; (p = pending.poll()) != null; ) {
+        try {
+          apply(p);
+        } catch (RuntimeException e) {
+          lose(p, e);
+        }
       }
+    } finally {
+      draining = false;
     }
-    StatefulRedisConnection<String, String> c = connection;
-    if (c != null) {
-      c.close();
-    }
-    client.shutdown(Duration.ZERO, timeout);
+    redis.close();
   }
 
   /** The store's Redis address with any password masked, its prefix and timeout. */
@@ -460,36 +415,10 @@ public final class RedisBudgetStore implements BudgetStore, AutoCloseable {
   }
 
   private RedisCommands<String, String> commands() {
-    if (closed) {
+    if (closed && !draining) {
       throw new IllegalStateException("the Redis budget store is closed");
     }
-    return connection().sync();
-  }
-
-  private StatefulRedisConnection<String, String> connection() {
-    StatefulRedisConnection<String, String> c = connection;
-    if (c != null) {
-      return c;
-    }
-    synchronized (connectLock) {
-      c = connection;
-      if (c != null) {
-        return c;
-      }
-      long failed = lastConnectFailure;
-      if (failed != 0 && System.nanoTime() - failed < CONNECT_COOL_DOWN_NANOS) {
-        throw new IllegalStateException("not connected (the last attempt failed less than 500 ms ago)");
-      }
-      try {
-        c = client.connect();
-      } catch (RuntimeException e) {
-        lastConnectFailure = System.nanoTime();
-        throw e;
-      }
-      c.setTimeout(timeout);
-      connection = c;
-      return c;
-    }
+    return redis.sync();
   }
 
   private BudgetStoreUnavailableException unavailable(String what, RuntimeException e) {
@@ -530,19 +459,7 @@ public final class RedisBudgetStore implements BudgetStore, AutoCloseable {
 
   /** A Redis URL as it may be shown: the password (or a lone user-info token) masked, no query. */
   static String mask(String url) {
-    String u = url.trim();
-    int q = u.indexOf('?');
-    if (q >= 0) {
-      u = u.substring(0, q);
-    }
-    Matcher m = USER_INFO.matcher(u);
-    if (m.find()) {
-      String info = m.group(2);
-      int colon = info.indexOf(':');
-      String shown = colon > 0 ? info.substring(0, colon) + ":***" : "***"; // the user is shown, the password never
-      u = m.group(1) + shown + "@" + u.substring(m.end());
-    }
-    return u;
+    return RedisConnection.mask(url);
   }
 
   private static String sha1(String script) {

@@ -186,6 +186,31 @@ class RedisBudgetStoreTest {
   }
 
   @Test
+  void closingAppliesAPendingSettlementOnceRedisAnswersAgain() {
+    RedisServer redis = server();
+    RedisBudgetStore s = RedisBudgetStore.builder().url(redis.url()).commandTimeout(Duration.ofMillis(300))
+        .settleRetryFor(Duration.ofMinutes(10)).build();
+    s.reserve(total("2"), new BigDecimal("1.00"));
+    redis.stop();
+    s.settle(total("2"), new BigDecimal("1.00"), new BigDecimal("0.50"));
+    assertThat(s.pendingSettlements()).isEqualTo(1);
+    redis.restart(); // the same port, empty: the reservation is gone with the old process
+    // the client reconnects on its own; once it answers, close() must still reach Redis with what is pending
+    Eventually(() -> {
+      try {
+        s.spent("probe");
+        return true;
+      } catch (RuntimeException e) {
+        return false;
+      }
+    });
+    s.close();
+    assertThat(s.lostSettlements()).as("close() reached Redis with the pending settlement").isZero();
+    RedisBudgetStore reader = store(RedisBudgetStore.builder().url(redis.url()));
+    assertThat(reader.spent("total")).isEqualByComparingTo("-0.50");
+  }
+
+  @Test
   void closingTriesPendingSettlementsOnceMoreAndReportsWhatIsLeft() {
     RedisServer redis = server();
     RedisBudgetStore s = RedisBudgetStore.builder().url(redis.url()).commandTimeout(Duration.ofMillis(300)).build();
