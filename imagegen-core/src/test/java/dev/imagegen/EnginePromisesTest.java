@@ -485,6 +485,34 @@ class EnginePromisesTest {
   @Nested
   class Journal {
     @Test
+    void aJournalThatFailsEveryCallIsOneWarningPerOutageAndTheGenerationsGoOn() {
+      java.util.concurrent.atomic.AtomicBoolean down = new java.util.concurrent.atomic.AtomicBoolean(true);
+      JobJournal flaky = new JobJournal() {
+        @Override public void started(Entry entry) { if (down.get()) throw new IllegalStateException("journal down"); }
+        @Override public void ended(String generationId, String remoteJobId, String status) {
+          if (down.get()) throw new IllegalStateException("journal down");
+        }
+        @Override public List<Entry> open() { return List.of(); }
+      };
+      ScriptedProvider a = new ScriptedProvider("a").then((r, ctx) -> {
+        ctx.remoteJobStarted("job-" + r.prompt(), () -> CompletableFuture.completedFuture(null));
+        return ScriptedProvider.ok().apply(r, ctx);
+      });
+      long mark = dev.imagegen.testing.CapturedLogs.mark();
+      try (ImageGenerationService s = ImageGenerationService.builder().provider(a, config("a")).jobJournal(flaky).build()) {
+        for (int i = 0; i < 5; i++) {
+          assertThat(s.generateImageWithFailover(ImageGenerationRequest.of("fox " + i)).provider()).isEqualTo("a");
+        }
+        assertThat(dev.imagegen.testing.CapturedLogs.since(mark, e -> e.level() == org.slf4j.event.Level.WARN
+            && e.message().contains("job journal failed"))).hasSize(1);
+        down.set(false);
+        assertThat(s.generateImageWithFailover(ImageGenerationRequest.of("fox again")).provider()).isEqualTo("a");
+        assertThat(dev.imagegen.testing.CapturedLogs.since(mark, e -> e.message().contains("job journal works again")))
+            .hasSize(1);
+      }
+    }
+
+    @Test
     void aJobWhoseEveryCancelFailsLeavesNoJournalEntryBehind() throws Exception {
       AtomicInteger cancelCalls = new AtomicInteger();
       ScriptedProvider a = new ScriptedProvider("a").then((r, ctx) -> {

@@ -37,6 +37,8 @@ import org.slf4j.Logger;
 final class Settlement {
   private final Budgets budgets;
   private final JobJournal journal;
+  /** The stores (journal, budget store, cache) whose last call failed: their outage was logged at WARN once. */
+  private final java.util.concurrent.ConcurrentHashMap<String, Boolean> failing = new java.util.concurrent.ConcurrentHashMap<>();
   private final Metrics metrics;
   private final @Nullable ResponseCache cache;
   private final Logger log;
@@ -219,8 +221,17 @@ final class Settlement {
   private void guard(String what, Runnable step) {
     try {
       step.run();
+      if (failing.remove(what) != null) {
+        log.info("{} works again", what);
+      }
     } catch (RuntimeException ex) {
-      log.warn("{} failed: {}; the generation goes on", what, ex.toString());
+      // one WARN per outage (a shared store down fails every call), the rest at DEBUG until it works again
+      if (failing.putIfAbsent(what, Boolean.TRUE) == null) {
+        log.warn("{} failed: {}; the generation goes on (further failures are logged at DEBUG until it works again)", what,
+            ex.toString());
+      } else {
+        log.debug("{} failed: {}; the generation goes on", what, ex.toString());
+      }
     }
   }
 
