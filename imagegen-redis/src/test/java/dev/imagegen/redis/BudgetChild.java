@@ -32,7 +32,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * One instance of an application for {@link MultiJvmBudgetTest}: a service with a 1.00 USD total
  * budget kept in Redis and one provider priced 0.01 USD per image whose results report that cost.
  * It prints {@code ready}, waits for a line on its standard input, fires its generations at once,
- * and prints one line {@code served=.. spend=.. refused=.. failed=.. calls=.. ms=..}.
+ * and prints one line {@code served=.. spend=.. refused=.. unavailable=.. failed=.. calls=.. ms=..}.
  * Arguments: Redis URL, number of generations.
  */
 public final class BudgetChild {
@@ -72,7 +72,9 @@ public final class BudgetChild {
   public static void main(String[] args) throws Exception {
     int n = Integer.parseInt(args[1]);
     PricedProvider p = new PricedProvider();
-    try (RedisBudgetStore store = RedisBudgetStore.connect(args[0]);
+    // a 10 s command timeout instead of 2 s: on a loaded machine 3,000 reservations at once must not be
+    // refused for a slow answer (that would be BudgetStoreUnavailableException, counted apart below)
+    try (RedisBudgetStore store = RedisBudgetStore.builder().url(args[0]).commandTimeout(Duration.ofSeconds(10)).build();
         ImageGenerationService s = ImageGenerationService.builder()
             .provider(p, ProviderConfig.builder("priced").set("max-concurrent", Integer.toString(n)).build())
             .budget(BudgetPolicy.builder().total("1.00").build()).budgetStore(store)
@@ -87,6 +89,7 @@ public final class BudgetChild {
       }
       int served = 0;
       int refused = 0;
+      int unavailable = 0;
       int failed = 0;
       BigDecimal spend = BigDecimal.ZERO;
       String firstFailure = "";
@@ -96,7 +99,9 @@ public final class BudgetChild {
           served++;
           spend = spend.add(r.cost().amountOrZero());
         } catch (CompletionException e) {
-          if (e.getCause() instanceof BudgetExceededException) {
+          if (e.getCause() instanceof BudgetStoreUnavailableException) {
+            unavailable++;
+          } else if (e.getCause() instanceof BudgetExceededException) {
             refused++;
           } else {
             failed++;
@@ -105,7 +110,8 @@ public final class BudgetChild {
         }
       }
       long ms = (System.nanoTime() - start) / 1_000_000;
-      System.out.println("served=" + served + " spend=" + spend.toPlainString() + " refused=" + refused + " failed=" + failed
+      System.out.println("served=" + served + " spend=" + spend.toPlainString() + " refused=" + refused
+          + " unavailable=" + unavailable + " failed=" + failed
           + " calls=" + p.calls.get() + " ms=" + ms + (firstFailure.isEmpty() ? "" : " first-failure=" + firstFailure));
       System.out.flush();
     }
