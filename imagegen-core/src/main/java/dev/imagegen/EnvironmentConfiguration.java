@@ -36,6 +36,13 @@ final class EnvironmentConfiguration {
       "failover-on-unknown-outcome", "budget.total", "budget.window", "budget.allow-unknown-prices", "health.timeout",
       "health.cache-ttl", "journal", "instance-id", "journal.recover");
 
+  /**
+   * Settings that optional modules read themselves ({@code imagegen-redis}'s stores), as the part
+   * after {@code imagegen.}: known names, so that setting them is no "no such setting" warning.
+   */
+  static final List<String> MODULE_SETTINGS = List.of("redis.url", "redis.key-prefix", "redis.timeout",
+      "redis.journal.key-prefix", "redis.journal.lease");
+
   private static final String DURATION_FORMS = "duration such as 30s, 500ms, 5m, 1h or PT30S";
 
   private final Map<String, String> env;
@@ -209,7 +216,7 @@ final class EnvironmentConfiguration {
   void findUnknownSettings() {
     Set<String> knownProps = new HashSet<>();
     Set<String> knownEnv = new HashSet<>();
-    for (String s : SERVICE_SETTINGS) {
+    for (String s : java.util.stream.Stream.concat(SERVICE_SETTINGS.stream(), MODULE_SETTINGS.stream()).toList()) {
       knownProps.add("imagegen." + s);
       knownEnv.add(envName(s));
     }

@@ -217,6 +217,18 @@ public class ConfigurationTest {
     assertThat(e).hasMessageContaining(typo);
   }
 
+  @Test
+  void theRedisModulesSettingsAreKnownEvenInStrictModeAndTheirTyposAreWarned() {
+    try (ImageGenerationService s = build(Map.of("FAL_KEY", "k-1", "IMAGEGEN_REDIS_URL", "redis://127.0.0.1:6379",
+        "IMAGEGEN_STRICT", "true"), props("imagegen.redis.journal.lease", "10s", "imagegen.redis.timeout", "2s"))) {
+      assertThat(s.configurationWarnings()).isEmpty();
+    }
+    try (ImageGenerationService s = build(Map.of("FAL_KEY", "k-1"), props("imagegen.redis.ulr", "redis://127.0.0.1:6379"))) {
+      assertThat(s.configurationWarnings()).containsExactly(
+          "imagegen.redis.ulr (system property): no such setting; did you mean imagegen.redis.url?");
+    }
+  }
+
   // ------------------------------------------------------------------------------ booleans
 
   @Test
