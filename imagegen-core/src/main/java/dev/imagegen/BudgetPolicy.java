@@ -42,6 +42,21 @@ public record BudgetPolicy(@Nullable BigDecimal total, Map<String, BigDecimal> p
     return total != null || perProvider.containsKey(providerId);
   }
 
+  /**
+   * What is left of each limit in the current window, as {@code ImageGenerationService.budgetRemaining()}
+   * reports it: the limit less what was spent (never below zero; reservations in flight count as
+   * spent only once settled).
+   *
+   * @param total what is left of the total limit, or null when there is none
+   * @param perProvider what is left of each provider's limit, by provider id
+   */
+  public record Remaining(@Nullable BigDecimal total, Map<String, BigDecimal> perProvider) {
+    /** Copies the map. */
+    public Remaining {
+      perProvider = Map.copyOf(perProvider);
+    }
+  }
+
   /** Builds a {@link BudgetPolicy}. Not thread-safe. */
   public static final class Builder {
     private @Nullable BigDecimal total;

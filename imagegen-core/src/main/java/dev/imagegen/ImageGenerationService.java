@@ -294,6 +294,18 @@ public final class ImageGenerationService implements AutoCloseable {
     return configurationWarnings;
   }
 
+  /**
+   * What is left of each budget limit in the current window: the total and each provider's. Reads
+   * the budget store, so with a shared store it is one round trip per limit and fails when the
+   * store is down.
+   *
+   * @return the remaining amounts in USD; null total and an empty map without limits
+   * @throws RuntimeException what the budget store throws when it cannot answer
+   */
+  public BudgetPolicy.Remaining budgetRemaining() {
+    return engine.budgetRemaining();
+  }
+
   /** An immutable snapshot of the metrics. */
   public MetricsSnapshot getMetrics() {
     return engine.metrics();
@@ -678,6 +690,20 @@ public final class ImageGenerationService implements AutoCloseable {
      */
     public Builder onRecovered(java.util.function.Consumer<RecoveredJob> listener) {
       s.onRecovered = Objects.requireNonNull(listener, "listener");
+      return this;
+    }
+
+    /**
+     * Adds a listener that observes every generation: starts, attempts, retries, failovers,
+     * circuit changes, settled costs and ends (see {@link GenerationListener} for the order and
+     * the isolation: a listener that throws or blocks never affects a generation). Listeners
+     * receive events in the order they were added here.
+     *
+     * @param listener the listener
+     * @return this
+     */
+    public Builder listener(GenerationListener listener) {
+      s.listeners.add(Objects.requireNonNull(listener, "listener"));
       return this;
     }
     /**

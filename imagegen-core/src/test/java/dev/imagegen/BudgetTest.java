@@ -55,6 +55,29 @@ class BudgetTest {
   }
 
   @Test
+  void whatIsLeftOfEachLimitIsReportedAfterSpending() {
+    ScriptedProvider p = paid("p", "0.10", ScriptedProvider.ok());
+    ScriptedProvider q = paid("q", "0.25", ScriptedProvider.ok());
+    try (ImageGenerationService s = ImageGenerationService.builder()
+        .provider(p, ProviderConfig.builder("p").set("priority", "1").build())
+        .provider(q, ProviderConfig.builder("q").set("priority", "2").build())
+        .budget(BudgetPolicy.builder().total("1.00").perProvider("p", new BigDecimal("0.15")).build()).build()) {
+      assertThat(s.budgetRemaining().total()).isEqualByComparingTo("1.00");
+      s.generateImageWithFailover(ImageGenerationRequest.of("fox"));
+      s.generateImageWithFailover(ImageGenerationRequest.of("fox")); // p would pass its 0.15: q serves
+      BudgetPolicy.Remaining left = s.budgetRemaining();
+      assertThat(left.total()).isEqualByComparingTo("0.65");
+      assertThat(left.perProvider()).containsOnlyKeys("p");
+      assertThat(left.perProvider().get("p")).isEqualByComparingTo("0.05");
+    }
+    try (ImageGenerationService s = ImageGenerationService.builder().provider(paid("p", "0.10", ScriptedProvider.ok()),
+        ProviderConfig.builder("p").build()).build()) {
+      assertThat(s.budgetRemaining().total()).isNull();
+      assertThat(s.budgetRemaining().perProvider()).isEmpty();
+    }
+  }
+
+  @Test
   void aRefusalTheProviderChargedForSpendsTheBudgetAndIsReportedAsBilled() {
     ContentPolicyException filtered = new ContentPolicyException("finish-reason CONTENT_FILTERED: the image was blurred", "p");
     filtered.setCharged(Cost.providerReported(new BigDecimal("0.08")));

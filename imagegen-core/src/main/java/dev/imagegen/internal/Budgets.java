@@ -135,6 +135,21 @@ final class Budgets {
     }
   }
 
+  /** What is left of each limit in the current window (reads the store: a shared store may throw). */
+  BudgetPolicy.Remaining remaining() {
+    String suffix = windowSuffix(windowStart());
+    @Nullable BigDecimal total = policy.total();
+    BigDecimal totalLeft = total == null ? null : left(total, store.spent("total" + suffix));
+    java.util.Map<String, BigDecimal> per = new java.util.LinkedHashMap<>();
+    policy.perProvider().forEach((id, limit) -> per.put(id, left(limit, store.spent("provider:" + id + suffix))));
+    return new BudgetPolicy.Remaining(totalLeft, per);
+  }
+
+  private static BigDecimal left(BigDecimal limit, BigDecimal spent) {
+    BigDecimal l = limit.subtract(spent);
+    return l.signum() < 0 ? BigDecimal.ZERO : l;
+  }
+
   /** What has been spent in the total scope of the current window. */
   BigDecimal spentTotal() {
     return store.spent("total" + windowSuffix(windowStart()));

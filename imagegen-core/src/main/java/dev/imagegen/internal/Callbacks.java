@@ -50,6 +50,15 @@ final class Callbacks {
     pool.shutdown();
   }
 
+  /**
+   * Runs {@code task} on a callback thread (the caller catches what it throws).
+   *
+   * @throws RejectedExecutionException once closed
+   */
+  void execute(Runnable task) {
+    pool.execute(task);
+  }
+
   /** One generation's (or batch's) callbacks, in order. */
   final class Lane {
     private final String owner;

@@ -11,6 +11,7 @@ import dev.imagegen.Cost;
 import dev.imagegen.ErrorKind;
 import dev.imagegen.GenerationCancelledException;
 import dev.imagegen.GenerationJob;
+import dev.imagegen.GenerationListener;
 import dev.imagegen.GenerationRejectedException;
 import dev.imagegen.GenerationTimeoutException;
 import dev.imagegen.ImageGenerationException;
@@ -87,6 +88,7 @@ public final class Engine implements AutoCloseable {
   final Logger log;
   final Scheduler failsafeScheduler;
   private final Callbacks callbacks;
+  final Listeners listeners;
   private final Set<Generation> inFlight = ConcurrentHashMap.newKeySet();
   private final AtomicInteger pending = new AtomicInteger();
   private final Set<CompletableFuture<?>> cleanups = ConcurrentHashMap.newKeySet();
@@ -111,6 +113,7 @@ public final class Engine implements AutoCloseable {
     this.log = new RedactingLogger(LOG, support.redactor);
     this.failsafeScheduler = new InlineScheduler(support.scheduler);
     this.callbacks = new Callbacks(log);
+    this.listeners = new Listeners(s.listeners, callbacks, log);
     int order = 0;
     for (EngineSettings.Entry e : s.providers) {
       String id = e.provider().id();
@@ -128,7 +131,7 @@ public final class Engine implements AutoCloseable {
     }
     this.cache = s.cache == null ? null : ResponseCache.create(s.cache, support.json);
     JobJournal journal = s.journal != null ? s.journal : new InMemoryJobJournal();
-    this.settlement = new Settlement(budgets, journal, metrics, cache, log, s.instanceId);
+    this.settlement = new Settlement(budgets, journal, metrics, cache, log, s.instanceId, listeners);
     this.recovery = new Recovery(this, slots, cache);
     try {
       journal.join(s.instanceId);
@@ -169,6 +172,22 @@ public final class Engine implements AutoCloseable {
 
   boolean isClosed() {
     return closed;
+  }
+
+  /** Tells the listeners that a provider's circuit or cool-down changed. */
+  void circuitChanged(ProviderSlot slot, GenerationListener.CircuitState state, @Nullable ErrorKind kind, Duration d,
+      String reason, @Nullable Generation cause) {
+    if (listeners.none()) {
+      return;
+    }
+    GenerationListener.CircuitChanged e = new GenerationListener.CircuitChanged(slot.id(), state, kind, d, reason,
+        cause == null ? null : cause.id(), Instant.now());
+    listeners.emit(l -> l.circuitChanged(e));
+  }
+
+  /** What is left of each budget limit in the current window. */
+  public dev.imagegen.BudgetPolicy.Remaining budgetRemaining() {
+    return budgets.remaining();
   }
 
   /** The provider ids, in registration order. */
@@ -235,6 +254,13 @@ public final class Engine implements AutoCloseable {
       Duration timeout = request.timeout() != null ? request.timeout() : settings.defaultTimeout;
       g = new Generation(this, newId(), prepared, Instant.now().plus(timeout), callbacks.lane());
       metrics.started();
+      if (!listeners.none()) {
+        @Nullable Object[] contexts = listeners.capture();
+        Generation started = g;
+        Instant at = Instant.now();
+        listeners.emitIndexed((l, i) -> l.generationStarted(
+            new GenerationListener.Started(started.id(), request, onlyProvider, at, contexts[i])));
+      }
       inFlight.add(g);
       g.outcome.whenComplete((r, e) -> {
         inFlight.remove(g);

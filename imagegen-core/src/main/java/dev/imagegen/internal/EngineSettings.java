@@ -54,6 +54,8 @@ public final class EngineSettings {
   public Duration shutdownGrace = Duration.ofSeconds(5);
   public dev.imagegen.@Nullable CacheConfig cache;
   public final List<Preset> presets = new ArrayList<>();
+  /** Who observes generations, in registration order. */
+  public final List<dev.imagegen.GenerationListener> listeners = new ArrayList<>();
   /** The longest one health check waits. */
   public Duration healthTimeout = Duration.ofSeconds(5);
   /** How long a provider's health result is reused by the all-providers check. */
@@ -92,6 +94,7 @@ public final class EngineSettings {
     c.shutdownGrace = shutdownGrace;
     c.cache = cache;
     c.presets.addAll(presets);
+    c.listeners.addAll(listeners);
     c.healthTimeout = healthTimeout;
     c.healthCacheTtl = healthCacheTtl;
     c.noProviderMessage = noProviderMessage;

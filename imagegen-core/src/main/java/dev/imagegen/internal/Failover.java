@@ -8,6 +8,7 @@ import dev.imagegen.ContentPolicyException;
 import dev.imagegen.Cost;
 import dev.imagegen.ErrorKind;
 import dev.imagegen.GenerationCancelledException;
+import dev.imagegen.GenerationListener;
 import dev.imagegen.GenerationTimeoutException;
 import dev.imagegen.ImageGenerationException;
 import dev.imagegen.InsufficientCreditsException;
@@ -15,6 +16,7 @@ import dev.imagegen.NoCapableProviderException;
 import dev.imagegen.ProviderUnavailableException;
 import dev.imagegen.RateLimitedException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
@@ -30,6 +32,8 @@ final class Failover {
   private final boolean single;
   private final List<ProviderSlot> route;
   private int position;
+  /** Attempts that called (or were about to call) a provider. */
+  private int started;
   private @Nullable ImageGenerationException last;
 
   Failover(Engine engine, Generation g, Router.Route route, boolean single) {
@@ -68,6 +72,12 @@ final class Failover {
         engine.budgets.release(reservation);
         return;
       }
+      started++;
+      if (!engine.listeners.none()) {
+        int number = started;
+        Instant at = Instant.now();
+        engine.listeners.emit(l -> l.attemptStarted(new GenerationListener.AttemptStarted(g.id(), slot.id(), number, at)));
+      }
       attempt.run().whenComplete((end, err) -> ended(slot, end));
       return;
     }
@@ -100,6 +110,11 @@ final class Failover {
     if (!failOver) {
       engine.end(g, e);
     } else {
+      if (!engine.listeners.none()) {
+        String upNext = position < route.size() ? route.get(position).id() : null;
+        ErrorKind kind = e.kind();
+        engine.listeners.emit(l -> l.failedOver(new GenerationListener.FailedOver(g.id(), slot.id(), kind, upNext)));
+      }
       next();
     }
   }
@@ -188,6 +203,8 @@ final class Failover {
     if (e instanceof AuthenticationException) {
       if (slot.open()) {
         AttemptLog.warn(slot, g, "circuit opened for {}: credentials refused", slot.id());
+        engine.circuitChanged(slot, GenerationListener.CircuitState.OPENED, ErrorKind.AUTHENTICATION, s.breakerOpenFor,
+            "credentials refused", g);
       }
       coolDown(slot, s.authCooldown, ErrorKind.AUTHENTICATION, "credentials refused");
     } else if (e instanceof InsufficientCreditsException) {
@@ -203,6 +220,7 @@ final class Failover {
 
   private void coolDown(ProviderSlot slot, Duration d, ErrorKind kind, String reason) {
     if (slot.coolDown(d, kind, reason)) {
+      engine.circuitChanged(slot, GenerationListener.CircuitState.COOLING_DOWN, kind, d, reason, g);
       AttemptLog.warn(slot, g, "{} is cooling down for {}: {}; later generations skip it until then", slot.id(),
           AttemptLog.human(d), reason);
     }

@@ -156,17 +156,25 @@ final class Generation implements GenerationJob {
    * so a caller that sees the result has seen all the events, unless a listener holds the lane
    * past {@link #LISTENER_GRACE}: then the result goes out first; without listeners it is done on the
    * calling thread (no thread hop on the way back; stages the caller chains must not block, as the
-   * future's Javadoc says). {@code ifCallerWasFirst} runs when the caller had completed it already.
+   * future's Javadoc says). {@code ifCallerWasFirst} runs when the caller had completed it already,
+   * and {@code then}, if given, once the caller's future is complete.
    */
-  void handOut(@Nullable ImageGenerationResponse r, @Nullable ImageGenerationException e, Runnable ifCallerWasFirst) {
+  void handOut(@Nullable ImageGenerationResponse r, @Nullable ImageGenerationException e, Runnable ifCallerWasFirst,
+      @Nullable Runnable then) {
     AtomicBoolean once = new AtomicBoolean();
     Runnable complete = () -> {
       if (!once.compareAndSet(false, true)) {
         return;
       }
-      boolean mine = e == null ? handedOut.complete(r) : handedOut.completeExceptionally(e);
-      if (!mine) {
-        ifCallerWasFirst.run();
+      try {
+        boolean mine = e == null ? handedOut.complete(r) : handedOut.completeExceptionally(e);
+        if (!mine) {
+          ifCallerWasFirst.run();
+        }
+      } finally {
+        if (then != null) {
+          then.run();
+        }
       }
     };
     if (listeners.isEmpty()) {

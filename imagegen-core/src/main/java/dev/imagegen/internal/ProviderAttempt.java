@@ -6,6 +6,7 @@ import dev.imagegen.ContentPolicyException;
 import dev.imagegen.Cost;
 import dev.imagegen.GeneratedImage;
 import dev.imagegen.GenerationCancelledException;
+import dev.imagegen.GenerationListener;
 import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ProgressEvent;
 import dev.imagegen.ProviderUnavailableException;
@@ -47,6 +48,8 @@ final class ProviderAttempt {
   private volatile @Nullable AttemptContext call;
   /** How long the latest call waited for a max-concurrent permit. */
   private volatile Duration permitWait = Duration.ZERO;
+  /** How long all calls waited for the rate limiter and for permits, in nanoseconds. */
+  private final java.util.concurrent.atomic.AtomicLong queuedNanos = new java.util.concurrent.atomic.AtomicLong();
   private volatile @Nullable CompletableFuture<?> waiting;
   /** A remote job of an earlier call ran to its end without being cancelled: it may be billed. */
   private volatile boolean earlierJobRan;
@@ -85,6 +88,11 @@ final class ProviderAttempt {
 
   int calls() {
     return calls.get();
+  }
+
+  /** How long the attempt's calls waited for the rate limiter and for max-concurrent permits. */
+  Duration queueWait() {
+    return Duration.ofNanos(queuedNanos.get());
   }
 
   @Nullable AttemptContext lastCall() {
@@ -152,6 +160,11 @@ final class ProviderAttempt {
           AttemptLog.debug(slot, generation, "retrying {} in {} (call {} of at most {}) after {}: {}", slot.id(),
               AttemptLog.human(ev.getDelay()), ev.getAttemptCount() + 1, s.maxRetries + 1, e.kind(),
               AttemptLog.shortly(e.getMessage()));
+          if (!engine.listeners.none()) {
+            GenerationListener.RetryScheduled r = new GenerationListener.RetryScheduled(generation.id(), slot.id(),
+                ev.getAttemptCount() + 1, ev.getDelay(), e.kind(), String.valueOf(e.getMessage()));
+            engine.listeners.emit(l -> l.retryScheduled(r));
+          }
         })
         .build();
   }
@@ -187,6 +200,7 @@ final class ProviderAttempt {
             + slot.config.get("requests-per-minute").orElse("?") + "/min would delay the call past the deadline", slot.id(),
             wait, null));
       }
+      queuedNanos.addAndGet(wait.toNanos());
       ready = wait.isZero() ? CompletableFuture.completedFuture(null) : engine.delayed(wait);
     } else {
       ready = CompletableFuture.completedFuture(null);
@@ -206,6 +220,7 @@ final class ProviderAttempt {
     }).thenCompose(v -> {
       waiting = null;
       permitWait = Duration.ofNanos(System.nanoTime() - waitStart[0]);
+      queuedNanos.addAndGet(permitWait.toNanos());
       if (over()) { // the permit came after the end (or during close): no new submit leaves
         slot.permits.release();
         return CompletableFuture.failedFuture(stopped());
@@ -270,6 +285,8 @@ final class ProviderAttempt {
       if (err == null) {
         if (permit.success()) {
           AttemptLog.info(slot, generation, "circuit closed again: the trial call to {} succeeded", slot.id());
+          engine.circuitChanged(slot, GenerationListener.CircuitState.CLOSED, null, Duration.ZERO,
+              "the trial call succeeded", generation);
         }
         slot.metrics.success(System.nanoTime() - t0, r.images().size(), Cost.unknown());
         out.complete(withPermitWait(r));
@@ -281,6 +298,8 @@ final class ProviderAttempt {
         if (permit.failure()) {
           AttemptLog.warn(slot, generation, "circuit opened for {} after repeated failures (the last: {}); it is skipped for {}",
               slot.id(), e.kind(), AttemptLog.human(engine.settings.breakerOpenFor));
+          engine.circuitChanged(slot, GenerationListener.CircuitState.OPENED, e.kind(), engine.settings.breakerOpenFor,
+              "repeated failures", generation);
         }
       } else {
         permit.release();

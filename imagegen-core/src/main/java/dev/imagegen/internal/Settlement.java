@@ -6,6 +6,7 @@ import dev.imagegen.ErrorKind;
 import dev.imagegen.GeneratedImage;
 import dev.imagegen.GenerationCancelledException;
 import dev.imagegen.GenerationJob;
+import dev.imagegen.GenerationListener;
 import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ImageGenerationResponse;
 import dev.imagegen.JobJournal;
@@ -46,7 +47,11 @@ final class Settlement {
   /** Remote jobs this service created that have not ended: listed by close if any remain. */
   private final Map<String, String> openJobs = new ConcurrentHashMap<>();
 
-  Settlement(Budgets budgets, JobJournal journal, Metrics metrics, @Nullable ResponseCache cache, Logger log, String instanceId) {
+  private final Listeners listeners;
+
+  Settlement(Budgets budgets, JobJournal journal, Metrics metrics, @Nullable ResponseCache cache, Logger log, String instanceId,
+      Listeners listeners) {
+    this.listeners = listeners;
     this.instanceId = instanceId;
     this.budgets = budgets;
     this.journal = journal;
@@ -110,8 +115,10 @@ final class Settlement {
       if (jobId != null) {
         jobEnded(g, jobId, "succeeded");
       }
-      g.addAttempt(new Attempt(a.slot.id(), Attempt.Outcome.SUCCEEDED, null, null, since(a.startNanos), a.calls(),
-          end.result().remoteJobId() != null ? end.result().remoteJobId() : jobId, false, false, null));
+      Attempt done = new Attempt(a.slot.id(), Attempt.Outcome.SUCCEEDED, null, null, since(a.startNanos), a.calls(),
+          end.result().remoteJobId() != null ? end.result().remoteJobId() : jobId, false, false, null);
+      g.addAttempt(done);
+      attemptEvents(g, done, a.queueWait(), cost, true);
       return;
     }
     ImageGenerationException e = end.error();
@@ -128,14 +135,31 @@ final class Settlement {
       jobEnded(g, jobId, "failed");
     }
     Attempt.Outcome outcome = e instanceof GenerationCancelledException ? Attempt.Outcome.CANCELLED : Attempt.Outcome.FAILED;
-    g.addAttempt(new Attempt(a.slot.id(), outcome, e == null ? ErrorKind.UNAVAILABLE : e.kind(),
+    Attempt failed = new Attempt(a.slot.id(), outcome, e == null ? ErrorKind.UNAVAILABLE : e.kind(),
         e == null ? "failed" : e.getMessage(), since(a.startNanos), a.calls(), jobId, last != null && last.remoteCancelSent(),
-        mayBeBilled, e));
+        mayBeBilled, e);
+    g.addAttempt(failed);
+    Cost spent = charged != null ? charged : end.keepsReservation() ? Cost.unknown() : null;
+    attemptEvents(g, failed, a.queueWait(), spent, false);
+  }
+
+  private void attemptEvents(Generation g, Attempt attempt, Duration queueWait, @Nullable Cost spent, boolean succeeded) {
+    if (listeners.none()) {
+      return;
+    }
+    GenerationListener.AttemptEnded ended = new GenerationListener.AttemptEnded(g.id(), attempt, queueWait, Instant.now());
+    listeners.emit(l -> l.attemptEnded(ended));
+    if (spent != null) {
+      GenerationListener.CostSettled settled = new GenerationListener.CostSettled(g.id(), attempt.provider(), spent, succeeded);
+      listeners.emit(l -> l.costSettled(settled));
+    }
   }
 
   /** A provider skipped without a call (capabilities, cool-down, budget). */
   void skipped(Generation g, String providerId, ErrorKind kind, String reason, @Nullable ImageGenerationException e) {
-    g.addAttempt(new Attempt(providerId, Attempt.Outcome.SKIPPED, kind, reason, Duration.ZERO, 0, null, false, false, e));
+    Attempt skipped = new Attempt(providerId, Attempt.Outcome.SKIPPED, kind, reason, Duration.ZERO, 0, null, false, false, e);
+    g.addAttempt(skipped);
+    attemptEvents(g, skipped, Duration.ZERO, null, false);
   }
 
   // ------------------------------------------------------------------ generations
@@ -215,7 +239,15 @@ final class Settlement {
     if (status == GenerationJob.Status.SUCCEEDED) {
       g.progress(ProgressEvent.of(provider == null ? "" : provider, ProgressEvent.Stage.DONE));
     }
-    g.handOut(r, e, ifCallerWasFirst);
+    if (listeners.none()) {
+      g.handOut(r, e, ifCallerWasFirst, null);
+      return;
+    }
+    g.handOut(r, e, ifCallerWasFirst, () -> {
+      GenerationListener.Finished f = new GenerationListener.Finished(g.id(), r, e, g.status(),
+          Duration.ofNanos(System.nanoTime() - g.startNanos), g.attempts(), Instant.now());
+      listeners.emit(l -> l.generationFinished(f));
+    });
   }
 
   private void guard(String what, Runnable step) {
