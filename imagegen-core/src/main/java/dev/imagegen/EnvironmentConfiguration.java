@@ -34,7 +34,8 @@ final class EnvironmentConfiguration {
   /** Every service setting, as the part after {@code imagegen.}; the one list of them. */
   static final List<String> SERVICE_SETTINGS = List.of("config", "strict", "routing", "timeout", "max-retries", "max-pending",
       "failover-on-unknown-outcome", "budget.total", "budget.window", "budget.allow-unknown-prices", "health.timeout",
-      "health.cache-ttl", "journal", "instance-id", "journal.recover");
+      "health.cache-ttl", "journal", "instance-id", "journal.recover",
+      "journal.lease");
 
   /**
    * Settings that optional modules read themselves ({@code imagegen-redis}'s stores), as the part
@@ -153,6 +154,18 @@ final class EnvironmentConfiguration {
       Duration d = ProviderConfig.parseDuration(s.value);
       if (d == null || d.isNegative() || (!zeroAllowed && d.isZero())) {
         s.problem(zeroAllowed ? "a duration of zero or more, " + DURATION_FORMS : "a positive " + DURATION_FORMS);
+      } else {
+        then.accept(d);
+      }
+    }
+  }
+
+  void durationAtLeast(String key, Duration min, Consumer<Duration> then) {
+    Setting s = setting(key);
+    if (s != null) {
+      Duration d = ProviderConfig.parseDuration(s.value);
+      if (d == null || d.compareTo(min) < 0) {
+        s.problem("a duration of at least " + min.toMillis() + " ms, " + DURATION_FORMS);
       } else {
         then.accept(d);
       }

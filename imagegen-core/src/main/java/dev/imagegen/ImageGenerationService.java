@@ -389,6 +389,7 @@ public final class ImageGenerationService implements AutoCloseable {
     private boolean strict;
     private boolean configuredStrict;
     private @Nullable Path journalDir;
+    private Duration journalLease = JobJournal.DEFAULT_LEASE;
 
     private Builder() {}
 
@@ -458,6 +459,7 @@ public final class ImageGenerationService implements AutoCloseable {
       c.choice("instance-id", v -> dev.imagegen.internal.DirectoryJobJournal.INSTANCE_ID.matcher(v).matches() ? v : null,
           "1 to 64 letters, digits, '.', '-' or '_'", this::instanceId);
       c.bool("journal.recover", this::recoverOnBuild);
+      c.durationAtLeast("journal.lease", Duration.ofMillis(100), this::journalLease);
       BudgetPolicy.Builder budget = BudgetPolicy.builder();
       boolean[] total = new boolean[1];
       c.choice("budget.total", EnvironmentConfiguration::usd, "an amount in USD of at least 0, such as 5 or 12.50",
@@ -660,6 +662,23 @@ public final class ImageGenerationService implements AutoCloseable {
     public Builder journal(Path dir) { journalDir = Objects.requireNonNull(dir, "dir"); return this; }
 
     /**
+     * How long this instance's lease in a {@link #journal(Path) directory journal} lasts without a
+     * heartbeat (default 10 s, refreshed every third of it): after a crash, other instances adopt its
+     * open jobs once it has expired. Setting {@code imagegen.journal.lease}.
+     *
+     * @param lease at least 100 ms
+     * @return this
+     * @throws IllegalArgumentException when shorter than 100 ms
+     */
+    public Builder journalLease(Duration lease) {
+      if (lease.toMillis() < 100) {
+        throw new IllegalArgumentException("the journal's lease must be at least 100 ms, was " + lease);
+      }
+      journalLease = lease;
+      return this;
+    }
+
+    /**
      * This service's id in the job journal (default: a random id per service). A process restarted
      * with the same id adopts its own open entries at once; another id adopts them once the dead
      * instance's lease has expired. Setting {@code imagegen.instance-id}.
@@ -743,7 +762,7 @@ public final class ImageGenerationService implements AutoCloseable {
       }
       if (journalDir != null && problems.isEmpty()) {
         try {
-          s.journal = JobJournal.directory(journalDir);
+          s.journal = JobJournal.directory(journalDir, journalLease);
         } catch (ConfigurationException e) {
           problems.addAll(e.problems());
         }

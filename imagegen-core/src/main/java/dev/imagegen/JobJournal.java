@@ -69,6 +69,23 @@ public interface JobJournal {
   }
 
   /**
+   * Takes over an open entry of an instance whose lease expired: records it as owned by
+   * {@code newOwner}, if the journal still has it owned by {@code entry.owner()}. Of several
+   * instances that adopt one entry at once, exactly one gets true, and {@code recover()} resumes
+   * or cancels only the jobs it adopted, so a job is never polled (nor its result delivered, nor its
+   * cost recorded) twice. The default is not atomic ({@link #started} with the new owner, then
+   * true): a journal that several instances share overrides it.
+   *
+   * @param entry the entry as read from {@link #open()}
+   * @param newOwner the adopting instance's id
+   * @return true when this call adopted it; false when another instance did first or it ended
+   */
+  default boolean adopt(Entry entry, String newOwner) {
+    started(entry.ownedBy(newOwner));
+    return true;
+  }
+
+  /**
    * A journal entry: everything needed to find the job again without the original request.
    *
    * @param generationId imagegen's generation id
@@ -120,12 +137,16 @@ public interface JobJournal {
     }
   }
 
+  /** How long an instance's lease lasts without a heartbeat unless told otherwise: 10 s. */
+  Duration DEFAULT_LEASE = Duration.ofSeconds(10);
+
   /**
    * The journal a service uses when none is given: open jobs held in this JVM's memory, lost at
    * exit (so a crash loses them; see {@link #directory(Path)} for that). Thread-safe.
    *
    * @return a new, empty journal
    */
+
   static JobJournal inMemory() {
     return new InMemoryJobJournal();
   }

@@ -255,6 +255,78 @@ class JournalRecoveryTest {
     assertThat(Files.exists(dir.resolve("live-1.lease"))).as("leave removes the lease").isFalse();
   }
 
+  /** A directory journal whose listing waits for the other instance's: both see every entry still owned by the dead one. */
+  private JobJournal listingTogether(java.util.concurrent.CyclicBarrier barrier) {
+    JobJournal d = JobJournal.directory(dir);
+    return new JobJournal() {
+      @Override public void started(Entry entry) { d.started(entry); }
+      @Override public void ended(String generationId, String remoteJobId, String status) { d.ended(generationId, remoteJobId, status); }
+      @Override public List<Entry> open() {
+        List<Entry> all = d.open();
+        try {
+          barrier.await(10, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+        return all;
+      }
+      @Override public void join(String instanceId) { d.join(instanceId); }
+      @Override public void leave(String instanceId) { d.leave(instanceId); }
+      @Override public boolean leaseLive(String instanceId) { return d.leaseLive(instanceId); }
+      @Override public boolean adopt(Entry entry, String newOwner) { return d.adopt(entry, newOwner); }
+    };
+  }
+
+  @Test
+  void twoSurvivorsRecoveringAtOnceAdoptEachJobOfTheDeadInstanceOnceAndPollItOnce() throws Exception {
+    for (int i = 0; i < 30; i++) {
+      entryOwnedBy("dead-1", "job-" + i); // no lease file left: adoptable at once
+    }
+    java.util.concurrent.CyclicBarrier barrier = new java.util.concurrent.CyclicBarrier(2);
+    JobProvider pb = new JobProvider("jobs", true, true);
+    JobProvider pc = new JobProvider("jobs", true, true);
+    try (ImageGenerationService b = ImageGenerationService.builder().provider(pb, config("jobs"))
+            .jobJournal(listingTogether(barrier)).instanceId("node-b").build();
+        ImageGenerationService c = ImageGenerationService.builder().provider(pc, config("jobs"))
+            .jobJournal(listingTogether(barrier)).instanceId("node-c").build()) {
+      java.util.concurrent.ExecutorService two = java.util.concurrent.Executors.newFixedThreadPool(2);
+      RecoveryReport reportB;
+      RecoveryReport reportC;
+      try {
+        CompletableFuture<RecoveryReport> rb = CompletableFuture.supplyAsync(b::recover, two);
+        CompletableFuture<RecoveryReport> rc = CompletableFuture.supplyAsync(c::recover, two);
+        reportB = rb.get(20, java.util.concurrent.TimeUnit.SECONDS);
+        reportC = rc.get(20, java.util.concurrent.TimeUnit.SECONDS);
+      } finally {
+        two.shutdown();
+      }
+
+      List<String> resumed = new java.util.ArrayList<>(pb.resumed);
+      resumed.addAll(pc.resumed);
+      assertThat(resumed).as("each job resumed by exactly one survivor").hasSize(30).doesNotHaveDuplicates();
+      assertThat(reportB.with(Action.RESUMED).size() + reportC.with(Action.RESUMED).size()).isEqualTo(30);
+      assertThat(java.util.stream.Stream.concat(reportB.with(Action.LEFT).stream(), reportC.with(Action.LEFT).stream()))
+          .hasSize(30).allSatisfy(i -> assertThat(i.reason()).contains("adopted by another instance"));
+      assertThat(pb.submits.get() + pc.submits.get()).isZero();
+      assertThat(jobFiles()).isEmpty();
+    }
+  }
+
+  @Test
+  void adoptingAnEntryIsACompareAndSetOnItsOwnerInEveryJournal() {
+    JobJournal.Entry e = new JobJournal.Entry("g-1", "jobs", "job-1", Map.of(), "h", Instant.now().plusSeconds(60),
+        Instant.now(), "dead-1", JobJournal.RUNNING, null, null);
+    for (JobJournal j : List.of(JobJournal.inMemory(), JobJournal.directory(dir))) {
+      j.started(e);
+      assertThat(j.adopt(e, "node-b")).isTrue();
+      assertThat(j.adopt(e, "node-c")).as("the entry names node-b now").isFalse();
+      assertThat(j.open()).singleElement().extracting(JobJournal.Entry::owner).isEqualTo("node-b");
+      j.ended("g-1", "job-1", "succeeded");
+      assertThat(j.adopt(e, "node-c")).as("an ended job is not adopted").isFalse();
+      assertThat(j.open()).isEmpty();
+    }
+  }
+
   @Test
   void twoLiveServicesOnOneDirectoryLeaveEachOthersJobsAlone() throws Exception {
     JobProvider pa = new JobProvider("jobs", true, true);
@@ -475,12 +547,23 @@ class JournalRecoveryTest {
         .provider(new JobProvider("jobs", true, true), config("jobs")).build()) {
       assertThat(s.configurationWarnings()).noneMatch(w -> w.contains("journal") || w.contains("instance-id"));
       assertThat(Files.exists(dir.resolve("j").resolve("node-7.lease"))).isTrue();
+      assertThat(Files.readString(dir.resolve("j").resolve("node-7.lease"))).contains("lease=PT10S");
+    }
+    props.setProperty("imagegen.journal.lease", "3s");
+    try (ImageGenerationService s = ImageGenerationService.builder().configureFrom(Map.of(), props)
+        .provider(new JobProvider("jobs", true, true), config("jobs")).build()) {
+      assertThat(s.configurationWarnings()).noneMatch(w -> w.contains("journal"));
+      assertThat(Files.readString(dir.resolve("j").resolve("node-7.lease"))).as("the lease others judge it by")
+          .contains("lease=PT3S");
     }
     Properties bad = new Properties();
     bad.setProperty("imagegen.journal", "/no/prefix");
     bad.setProperty("imagegen.instance-id", "no spaces/allowed");
+    bad.setProperty("imagegen.journal.lease", "50ms");
     assertThatThrownBy(() -> ImageGenerationService.builder().configureFrom(Map.of(), bad).build())
         .isInstanceOf(ConfigurationException.class).hasMessageContaining("imagegen.journal")
-        .hasMessageContaining("imagegen.instance-id");
+        .hasMessageContaining("imagegen.instance-id").hasMessageContaining("imagegen.journal.lease");
+    assertThatThrownBy(() -> ImageGenerationService.builder().journalLease(Duration.ofMillis(10)))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("100 ms");
   }
 }

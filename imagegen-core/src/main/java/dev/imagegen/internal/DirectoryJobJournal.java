@@ -43,11 +43,13 @@ import org.slf4j.LoggerFactory;
  * refreshes every third of the lease; the file records its owner's lease ({@code lease=PT10S}), by
  * which every reader judges it. Every file is written to a temporary {@code .tmp} file in
  * the same directory, forced to disk and moved into place atomically, so a reader sees the old
- * file or the new one, never half of one; temporary files are never read as entries.
+ * file or the new one, never half of one; temporary files are never read as entries. Adopting an
+ * entry ({@link #adopt}) holds an exclusive lock on {@code .adopt.lock} (an OS file lock between
+ * processes, a monitor between journals of one process), so two instances never both adopt it.
  */
 public final class DirectoryJobJournal implements JobJournal {
   /** How long a lease lasts without a heartbeat unless told otherwise. */
-  public static final Duration DEFAULT_LEASE = Duration.ofSeconds(10);
+  public static final Duration DEFAULT_LEASE = JobJournal.DEFAULT_LEASE;
   /** What an instance id may hold: it names a file. */
   public static final Pattern INSTANCE_ID = Pattern.compile("[A-Za-z0-9._-]{1,64}");
   private static final Logger LOG = LoggerFactory.getLogger(DirectoryJobJournal.class);
@@ -60,6 +62,8 @@ public final class DirectoryJobJournal implements JobJournal {
   private final Duration lease;
   private final ObjectMapper json = new ObjectMapper();
   private final Map<String, ScheduledExecutorService> heartbeats = new ConcurrentHashMap<>();
+  /** One monitor per directory in this process: file locks exclude other processes, not other channels of this one. */
+  private static final Map<Path, Object> ADOPT_MONITORS = new ConcurrentHashMap<>();
 
   /**
    * Opens a journal in a directory.
@@ -113,6 +117,33 @@ public final class DirectoryJobJournal implements JobJournal {
       writeAtomically(file(entry.generationId(), entry.remoteJobId()), json.writerWithDefaultPrettyPrinter().writeValueAsBytes(n));
     } catch (IOException e) {
       throw new UncheckedIOException("job journal " + dir + ": cannot record job " + entry.remoteJobId(), e);
+    }
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Under the directory's adopt lock: the file is read again and rewritten only if it still
+   * names the owner {@code entry} names.
+   *
+   * @throws UncheckedIOException when the lock or the file cannot be read or written
+   */
+  @Override
+  public boolean adopt(Entry entry, String newOwner) {
+    Path f = file(entry.generationId(), entry.remoteJobId());
+    Object monitor = ADOPT_MONITORS.computeIfAbsent(dir, d -> new Object());
+    synchronized (monitor) {
+      try (FileChannel ch = FileChannel.open(dir.resolve(".adopt.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+          java.nio.channels.FileLock lock = ch.lock()) {
+        Entry now = Files.exists(f) ? read(f) : null;
+        if (now == null || !now.owner().equals(entry.owner())) {
+          return false;
+        }
+        started(now.ownedBy(newOwner));
+        return true;
+      } catch (IOException e) {
+        throw new UncheckedIOException("job journal " + dir + ": cannot adopt job " + entry.remoteJobId(), e);
+      }
     }
   }
 

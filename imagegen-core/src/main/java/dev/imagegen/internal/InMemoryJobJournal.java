@@ -23,6 +23,19 @@ public final class InMemoryJobJournal implements JobJournal {
   }
 
   @Override
+  public boolean adopt(Entry entry, String newOwner) {
+    boolean[] adopted = new boolean[1];
+    open.computeIfPresent(key(entry.generationId(), entry.remoteJobId()), (k, now) -> {
+      if (!now.owner().equals(entry.owner())) {
+        return now;
+      }
+      adopted[0] = true;
+      return now.ownedBy(newOwner);
+    });
+    return adopted[0];
+  }
+
+  @Override
   public List<Entry> open() {
     return List.copyOf(open.values());
   }

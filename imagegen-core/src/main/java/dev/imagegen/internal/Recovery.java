@@ -99,8 +99,8 @@ final class Recovery {
       return done(log, e, Action.LEFT, "provider " + e.provider() + " is not configured here");
     }
     JobJournal.Entry mine = e.ownedBy(me);
-    if (!e.owner().equals(me)) {
-      journal.started(mine); // adopted: the entry is ours now, kept alive by our lease
+    if (!e.owner().equals(me) && !journal.adopt(e, me)) { // adopted: the entry is ours now, kept alive by our lease
+      return done(log, e, Action.LEFT, "adopted by another instance first");
     }
     JobHandle handle = new JobHandle(e.provider(), e.remoteJobId(), e.handles());
     boolean beforeDeadline = Instant.now().isBefore(e.deadline());

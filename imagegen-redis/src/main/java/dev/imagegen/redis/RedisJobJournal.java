@@ -106,7 +106,22 @@ public final class RedisJobJournal implements JobJournal, AutoCloseable {
       "redis.call('SREM', KEYS[2], ARGV[2])",
       "return 0");
 
+  /**
+   * KEYS[1]: the entry, KEYS[2]: the open set. ARGV[1]: the owner it must still name, ARGV[2]: the
+   * JSON naming the new owner, ARGV[3]: the entry's id. Returns 1 when adopted, 0 when it names
+   * another owner or is gone.
+   */
+  static final String ADOPT = String.join("\n",
+      "local v = redis.call('GET', KEYS[1])",
+      "if not v then return 0 end",
+      "local o = cjson.decode(v)",
+      "if o['owner'] ~= ARGV[1] then return 0 end",
+      "redis.call('SET', KEYS[1], ARGV[2])",
+      "redis.call('SADD', KEYS[2], ARGV[3])",
+      "return 1");
+
   private static final String STARTED_SHA = sha1(STARTED);
+  private static final String ADOPT_SHA = sha1(ADOPT);
   private static final String ENDED_SHA = sha1(ENDED);
 
   private final RedisConnection redis;
@@ -298,6 +313,29 @@ public final class RedisJobJournal implements JobJournal, AutoCloseable {
     }
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>One Lua script: the entry is rewritten only if it still names {@code entry.owner()}.
+   *
+   * @throws IllegalStateException when Redis cannot be asked (nothing is adopted; the message names
+   *     the server, password masked)
+   */
+  @Override
+  public boolean adopt(Entry entry, String newOwner) {
+    String id = id(entry.generationId(), entry.remoteJobId());
+    try {
+      long n = runLong(ADOPT_SHA, ADOPT, new String[] {prefix + "job:" + id, prefix + "open"}, entry.owner(),
+          write(entry.ownedBy(newOwner)), id);
+      up();
+      return n == 1;
+    } catch (RuntimeException e) {
+      outage("adopt job " + entry.remoteJobId() + " of " + entry.provider(), e);
+      throw new IllegalStateException("Redis job journal " + redis.address() + ": cannot adopt job " + entry.remoteJobId()
+          + " (" + e.getClass().getSimpleName() + ": " + e.getMessage() + ")", null);
+    }
+  }
+
   /** Whether {@code <prefix>lease:<instance-id>} exists; true when Redis cannot be asked. */
   @Override
   public boolean leaseLive(String instanceId) {
@@ -469,6 +507,17 @@ public final class RedisJobJournal implements JobJournal, AutoCloseable {
       throw new IllegalStateException("the Redis job journal is closed");
     }
     return redis.sync();
+  }
+
+  private long runLong(String sha, String script, String[] keys, String... args) {
+    RedisCommands<String, String> c = commands();
+    Long n;
+    try {
+      n = c.evalsha(sha, ScriptOutputType.INTEGER, keys, args);
+    } catch (RedisNoScriptException e) {
+      n = c.eval(script, ScriptOutputType.INTEGER, keys, args); // EVAL also loads it for the next EVALSHA
+    }
+    return n == null ? 0 : n;
   }
 
   private void run(String sha, String script, String[] keys, String... args) {

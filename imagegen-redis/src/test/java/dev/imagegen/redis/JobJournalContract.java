@@ -99,6 +99,54 @@ abstract class JobJournalContract {
   }
 
   @Test
+  void ofEightJournalsAdoptingOneEntryAtOnceExactlyOneWinsAndTheEntryNamesIt() throws Exception {
+    Entry e = entry("g-1", "job-1", "dead-1", now());
+    journal().started(e);
+    java.util.List<JobJournal> journals = new java.util.ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      journals.add(journal());
+    }
+    java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(8);
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+    try {
+      java.util.List<java.util.concurrent.Future<Boolean>> wins = new java.util.ArrayList<>();
+      for (int i = 0; i < 8; i++) {
+        JobJournal j = journals.get(i);
+        String me = "node-" + i;
+        wins.add(pool.submit(() -> {
+          start.await();
+          return j.adopt(e, me);
+        }));
+      }
+      int won = -1;
+      int count = 0;
+      for (int i = 0; i < 8; i++) {
+        if (wins.get(i).get(10, java.util.concurrent.TimeUnit.SECONDS)) {
+          won = i;
+          count++;
+        }
+      }
+      assertThat(count).as("adoptions that succeeded").isEqualTo(1);
+      assertThat(journal().open()).singleElement().extracting(Entry::owner).isEqualTo("node-" + won);
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void anEntryIsAdoptedOnlyFromTheOwnerItWasReadWith() {
+    JobJournal j = journal();
+    Entry e = entry("g-1", "job-1", "dead-1", now());
+    j.started(e);
+    assertThat(j.adopt(e, "node-b")).isTrue();
+    assertThat(j.open()).singleElement().isEqualTo(e.ownedBy("node-b"));
+    assertThat(j.adopt(e, "node-c")).as("it names node-b now").isFalse();
+    j.ended("g-1", "job-1", "succeeded");
+    assertThat(j.adopt(e, "node-c")).as("an ended job").isFalse();
+    assertThat(j.open()).isEmpty();
+  }
+
+  @Test
   void openEntriesComeOldestFirst() {
     JobJournal j = journal();
     Instant t = now();
