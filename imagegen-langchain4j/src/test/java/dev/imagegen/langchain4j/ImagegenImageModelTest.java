@@ -19,6 +19,7 @@ import dev.imagegen.spi.CostModel;
 import dev.imagegen.spi.ProviderCapabilities;
 import dev.imagegen.spi.ProviderConfig;
 import dev.imagegen.spi.ProviderResult;
+import dev.imagegen.testing.CapturedLogs;
 import dev.imagegen.testing.ScriptedProvider;
 import dev.imagegen.testing.TestImages;
 import dev.langchain4j.data.image.Image;
@@ -307,5 +308,29 @@ class ImagegenImageModelTest {
   void toStringLeavesTheNegativePromptOut() {
     assertThat(ImagegenImageModel.builder().service(service(paid("p", "0.01"))).negativePrompt("our secret brand").build()
         .toString()).doesNotContain("our secret brand");
+  }
+
+  @Test
+  void noPromptTextReachesALogLineThroughAFailover() {
+    assertThat(CapturedLogs.active()).as("the build selects core's capturing SLF4J provider").isTrue();
+    ScriptedProvider down = paid("down", "0.01").then(ScriptedProvider.fail(new ProviderUnavailableException("HTTP 503", "down", null)));
+    ScriptedProvider up = paid("up", "0.04");
+    ImageModel model = ImagegenImageModel.builder().service(service(down, up)).negativePrompt("okapi-9914").build();
+    long mark = CapturedLogs.mark();
+
+    model.generate("zebra-cathedral-7731");
+
+    assertThat(CapturedLogs.since(mark, e -> e.logger().endsWith(".down"))).as("the failover was logged").isNotEmpty();
+    assertThat(CapturedLogs.since(mark, e -> true))
+        .noneSatisfy(e -> assertThat(e.toString()).containsAnyOf("zebra-cathedral-7731", "okapi-9914"));
+  }
+
+  @Test
+  void aRefusedUrlIsNamedWithoutItsQueryString() {
+    ImageModel model = model(paid("p", "0.01"));
+    assertThatThrownBy(() -> model.edit(Image.builder().url("ftp://files.example/cat.png?token=s3cr3t-token").build(), "x"))
+        .isExactlyInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("ftp://files.example/cat.png")
+        .hasMessageNotContaining("s3cr3t-token");
   }
 }

@@ -16,6 +16,7 @@ import dev.imagegen.spi.CostModel;
 import dev.imagegen.spi.ProviderCapabilities;
 import dev.imagegen.spi.ProviderConfig;
 import dev.imagegen.spi.ProviderResult;
+import dev.imagegen.testing.CapturedLogs;
 import dev.imagegen.testing.ScriptedProvider;
 import dev.imagegen.testing.TestImages;
 import java.math.BigDecimal;
@@ -287,5 +288,20 @@ class ImagegenImageModelTest {
     ImageGeneration g = response.getResult();
     assertThat(g).isNotNull();
     assertThat(g.getMetadata()).isInstanceOf(org.springframework.ai.image.ImageGenerationMetadata.class);
+  }
+
+  @Test
+  void noPromptTextReachesALogLineThroughAFailover() {
+    assertThat(CapturedLogs.active()).as("the build selects core's capturing SLF4J provider").isTrue();
+    ScriptedProvider down = paid("down", "0.01").then(ScriptedProvider.fail(new ProviderUnavailableException("HTTP 503", "down", null)));
+    ScriptedProvider up = paid("up", "0.04");
+    ImageModel model = model(down, up);
+    long mark = CapturedLogs.mark();
+
+    model.call(new ImagePrompt(List.of(new ImageMessage("zebra-cathedral-7731"), new ImageMessage("okapi-9914", -1f))));
+
+    assertThat(CapturedLogs.since(mark, e -> e.logger().endsWith(".down"))).as("the failover was logged").isNotEmpty();
+    assertThat(CapturedLogs.since(mark, e -> true))
+        .noneSatisfy(e -> assertThat(e.toString()).containsAnyOf("zebra-cathedral-7731", "okapi-9914"));
   }
 }
