@@ -1,6 +1,7 @@
 package dev.imagegen.springai;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.ImageGenerationService;
@@ -77,6 +78,27 @@ class ReadmeTest {
     assertThat(sent.model()).isEqualTo("flux-schnell");
     assertThat(sent.width()).isEqualTo(1024);
     assertThat(printed.toString(StandardCharsets.UTF_8)).startsWith("scripted served it for 0 USD in 1 attempts");
+  }
+
+  @Test
+  void theBeanSnippetStartsAndClosesASpringContext() throws Exception {
+    compile(wrap(snippets().get(1), "Beans"), "Beans");
+    try (URLClassLoader loader = new URLClassLoader(new URL[] {out.toUri().toURL()}, getClass().getClassLoader())) {
+      Class<?> config = loader.loadClass("ImageConfig");
+      ImageGenerationService service;
+      try (org.springframework.context.annotation.AnnotationConfigApplicationContext context =
+          new org.springframework.context.annotation.AnnotationConfigApplicationContext()) {
+        context.setClassLoader(loader);
+        context.register(config);
+        context.refresh();
+        assertThat(context.getBean(org.springframework.ai.image.ImageModel.class)).isInstanceOf(ImagegenImageModel.class);
+        service = context.getBean(ImageGenerationService.class);
+      }
+      ImageGenerationService closed = service;
+      assertThatThrownBy(() -> closed.generateImageWithFailover(ImageGenerationRequest.of("x")))
+          .as("closing the context closed the service").isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("the service is closed");
+    }
   }
 
   private static String wrap(String code, String name) {
