@@ -21,7 +21,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Objects;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
@@ -43,7 +42,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Images in ({@code edit}): an image's {@code base64Data}, or a {@code data:} URL, or an
  * {@code http}/{@code https} URL, which imagegen passes to providers that take URLs and fetches for
- * those that do not. Other URLs ({@code file:} and the rest) are refused: an image URL may come from
+ * those that do not, with its address checks (no loopback, private, link-local or cloud metadata
+ * addresses unless the provider's configuration allows them). Other URLs ({@code file:} and the rest) are refused: an image URL may come from
  * a model's output, and reading local files on its word is not safe.
  *
  * <p>Errors: a prompt, count or image that cannot be used is an {@link IllegalArgumentException}
@@ -146,6 +146,7 @@ public final class ImagegenImageModel implements ImageModel {
    */
   @Override
   public Response<Image> edit(Image image, String prompt) {
+    required("image", image);
     return single(generateAll(prompt, 1, image, null));
   }
 
@@ -162,8 +163,16 @@ public final class ImagegenImageModel implements ImageModel {
    */
   @Override
   public Response<Image> edit(Image image, Image mask, String prompt) {
-    Objects.requireNonNull(mask, "mask");
+    required("image", image);
+    required("mask", mask);
     return single(generateAll(prompt, 1, image, mask));
+  }
+
+  /** An edit without its image must not turn into a plain generation. */
+  private static void required(String name, @Nullable Image image) {
+    if (image == null) {
+      throw new IllegalArgumentException(name + " must not be null");
+    }
   }
 
   private Response<Image> single(Response<List<Image>> all) {

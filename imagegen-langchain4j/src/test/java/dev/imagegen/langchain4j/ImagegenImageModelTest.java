@@ -333,4 +333,16 @@ class ImagegenImageModelTest {
         .hasMessageContaining("ftp://files.example/cat.png")
         .hasMessageNotContaining("s3cr3t-token");
   }
+
+  @Test
+  void anEditWithoutItsImageIsRefusedNotTurnedIntoAGeneration() {
+    ScriptedProvider p = paid("p", "0.01");
+    ImageModel model = model(p);
+    Image red = Image.builder().base64Data(Base64.getEncoder().encodeToString(RED)).build();
+    assertThatThrownBy(() -> model.edit(null, "x")).isExactlyInstanceOf(IllegalArgumentException.class)
+        .hasMessage("image must not be null");
+    assertThatThrownBy(() -> model.edit(red, null, "x")).isExactlyInstanceOf(IllegalArgumentException.class)
+        .hasMessage("mask must not be null");
+    assertThat(p.calls).hasValue(0);
+  }
 }
