@@ -30,7 +30,7 @@ final class AttemptContext implements GenerationContext {
   private final ImageDownloader downloader;
   private final ProviderSlot slot;
   private static final int CANCEL_RETRIES = 3;
-  private final List<Runnable> hooks = new ArrayList<>();
+  private final CancelHooks hooks = new CancelHooks();
   private final AtomicBoolean remoteCancelSent = new AtomicBoolean();
   private volatile boolean cancelled;
   private volatile @Nullable String remoteJobId;
@@ -64,13 +64,21 @@ final class AttemptContext implements GenerationContext {
 
   @Override
   public void onCancel(Runnable action) {
-    synchronized (hooks) {
-      if (!cancelled) {
-        hooks.add(action);
-        return;
-      }
+    if (!hooks.add(action, null)) {
+      runQuietly(action);
     }
-    runQuietly(action);
+  }
+
+  @Override
+  public void onCancel(Runnable action, CompletableFuture<?> until) {
+    if (!hooks.add(action, until)) {
+      runQuietly(action);
+    }
+  }
+
+  /** How many cancel hooks this call holds (for tests). */
+  int cancelHooks() {
+    return hooks.size();
   }
 
   @Override
@@ -137,14 +145,10 @@ final class AttemptContext implements GenerationContext {
 
   /** Cancels this call: aborts reads, stops polling, and cancels the remote job (now or once it is known). */
   void cancel() {
-    List<Runnable> toRun;
-    synchronized (hooks) {
-      if (cancelled) {
-        return;
-      }
-      cancelled = true;
-      toRun = new ArrayList<>(hooks);
-      hooks.clear();
+    cancelled = true;
+    List<Runnable> toRun = hooks.cancel();
+    if (toRun == null) {
+      return;
     }
     toRun.forEach(this::runQuietly);
     sendRemoteCancel();

@@ -221,7 +221,7 @@ final class Recovery {
     private final JobJournal.Entry entry;
     private final ProviderHttp http;
     private final ImageDownloader downloader;
-    private final List<Runnable> hooks = new ArrayList<>();
+    private final CancelHooks hooks = new CancelHooks();
     private volatile boolean cancelled;
     private final @Nullable ScheduledFuture<?> timer;
 
@@ -235,21 +235,18 @@ final class Recovery {
         long ms = Math.max(0, entry.deadline().toEpochMilli() - System.currentTimeMillis());
         t = base.scheduler().schedule(() -> cancel(new GenerationTimeoutException("the deadline " + entry.deadline()
             + " passed while the recovered job was polled", base.providerId(), false, null)), ms, TimeUnit.MILLISECONDS);
-      } catch (RejectedExecutionException e) {
+      } catch (RejectedExecutionException e) { // the service is closing: hooks added later run at once
         cancelled = true;
+        hooks.cancel();
       }
       this.timer = t;
     }
 
     void cancel(Exception why) {
-      List<Runnable> toRun;
-      synchronized (hooks) {
-        if (cancelled) {
-          return;
-        }
-        cancelled = true;
-        toRun = new ArrayList<>(hooks);
-        hooks.clear();
+      cancelled = true;
+      List<Runnable> toRun = hooks.cancel();
+      if (toRun == null) {
+        return;
       }
       base.log().debug("recovered job {}: {}", entry.remoteJobId(), why.getMessage());
       for (Runnable r : toRun) {
@@ -281,13 +278,16 @@ final class Recovery {
 
     @Override
     public void onCancel(Runnable action) {
-      synchronized (hooks) {
-        if (!cancelled) {
-          hooks.add(action);
-          return;
-        }
+      if (!hooks.add(action, null)) {
+        action.run();
       }
-      action.run();
+    }
+
+    @Override
+    public void onCancel(Runnable action, CompletableFuture<?> until) {
+      if (!hooks.add(action, until)) {
+        action.run();
+      }
     }
 
     @Override public void progress(ProgressEvent event) {}

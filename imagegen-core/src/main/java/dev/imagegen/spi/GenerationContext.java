@@ -42,6 +42,20 @@ public interface GenerationContext extends ProviderContext {
   void onCancel(Runnable action);
 
   /**
+   * Runs an action when this attempt is cancelled before {@code until} completes; once it has
+   * completed the action is forgotten. For the hooks of work that ends on its own (one HTTP call,
+   * one wait), so that a job polled thousands of times holds no hook, and nothing the hook reaches,
+   * for the calls already done. The default keeps the action until the cancel, as
+   * {@link #onCancel(Runnable)}.
+   *
+   * @param action what to do, quick and non-blocking
+   * @param until the work the action belongs to
+   */
+  default void onCancel(Runnable action, CompletableFuture<?> until) {
+    onCancel(action);
+  }
+
+  /**
    * Reports progress to the caller's listeners.
    *
    * @param event the event
@@ -112,7 +126,7 @@ public interface GenerationContext extends ProviderContext {
     onCancel(() -> {
       timer.cancel(false);
       done.completeExceptionally(new GenerationCancelledException("cancelled during a wait", providerId()));
-    });
+    }, done);
     return done;
   }
 }

@@ -390,7 +390,7 @@ public final class ProviderHttp {
           if (out.completeExceptionally(new GenerationCancelledException("HTTP call cancelled", context.providerId(), null))) {
             abort();
           }
-        });
+        }, out); // forgotten once the call ends: a long job's polls must not keep every response alive
       }
       hop(first);
     }
