@@ -88,8 +88,8 @@ final class SpringEnvironmentSettings {
 
   /**
    * The name with each dotted segment in kebab case ({@code imagegen.fal.apiKey} and
-   * {@code imagegen.fal.api_key} are {@code imagegen.fal.api-key}); a bracketed segment is kept
-   * verbatim without its brackets.
+   * {@code imagegen.fal.api_key} are {@code imagegen.fal.api-key}, {@code baseURL} is
+   * {@code base-url}); a bracketed segment is kept verbatim without its brackets.
    */
   static String canonical(String name) {
     StringBuilder out = new StringBuilder(name.length() + 8);
@@ -112,8 +112,9 @@ final class SpringEnvironmentSettings {
       if (c == '_') {
         out.append('-');
       } else if (Character.isUpperCase(c)) {
-        if (out.length() > 0 && out.charAt(out.length() - 1) != '.' && out.charAt(out.length() - 1) != '-') {
-          out.append('-');
+        char before = i > 0 ? name.charAt(i - 1) : '.'; // as written: TTL is one word
+        if (Character.isLowerCase(before) || Character.isDigit(before)) {
+          out.append('-'); // apiKey is api-key, baseURL is base-url
         }
         out.append(Character.toLowerCase(c));
       } else {
