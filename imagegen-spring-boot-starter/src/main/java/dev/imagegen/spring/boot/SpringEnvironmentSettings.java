@@ -10,6 +10,7 @@ import java.util.Properties;
 import org.springframework.core.env.ConfigurableEnvironment;
 import org.springframework.core.env.EnumerablePropertySource;
 import org.springframework.core.env.Environment;
+import org.springframework.core.env.MapPropertySource;
 import org.springframework.core.env.PropertySource;
 import org.springframework.core.env.StandardEnvironment;
 import org.springframework.core.env.SystemEnvironmentPropertySource;
@@ -73,10 +74,17 @@ final class SpringEnvironmentSettings {
         || StandardEnvironment.SYSTEM_ENVIRONMENT_PROPERTY_SOURCE_NAME.equals(source.getName());
   }
 
-  /** The environment variables as Spring sees them (the process's, unless a test replaced them). */
+  /**
+   * The environment variables as Spring sees them: the source of its {@code systemEnvironment}
+   * property source (the process's variables, unless the application or a test replaced them),
+   * else the process's.
+   */
   static Map<String, String> environmentVariables(Environment environment) {
-    Map<String, ?> raw = environment instanceof ConfigurableEnvironment configurable
-        ? configurable.getSystemEnvironment() : System.getenv();
+    Map<String, ?> raw = System.getenv();
+    if (environment instanceof ConfigurableEnvironment configurable) {
+      PropertySource<?> source = configurable.getPropertySources().get(StandardEnvironment.SYSTEM_ENVIRONMENT_PROPERTY_SOURCE_NAME);
+      raw = source instanceof MapPropertySource map ? map.getSource() : configurable.getSystemEnvironment();
+    }
     Map<String, String> out = new HashMap<>();
     raw.forEach((k, v) -> {
       if (v != null) {

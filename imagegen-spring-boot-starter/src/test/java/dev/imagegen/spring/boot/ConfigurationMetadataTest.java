@@ -147,8 +147,21 @@ class ConfigurationMetadataTest {
         List<String> vars = f.customaryEnvironment().get(k);
         String also = vars == null ? "" : " Also read from " + String.join(" or ", vars) + ".";
         String def = f.defaults().get(k);
-        ObjectNode p = d != null ? property(name, d[0], f.id() + ": " + d[1] + also)
-            : property(name, "java.lang.String", f.id() + ": " + k + " (see imagegen-provider-" + f.id() + "'s README)." + also);
+        ObjectNode p;
+        if (d != null) {
+          p = property(name, d[0], f.id() + ": " + d[1] + also);
+        } else if (k.endsWith(".*")) {
+          // model.* is a map of model.<name>; beside a plain key of the same name (endpoint and endpoint.*) that key's entry stays
+          String plain = k.substring(0, k.length() - 2);
+          if (keysOf(f).contains(plain)) {
+            continue;
+          }
+          p = property(name, "java.util.Map<java.lang.String,java.lang.String>",
+              f.id() + ": " + plain + ".<name> (see imagegen-provider-" + f.id() + "'s README)." + also);
+        } else {
+          String wildcard = keysOf(f).contains(k + ".*") ? ", or " + k + ".<name>" : "";
+          p = property(name, "java.lang.String", f.id() + ": " + k + wildcard + " (see imagegen-provider-" + f.id() + "'s README)." + also);
+        }
         if (def != null) {
           p.put("defaultValue", def);
         }

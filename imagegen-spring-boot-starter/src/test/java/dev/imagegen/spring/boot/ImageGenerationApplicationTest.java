@@ -25,7 +25,7 @@ import org.springframework.boot.test.web.server.LocalServerPort;
  * provider module), generates an image, and its health is read over HTTP.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
-    "imagegen.scripted.api-key=k-app", "imagegen.budget.total=2", "imagegen.health.cache-ttl=1h",
+    "imagegen.scripted.api-key=k-app", "imagegen.scripted.priority=1", "imagegen.budget.total=2", "imagegen.health.cache-ttl=1h",
     "management.endpoint.health.show-details=always"})
 class ImageGenerationApplicationTest {
 

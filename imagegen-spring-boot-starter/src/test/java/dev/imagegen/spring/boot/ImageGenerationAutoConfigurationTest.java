@@ -38,7 +38,36 @@ import org.springframework.core.io.ClassPathResource;
 class ImageGenerationAutoConfigurationTest {
 
   private final ApplicationContextRunner runner = new ApplicationContextRunner()
-      .withConfiguration(AutoConfigurations.of(ImageGenerationAutoConfiguration.class, ImageGenerationHealthAutoConfiguration.class));
+      .withInitializer(FakeEnvironmentVariables.none())
+      .withConfiguration(AutoConfigurations.of(ImageGenerationAutoConfiguration.class, ImageGenerationHealthAutoConfiguration.class))
+      // AI Horde (on the test class path for the metadata test) is enabled when nothing else is: never here
+      .withPropertyValues("imagegen.horde.enabled=false");
+
+  @Test
+  void environmentVariablesAreReadByCoreAsWithoutSpringAndAnImagegenPropertyWinsOverThem() {
+    new ApplicationContextRunner()
+        .withInitializer(FakeEnvironmentVariables.of(Map.of("SCRIPTED_TOKEN", "k-env", "IMAGEGEN_ROUTING", "cheapest",
+            "IMAGEGEN_SCRIPTED_PRIORTY", "1", "IMAGEGEN_SCRIPTED_MAX_CONCURRENT", "2")))
+        .withConfiguration(AutoConfigurations.of(ImageGenerationAutoConfiguration.class))
+        .withPropertyValues("imagegen.scripted.max-concurrent=many")
+        .run(context -> {
+          assertThat(context).hasFailed();
+          ConfigurationException e = rootCause(context.getStartupFailure(), ConfigurationException.class);
+          // the property (many) was used over IMAGEGEN_SCRIPTED_MAX_CONCURRENT (2)
+          assertThat(e.getMessage()).contains("imagegen.scripted.max-concurrent) is not an integer: many");
+        });
+    new ApplicationContextRunner()
+        .withInitializer(FakeEnvironmentVariables.of(Map.of("SCRIPTED_TOKEN", "k-env", "IMAGEGEN_ROUTING", "cheapest",
+            "IMAGEGEN_SCRIPTED_PRIORTY", "1")))
+        .withConfiguration(AutoConfigurations.of(ImageGenerationAutoConfiguration.class))
+        .run(context -> {
+          assertThat(context).hasNotFailed();
+          ImageGenerationService service = context.getBean(ImageGenerationService.class);
+          assertThat(service.providers()).containsExactly("scripted");
+          assertThat(service.configurationWarnings()).containsExactly("IMAGEGEN_SCRIPTED_PRIORTY (environment variable): "
+              + "no such setting; did you mean IMAGEGEN_SCRIPTED_PRIORITY?");
+        });
+  }
 
   @Test
   void theServiceIsBuiltFromImagegenProperties() {
@@ -129,7 +158,7 @@ class ImageGenerationAutoConfigurationTest {
         .withBean(ImageGenerationService.class, () -> ImageGenerationService.builder()
             .provider(mine, ProviderConfig.builder("mine").build()).build())
         .run(context -> {
-          assertThat(context).hasSingleBean(ImageGenerationService.class);
+          assertThat(context).hasSingleBean(ImageGenerationService.class).hasBean("imagegenHealthIndicator");
           assertThat(context.getBean(ImageGenerationService.class).providers()).containsExactly("mine");
         });
   }

@@ -31,6 +31,7 @@ class ReadmeYamlTest {
     PropertySource<?> yaml = new YamlPropertySourceLoader()
         .load("application.yml", new ByteArrayResource(m.group(1).getBytes(StandardCharsets.UTF_8))).get(0);
     new ApplicationContextRunner()
+        .withInitializer(FakeEnvironmentVariables.none())
         .withConfiguration(AutoConfigurations.of(ImageGenerationAutoConfiguration.class))
         .withInitializer(c -> c.getEnvironment().getPropertySources().addFirst(yaml))
         .withPropertyValues("FAL_KEY=fal-test-key", "REPLICATE_API_TOKEN=r8_test_token")
