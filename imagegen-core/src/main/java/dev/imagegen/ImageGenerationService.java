@@ -283,6 +283,20 @@ public final class ImageGenerationService implements AutoCloseable {
   }
 
   /**
+   * Every provider's last known health, returned at once without waiting for a provider: for a
+   * probe that runs often (a load balancer's, Actuator's). A result older than the health cache
+   * time-to-live starts a check in the background, at most one in flight per provider (shared
+   * with {@link #health()}), whose result a later call returns. A provider not checked yet is
+   * {@link ProviderHealth.State#UNKNOWN}. With no provider, the one {@code DOWN} entry of
+   * {@link #health()}.
+   *
+   * @return provider id to its last known health, in registration order
+   */
+  public Map<String, ProviderHealth> cachedHealth() {
+    return engine.cachedHealth();
+  }
+
+  /**
    * What was wrong with the configuration read by {@link Builder#configureFrom} without stopping
    * the build, one line each, also logged at WARN on {@value #CONFIG_LOGGER}: settings nothing
    * reads (with the nearest known name, e.g. {@code imagegen.fal.baseurl (system property): no such

@@ -26,7 +26,12 @@ public record ProviderHealth(
     /** Reachable, but the credentials were refused. */
     AUTH_FAILED,
     /** Not reachable or failing. */
-    DOWN
+    DOWN,
+    /**
+     * Not checked yet: only {@link ImageGenerationService#cachedHealth()} reports it, for a
+     * provider whose first check is still running.
+     */
+    UNKNOWN
   }
 
   /** Whether the provider can serve now ({@link State#UP} or {@link State#DEGRADED}). */

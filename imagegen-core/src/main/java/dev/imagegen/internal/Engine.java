@@ -691,6 +691,28 @@ public final class Engine implements AutoCloseable {
     return out;
   }
 
+  /**
+   * Every provider's last known health, at once, never waiting for a check: a result older than the
+   * cache time-to-live (or none yet) starts a check in the background, the one in flight per
+   * provider that {@link #health()} shares. A provider never checked is {@code UNKNOWN} until its
+   * first check ends. With no provider, what {@link #health()} answers.
+   *
+   * @return provider id to its last known health, in registration order
+   */
+  public Map<String, ProviderHealth> cachedHealth() {
+    if (slots.isEmpty()) {
+      return health();
+    }
+    Map<String, ProviderHealth> out = new LinkedHashMap<>();
+    for (ProviderSlot s : slots.values()) {
+      CompletableFuture<ProviderHealth> check = cachedHealth(s); // completed when fresh or answered at once
+      CheckedHealth last = healthCache.get(s.id());
+      out.put(s.id(), check.isDone() ? check.join() : last != null ? last.health()
+          : ProviderHealth.of(s.id(), ProviderHealth.State.UNKNOWN, Duration.ZERO, "not checked yet; the first check is running"));
+    }
+    return out;
+  }
+
   /** A provider's health checked at an instant of {@link EngineSettings#clock}. */
   private record CheckedHealth(ProviderHealth health, Instant at) {}
 
