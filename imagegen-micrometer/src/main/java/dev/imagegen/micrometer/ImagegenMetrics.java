@@ -48,8 +48,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Meter names follow the OpenTelemetry GenAI semantic conventions where one applies
  * ({@code gen_ai.client.operation.duration} with {@code gen_ai.operation.name},
- * {@code gen_ai.provider.name}, {@code gen_ai.request.model} and, on failure only,
- * {@code error.type}); imagegen's own meters are named {@code imagegen.*} in the same style. The
+ * {@code gen_ai.provider.name}, {@code gen_ai.request.model} and {@code error.type}, which is
+ * {@code none} on success unless {@link Builder#errorTypeOnlyOnFailure(boolean)} leaves it out);
+ * imagegen's own meters are named {@code imagegen.*} in the same style. The
  * module's README lists every meter with its type, unit and tags.
  *
  * <p><b>Cardinality.</b> Every tag has a bounded set of values: provider ids, error kinds,
@@ -75,6 +76,7 @@ public final class ImagegenMetrics implements GenerationListener {
   private final MeterRegistry registry;
   private final Tags common;
   private final Clock clock;
+  private final boolean errorTypeOnlyOnFailure;
   private final Semconv.KnownModels models = new Semconv.KnownModels();
   private final Map<String, Circuit> circuits = new ConcurrentHashMap<>();
   /** Operation and model tags of each started generation, until it finishes. */
@@ -91,6 +93,7 @@ public final class ImagegenMetrics implements GenerationListener {
     this.registry = b.registry;
     this.common = b.tags;
     this.clock = b.clock;
+    this.errorTypeOnlyOnFailure = b.errorTypeOnlyOnFailure;
     models.addAll(b.models);
   }
 
@@ -208,7 +211,8 @@ public final class ImagegenMetrics implements GenerationListener {
     Attempt a = e.attempt();
     Tags provider = common.and(Semconv.PROVIDER, a.provider());
     Tags outcome = provider.and(Semconv.OUTCOME, Semconv.outcome(a.outcome()));
-    Tags counted = a.errorKind() == null ? outcome : outcome.and(Semconv.ERROR_TYPE, Semconv.errorType(a.errorKind()));
+    Tags counted = a.errorKind() != null ? outcome.and(Semconv.ERROR_TYPE, Semconv.errorType(a.errorKind()))
+        : errorTypeOnlyOnFailure ? outcome : outcome.and(Semconv.ERROR_TYPE, Semconv.NO_ERROR);
     Counter.builder("imagegen.attempts").description("Provider attempts, skipped ones included")
         .tags(counted).register(registry).increment();
     if (a.outcome() != Attempt.Outcome.SKIPPED) {
@@ -268,6 +272,8 @@ public final class ImagegenMetrics implements GenerationListener {
     if (!e.succeeded()) {
       tags = tags.and(Semconv.ERROR_TYPE, error == null ? e.status().name().toLowerCase(Locale.ROOT)
           : Semconv.errorType(error.kind()));
+    } else if (!errorTypeOnlyOnFailure) {
+      tags = tags.and(Semconv.ERROR_TYPE, Semconv.NO_ERROR);
     }
     ImageGenerationResponse r = e.response();
     if (r != null && r.status() == ImageGenerationResponse.Status.CACHED) {
@@ -361,6 +367,7 @@ public final class ImagegenMetrics implements GenerationListener {
     private Tags tags = Tags.empty();
     private final Set<String> models = new java.util.LinkedHashSet<>();
     private Clock clock = Clock.systemUTC();
+    private boolean errorTypeOnlyOnFailure;
 
     private Builder(MeterRegistry registry) {
       this.registry = Objects.requireNonNull(registry, "registry");
@@ -411,6 +418,21 @@ public final class ImagegenMetrics implements GenerationListener {
      */
     public Builder clock(Clock clock) {
       this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Whether {@code error.type} is left out on success, as the OpenTelemetry semantic conventions
+     * have it (default false: a success is tagged {@code error.type=none}). Micrometer 1.16's
+     * {@code PrometheusMeterRegistry} accepts one set of tag keys per meter name and drops every
+     * meter of that name with another set: with true, whichever of the successes or the failures
+     * comes second is never exported there. Set it for registries without that rule (OTLP).
+     *
+     * @param onlyOnFailure true to tag only failures with {@code error.type}
+     * @return this
+     */
+    public Builder errorTypeOnlyOnFailure(boolean onlyOnFailure) {
+      this.errorTypeOnlyOnFailure = onlyOnFailure;
       return this;
     }
 

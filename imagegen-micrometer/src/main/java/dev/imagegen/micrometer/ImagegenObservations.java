@@ -40,7 +40,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Key values.</b> Low cardinality, as the meters of {@link ImagegenMetrics}:
  * {@code gen_ai.operation.name}, {@code gen_ai.provider.name}, {@code gen_ai.request.model}
- * ({@code default}, a known model, or {@code other}), {@code error.type} (on failure only),
+ * ({@code default}, a known model, or {@code other}), {@code error.type} (the error kind, or
+ * {@code none} on success unless {@link Builder#errorTypeOnlyOnFailure(boolean)}),
  * {@code imagegen.attempt.outcome} and {@code imagegen.cached}. High cardinality (span attributes,
  * never metric tags): {@code imagegen.generation.id}, {@code imagegen.remote_job.id},
  * {@code imagegen.attempt.number}, {@code gen_ai.response.model}, {@code imagegen.cost.usd}, and the
@@ -68,6 +69,7 @@ public final class ImagegenObservations implements GenerationListener {
 
   private final ObservationRegistry registry;
   private final boolean includePrompt;
+  private final boolean errorTypeOnlyOnFailure;
   private final Semconv.KnownModels models = new Semconv.KnownModels();
   private final Map<String, Generation> open = java.util.Collections.synchronizedMap(
       new LinkedHashMap<>(16, 0.75f, false) {
@@ -82,6 +84,7 @@ public final class ImagegenObservations implements GenerationListener {
   private ImagegenObservations(Builder b) {
     this.registry = b.registry;
     this.includePrompt = b.includePrompt;
+    this.errorTypeOnlyOnFailure = b.errorTypeOnlyOnFailure;
     models.addAll(b.models);
   }
 
@@ -183,7 +186,11 @@ public final class ImagegenObservations implements GenerationListener {
     if (at.remoteJobId() != null) {
       a.highCardinalityKeyValue(Semconv.REMOTE_JOB_ID, at.remoteJobId());
     }
-    if (at.errorKind() != null) {
+    if (at.errorKind() == null) {
+      if (!errorTypeOnlyOnFailure) {
+        a.lowCardinalityKeyValue(Semconv.ERROR_TYPE, Semconv.NO_ERROR);
+      }
+    } else {
       a.lowCardinalityKeyValue(Semconv.ERROR_TYPE, Semconv.errorType(at.errorKind()));
       Throwable cause = at.cause();
       a.error(scrub(cause != null ? cause : new AttemptFailure(at.provider() + " " + Semconv.errorType(at.errorKind())), g));
@@ -241,6 +248,9 @@ public final class ImagegenObservations implements GenerationListener {
         Boolean.toString(r != null && r.status() == ImageGenerationResponse.Status.CACHED));
     if (r != null) {
       o.highCardinalityKeyValue(Semconv.RESPONSE_MODEL, r.model());
+      if (!errorTypeOnlyOnFailure) {
+        o.lowCardinalityKeyValue(Semconv.ERROR_TYPE, Semconv.NO_ERROR);
+      }
     } else {
       ImageGenerationException error = e.error();
       o.lowCardinalityKeyValue(Semconv.ERROR_TYPE, error == null
@@ -309,6 +319,7 @@ public final class ImagegenObservations implements GenerationListener {
   public static final class Builder {
     private final ObservationRegistry registry;
     private boolean includePrompt;
+    private boolean errorTypeOnlyOnFailure;
     private final java.util.Set<String> models = new java.util.LinkedHashSet<>();
 
     private Builder(ObservationRegistry registry) {
@@ -351,6 +362,19 @@ public final class ImagegenObservations implements GenerationListener {
      */
     public Builder models(String... names) {
       return models(Arrays.asList(names));
+    }
+
+    /**
+     * Whether {@code error.type} is left out on success (default false: {@code none}), as
+     * {@link ImagegenMetrics.Builder#errorTypeOnlyOnFailure(boolean)}: low-cardinality key values
+     * become meter tags when the registry has a meter handler, as Spring Boot's has.
+     *
+     * @param onlyOnFailure true to set {@code error.type} only on failures
+     * @return this
+     */
+    public Builder errorTypeOnlyOnFailure(boolean onlyOnFailure) {
+      this.errorTypeOnlyOnFailure = onlyOnFailure;
+      return this;
     }
 
     /** Builds the listener. */

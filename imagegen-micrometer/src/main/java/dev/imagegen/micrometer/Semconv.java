@@ -30,6 +30,8 @@ final class Semconv {
   static final String EDIT = "edit_image";
   /** The provider tag when no provider served or failed (no capable provider, all failed). */
   static final String NO_PROVIDER = "none";
+  /** The error type of a success, unless error.type is only set on failure. */
+  static final String NO_ERROR = "none";
   /** The model tag of a request that names no model. */
   static final String DEFAULT_MODEL = "default";
   /** The model tag of a request whose model is not a known one. */

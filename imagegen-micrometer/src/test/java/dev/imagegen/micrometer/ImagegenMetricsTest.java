@@ -100,12 +100,11 @@ class ImagegenMetricsTest {
     assertThat(meters("gen_ai.client.operation.duration", "imagegen.attempts", "imagegen.attempt.duration",
         "imagegen.retries", "imagegen.failovers", "imagegen.cost", "imagegen.cost.unknown", "imagegen.queue.wait",
         "imagegen.cache.hits")).containsExactlyEntriesOf(new TreeMap<>(Map.of(
-        // error.type only on failure, as the semantic conventions have it
-        "gen_ai.client.operation.duration{gen_ai.operation.name=generate_image,gen_ai.provider.name=b,gen_ai.request.model=default}", 1.0,
+        "gen_ai.client.operation.duration{error.type=none,gen_ai.operation.name=generate_image,gen_ai.provider.name=b,gen_ai.request.model=default}", 1.0,
         "imagegen.attempt.duration{gen_ai.provider.name=a,imagegen.attempt.outcome=failed}", 1.0,
         "imagegen.attempt.duration{gen_ai.provider.name=b,imagegen.attempt.outcome=succeeded}", 1.0,
         "imagegen.attempts{error.type=unavailable,gen_ai.provider.name=a,imagegen.attempt.outcome=failed}", 1.0,
-        "imagegen.attempts{gen_ai.provider.name=b,imagegen.attempt.outcome=succeeded}", 1.0,
+        "imagegen.attempts{error.type=none,gen_ai.provider.name=b,imagegen.attempt.outcome=succeeded}", 1.0,
         "imagegen.cost{gen_ai.provider.name=b,imagegen.cost.source=estimated}", 0.04,
         "imagegen.failovers{error.type=unavailable,gen_ai.provider.name=a}", 1.0,
         "imagegen.queue.wait{gen_ai.provider.name=a}", 1.0,
@@ -138,7 +137,7 @@ class ImagegenMetricsTest {
     // the request's model is user input: an unknown name is "other"
     assertThat(meters("gen_ai.client.operation.duration")).containsOnlyKeys(
         "gen_ai.client.operation.duration{error.type=content_policy,gen_ai.operation.name=generate_image,gen_ai.provider.name=a,gen_ai.request.model=other}",
-        "gen_ai.client.operation.duration{gen_ai.operation.name=generate_image,gen_ai.provider.name=a,gen_ai.request.model=default}");
+        "gen_ai.client.operation.duration{error.type=none,gen_ai.operation.name=generate_image,gen_ai.provider.name=a,gen_ai.request.model=default}");
   }
 
   @Test
@@ -152,8 +151,8 @@ class ImagegenMetricsTest {
     awaitGenerations(2);
 
     assertThat(meters("gen_ai.client.operation.duration")).containsOnlyKeys(
-        "gen_ai.client.operation.duration{app=shop,gen_ai.operation.name=generate_image,gen_ai.provider.name=a,gen_ai.request.model=sdxl}",
-        "gen_ai.client.operation.duration{app=shop,gen_ai.operation.name=edit_image,gen_ai.provider.name=a,gen_ai.request.model=default}");
+        "gen_ai.client.operation.duration{app=shop,error.type=none,gen_ai.operation.name=generate_image,gen_ai.provider.name=a,gen_ai.request.model=sdxl}",
+        "gen_ai.client.operation.duration{app=shop,error.type=none,gen_ai.operation.name=edit_image,gen_ai.provider.name=a,gen_ai.request.model=default}");
     // a free provider settles a free cost
     assertThat(meters("imagegen.cost")).containsOnlyKeys("imagegen.cost{app=shop,gen_ai.provider.name=a,imagegen.cost.source=free}");
   }
@@ -185,7 +184,7 @@ class ImagegenMetricsTest {
 
     assertThat(meters("imagegen.cache.hits", "imagegen.attempts")).containsExactlyEntriesOf(new TreeMap<>(Map.of(
         "imagegen.cache.hits{gen_ai.operation.name=generate_image}", 1.0,
-        "imagegen.attempts{gen_ai.provider.name=a,imagegen.attempt.outcome=succeeded}", 1.0)));
+        "imagegen.attempts{error.type=none,gen_ai.provider.name=a,imagegen.attempt.outcome=succeeded}", 1.0)));
   }
 
   @Test
@@ -348,5 +347,39 @@ class ImagegenMetricsTest {
     eventually(WITHIN, () -> assertThat(registry.get("imagegen.generations.pending").gauge().value()).isZero());
     assertThat(meters("gen_ai.client.operation.duration")).containsOnlyKeys(
         "gen_ai.client.operation.duration{error.type=cancelled,gen_ai.operation.name=generate_image,gen_ai.provider.name=a,gen_ai.request.model=default}");
+  }
+
+  @Test
+  void theGaugesDoNotKeepAnUnreachableServiceAlive() throws Exception {
+    ImagegenMetrics metrics = ImagegenMetrics.create(registry);
+    ImageGenerationService local = ImageGenerationService.builder().provider(new ScriptedProvider("a"), config("a", 1))
+        .budget(BudgetPolicy.builder().total("1.00").build()).listener(metrics).build();
+    metrics.bindTo(local);
+    assertThat(budget("total", "all")).isEqualTo(1.0);
+    java.lang.ref.WeakReference<ImageGenerationService> ref = new java.lang.ref.WeakReference<>(local);
+    local.close();
+    local = null;
+    eventually(WITHIN, () -> {
+      System.gc();
+      assertThat(ref.get()).isNull();
+    });
+    assertThat(budget("total", "all")).isNaN();
+    assertThat(registry.get("imagegen.generations.pending").gauge().value()).isNaN();
+  }
+
+  @Test
+  void errorTypeOnlyOnFailureLeavesItOffSuccessesAsTheSemanticConventionsHaveIt() throws Exception {
+    ScriptedProvider a = new ScriptedProvider("a").then(ScriptedProvider.ok(), ScriptedProvider.fail(new ContentPolicyException("NSFW", "a")));
+    service = ImageGenerationService.builder().provider(a, config("a", 1))
+        .listener(ImagegenMetrics.builder(registry).errorTypeOnlyOnFailure(true).build()).build();
+    service.generateImageWithFailover(request());
+    assertThatThrownBy(() -> service.generateImageWithFailover(request())).isInstanceOf(ContentPolicyException.class);
+    awaitGenerations(2);
+
+    assertThat(meters("gen_ai.client.operation.duration", "imagegen.attempts")).containsOnlyKeys(
+        "gen_ai.client.operation.duration{gen_ai.operation.name=generate_image,gen_ai.provider.name=a,gen_ai.request.model=default}",
+        "gen_ai.client.operation.duration{error.type=content_policy,gen_ai.operation.name=generate_image,gen_ai.provider.name=a,gen_ai.request.model=default}",
+        "imagegen.attempts{gen_ai.provider.name=a,imagegen.attempt.outcome=succeeded}",
+        "imagegen.attempts{error.type=content_policy,gen_ai.provider.name=a,imagegen.attempt.outcome=failed}");
   }
 }

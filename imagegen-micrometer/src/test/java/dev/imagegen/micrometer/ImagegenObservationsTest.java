@@ -105,7 +105,7 @@ class ImagegenObservationsTest {
         .hasLowCardinalityKeyValue("gen_ai.provider.name", "b")
         .hasLowCardinalityKeyValue("gen_ai.request.model", "default")
         .hasLowCardinalityKeyValue("imagegen.cached", "false")
-        .doesNotHaveLowCardinalityKeyValueWithKey("error.type")
+        .hasLowCardinalityKeyValue("error.type", "none")
         .hasHighCardinalityKeyValue("imagegen.generation.id", resp.id())
         .hasHighCardinalityKeyValue("gen_ai.response.model", "scripted-model")
         .doesNotHaveHighCardinalityKeyValueWithKey("imagegen.prompt")
@@ -127,7 +127,7 @@ class ImagegenObservationsTest {
         .hasContextualNameEqualTo("attempt b")
         .hasLowCardinalityKeyValue("imagegen.attempt.outcome", "succeeded")
         .hasHighCardinalityKeyValue("imagegen.attempt.number", "2")
-        .doesNotHaveLowCardinalityKeyValueWithKey("error.type")
+        .hasLowCardinalityKeyValue("error.type", "none")
         .doesNotHaveError();
     assertThat(events).containsExactly(
         "imagegen.attempt: imagegen.retry: retry a call 2 (unavailable)",
@@ -235,5 +235,17 @@ class ImagegenObservationsTest {
     service.generateImageWithFailover(request());
     assertThat(observations.captureContext()).isNull();
     assertThat(observations.openGenerations()).isZero();
+  }
+
+  @Test
+  void errorTypeOnlyOnFailureLeavesItOffASuccess() throws Exception {
+    ImagegenObservations observations = ImagegenObservations.builder(registry).errorTypeOnlyOnFailure(true).build();
+    service = ImageGenerationService.builder().provider(new ScriptedProvider("a"), config("a", 1)).listener(observations).build();
+    service.generateImageWithFailover(request());
+    awaitIdle(observations, 1, registry);
+    assertThat(registry).hasObservationWithNameEqualTo(ImagegenObservations.GENERATION).that()
+        .doesNotHaveLowCardinalityKeyValueWithKey("error.type");
+    assertThat(registry).hasObservationWithNameEqualTo(ImagegenObservations.ATTEMPT).that()
+        .doesNotHaveLowCardinalityKeyValueWithKey("error.type");
   }
 }
