@@ -79,6 +79,7 @@ public final class ImagegenMetrics implements GenerationListener {
   private final boolean errorTypeOnlyOnFailure;
   private final Semconv.KnownModels models = new Semconv.KnownModels();
   private final Map<String, Circuit> circuits = new ConcurrentHashMap<>();
+  private final java.util.concurrent.atomic.AtomicBoolean bound = new java.util.concurrent.atomic.AtomicBoolean();
   /** Operation and model tags of each started generation, until it finishes. */
   private final Map<String, Tags> open = java.util.Collections.synchronizedMap(new LinkedHashMap<>(16, 0.75f, false) {
     private static final long serialVersionUID = 1L;
@@ -131,9 +132,16 @@ public final class ImagegenMetrics implements GenerationListener {
    *
    * @param service the service this listener is registered with
    * @return a handle whose {@code close()} removes these gauges
+   * @throws IllegalStateException when it is already bound to a service whose gauges were not
+   *     closed (one {@code ImagegenMetrics} per service)
    */
   public ServiceGauges bindTo(ImageGenerationService service) {
     Objects.requireNonNull(service, "service");
+    if (!bound.compareAndSet(false, true)) {
+      // a second service's gauges would have the first's ids: Micrometer would return the first's
+      throw new IllegalStateException("this ImagegenMetrics is already bound to a service (close its ServiceGauges "
+          + "first); for several services in one registry, build one ImagegenMetrics each with distinct tags()");
+    }
     models.addListed(service.listModels());
     for (String p : service.providers()) {
       circuit(p);
@@ -144,7 +152,7 @@ public final class ImagegenMetrics implements GenerationListener {
         .tags(common)
         .register(registry));
     BudgetReader budget = new BudgetReader(clock);
-    List<String> scopes = new ArrayList<>();
+    List<@Nullable String> scopes = new ArrayList<>();
     try {
       BudgetPolicy.Remaining r = service.budgetRemaining();
       if (r.total() != null) {
@@ -168,17 +176,19 @@ public final class ImagegenMetrics implements GenerationListener {
           .tag(Semconv.PROVIDER, provider == null ? "all" : provider)
           .register(registry));
     }
-    return new ServiceGauges(registry, meters);
+    return new ServiceGauges(registry, meters, () -> bound.set(false));
   }
 
   /** Gauges registered by {@link #bindTo(ImageGenerationService)}; closing removes them. */
   public static final class ServiceGauges implements AutoCloseable {
     private final MeterRegistry registry;
     private final List<Meter> meters;
+    private final Runnable unbind;
 
-    private ServiceGauges(MeterRegistry registry, List<Meter> meters) {
+    private ServiceGauges(MeterRegistry registry, List<Meter> meters, Runnable unbind) {
       this.registry = registry;
       this.meters = List.copyOf(meters);
+      this.unbind = unbind;
     }
 
     /** The registered gauges. */
@@ -186,10 +196,11 @@ public final class ImagegenMetrics implements GenerationListener {
       return meters;
     }
 
-    /** Removes the gauges from the registry. */
+    /** Removes the gauges from the registry; the listener may then be bound to another service. */
     @Override
     public void close() {
       meters.forEach(registry::remove);
+      unbind.run();
     }
   }
 

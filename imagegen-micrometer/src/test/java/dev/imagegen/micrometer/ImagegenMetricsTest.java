@@ -382,4 +382,22 @@ class ImagegenMetricsTest {
         "imagegen.attempts{gen_ai.provider.name=a,imagegen.attempt.outcome=succeeded}",
         "imagegen.attempts{error.type=content_policy,gen_ai.provider.name=a,imagegen.attempt.outcome=failed}");
   }
+
+  @Test
+  void bindingASecondServiceIsRefusedUntilTheFirstsGaugesAreClosed() {
+    ImagegenMetrics metrics = ImagegenMetrics.create(registry);
+    service = ImageGenerationService.builder().provider(new ScriptedProvider("a"), config("a", 1)).listener(metrics).build();
+    ImagegenMetrics.ServiceGauges first = metrics.bindTo(service);
+    // no budget limits: no budget gauges
+    assertThat(registry.find("imagegen.budget.remaining").gauges()).isEmpty();
+    assertThat(first.meters()).extracting(m -> m.getId().getName()).containsExactly("imagegen.generations.pending");
+    try (ImageGenerationService other = ImageGenerationService.builder().provider(new ScriptedProvider("b"), config("b", 1))
+        .listener(metrics).build()) {
+      assertThatThrownBy(() -> metrics.bindTo(other)).isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("already bound").hasMessageContaining("distinct tags()");
+      first.close();
+      metrics.bindTo(other);
+      assertThat(registry.get("imagegen.generations.pending").gauge().value()).isZero();
+    }
+  }
 }
