@@ -112,12 +112,13 @@ public final class Engine implements AutoCloseable {
     this.failsafeScheduler = new InlineScheduler(support.scheduler);
     this.callbacks = new Callbacks(log);
     int order = 0;
+    SharedRateLimits sharedLimits = s.rateLimitStore == null ? null : new SharedRateLimits(s.rateLimitStore, support.scheduler, log);
     for (EngineSettings.Entry e : s.providers) {
       String id = e.provider().id();
       if (slots.containsKey(id)) {
         throw new IllegalArgumentException("provider '" + id + "' registered twice");
       }
-      slots.put(id, new ProviderSlot(e.provider(), e.config(), support, order++, s, metrics));
+      slots.put(id, new ProviderSlot(e.provider(), e.config(), support, order++, s, metrics, sharedLimits));
     }
     this.router = new Router(slots, s.routing);
     this.budgets = new Budgets(s.budget, s.budgetStore != null ? s.budgetStore : new InMemoryBudgetStore());

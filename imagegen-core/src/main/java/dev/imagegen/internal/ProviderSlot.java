@@ -3,12 +3,14 @@ package dev.imagegen.internal;
 import dev.failsafe.CircuitBreaker;
 import dev.failsafe.RateLimiter;
 import dev.imagegen.ErrorKind;
+import dev.imagegen.RateLimitedException;
 import dev.imagegen.spi.CostModel;
 import dev.imagegen.spi.ImageProvider;
 import dev.imagegen.spi.ProviderConfig;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 
@@ -36,6 +38,8 @@ final class ProviderSlot {
   private final CircuitBreaker<Object> breaker;
   private final Duration openFor;
   final @Nullable RateLimiter<Object> rateLimiter;
+  private final int requestsPerMinute;
+  private final @Nullable SharedRateLimits sharedLimits;
   final AsyncPermits permits;
   final Metrics.ProviderMetrics metrics;
   private final Clock clock;
@@ -44,7 +48,8 @@ final class ProviderSlot {
   private volatile @Nullable String cooldownReason;
   private volatile ErrorKind cooldownKind = ErrorKind.UNAVAILABLE;
 
-  ProviderSlot(ImageProvider provider, ProviderConfig config, Support support, int order, EngineSettings s, Metrics metrics) {
+  ProviderSlot(ImageProvider provider, ProviderConfig config, Support support, int order, EngineSettings s, Metrics metrics,
+      @Nullable SharedRateLimits sharedLimits) {
     this.provider = provider;
     this.config = config;
     this.context = new BaseContext(support, provider, config);
@@ -63,6 +68,8 @@ final class ProviderSlot {
         .build();
     int rpm = config.intValue(ProviderConfig.REQUESTS_PER_MINUTE, 0);
     this.rateLimiter = rpm > 0 ? RateLimiter.smoothBuilder(rpm, Duration.ofMinutes(1)).build() : null;
+    this.requestsPerMinute = rpm;
+    this.sharedLimits = sharedLimits;
     this.permits = new AsyncPermits(Math.max(1, config.intValue(ProviderConfig.MAX_CONCURRENT, s.defaultMaxConcurrent)));
     this.metrics = metrics.provider(provider.id());
     config.secrets().forEach(support.redactor::register);
@@ -70,6 +77,54 @@ final class ProviderSlot {
 
   String id() {
     return provider.id();
+  }
+
+  /**
+   * Takes a rate-limit permit for one call (only when {@code requests-per-minute} is set): from the
+   * shared store when the service has one, else (or when the store fails) from the local limiter.
+   *
+   * @param bound the longest wait accepted (the time left before the deadline)
+   * @return the wait before the call may go (zero: at once), or a {@link RateLimitedException}
+   *     when the permit would come at or after {@code bound}
+   */
+  CompletableFuture<Duration> reservePermit(Duration bound) {
+    RateLimiter<Object> local = rateLimiter;
+    if (local == null) {
+      return CompletableFuture.completedFuture(Duration.ZERO);
+    }
+    SharedRateLimits shared = sharedLimits;
+    if (shared == null) {
+      try {
+        return CompletableFuture.completedFuture(local(local, bound));
+      } catch (RateLimitedException e) {
+        return CompletableFuture.failedFuture(e);
+      }
+    }
+    // the store is asked for a permit strictly before the bound, as the local check below refuses one at the bound
+    Duration maxWait = bound.isZero() ? Duration.ZERO : bound.minusMillis(1);
+    return shared.acquire("provider:" + id() + ":requests", requestsPerMinute, Duration.ofMinutes(1), maxWait)
+        .thenApply(d -> {
+          if (d == null) {
+            return local(local, bound);
+          }
+          if (!d.granted() || d.delay().compareTo(bound) >= 0) {
+            throw tooLong("shared client-side rate limit", d.delay());
+          }
+          return d.delay();
+        });
+  }
+
+  private Duration local(RateLimiter<Object> local, Duration bound) {
+    Duration wait = local.reservePermit();
+    if (wait.compareTo(bound) >= 0) {
+      throw tooLong("client-side rate limit", wait);
+    }
+    return wait;
+  }
+
+  private RateLimitedException tooLong(String what, Duration wait) {
+    return new RateLimitedException(what + " of " + requestsPerMinute + "/min would delay the call past the deadline", id(),
+        wait, null);
   }
 
   /**
