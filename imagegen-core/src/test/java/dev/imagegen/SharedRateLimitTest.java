@@ -162,6 +162,30 @@ class SharedRateLimitTest {
   }
 
   @Test
+  void theProviderIsNotCalledOnTheStoresOwnThread() throws Exception {
+    MutableClock clock = new MutableClock();
+    java.util.concurrent.ExecutorService io = java.util.concurrent.Executors.newSingleThreadExecutor(r -> new Thread(r, "store-io"));
+    CountingStore store = new CountingStore(clock, Duration.ofSeconds(2)) {
+      @Override
+      public synchronized CompletionStage<Decision> acquire(String key, int limit, Duration window, Duration maxWait) {
+        return CompletableFuture.supplyAsync(() -> Decision.granted(Duration.ZERO), io); // answers on its I/O thread
+      }
+    };
+    List<String> threads = new java.util.concurrent.CopyOnWriteArrayList<>();
+    ScriptedProvider.Step ok = ScriptedProvider.ok();
+    ScriptedProvider p = new ScriptedProvider("p").then((r, c) -> {
+      threads.add(Thread.currentThread().getName());
+      return ok.apply(r, c);
+    });
+    try (ImageGenerationService s = service(p, clock, store)) {
+      s.generateImageWithFailover(ImageGenerationRequest.of("a lighthouse"));
+      assertThat(threads).hasSize(1).noneMatch(t -> t.equals("store-io"));
+    } finally {
+      io.shutdownNow();
+    }
+  }
+
+  @Test
   void aStoreThatThrowsFallsBackToTheLocalLimitWithOneWarn() {
     for (CountingStore.Mode mode : List.of(CountingStore.Mode.THROW, CountingStore.Mode.FAIL)) {
       MutableClock clock = new MutableClock();

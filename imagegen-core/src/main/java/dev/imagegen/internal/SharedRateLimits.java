@@ -18,7 +18,8 @@ import org.slf4j.Logger;
  * on the service's scheduler, and the store's outages tracked, so that one WARN is logged when an
  * outage starts and one INFO when it ends. While the store is down it is asked again at most every
  * {@link #PROBE_EVERY_NANOS}; the calls in between are answered "use the local limiter" at once,
- * so a store that hangs does not add its timeout to every call.
+ * so a store that hangs does not add its timeout to every call. Answers are handed on on the
+ * service's scheduler, never on the store's own thread.
  */
 final class SharedRateLimits {
   static final long PROBE_EVERY_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
@@ -81,10 +82,23 @@ final class SharedRateLimits {
           log.info("the shared rate-limit store {} answers again: providers' requests-per-minute limits are shared "
               + "across instances again", store);
         }
-        out.complete(d);
+        completeOnScheduler(out, d);
       }
     });
     return out;
+  }
+
+  /**
+   * Completes on the service's scheduler: the store answers on its own I/O thread (a Redis
+   * client's event loop), which must not run the provider call that follows.
+   */
+  private void completeOnScheduler(CompletableFuture<RateLimitStore.@Nullable Decision> out,
+      RateLimitStore.@Nullable Decision d) {
+    try {
+      scheduler.execute(() -> out.complete(d));
+    } catch (RejectedExecutionException e) {
+      out.complete(d); // closing
+    }
   }
 
   private void failed(CompletableFuture<RateLimitStore.@Nullable Decision> out, AtomicBoolean answered, Throwable e) {
@@ -97,6 +111,6 @@ final class SharedRateLimits {
       log.warn("the shared rate-limit store {} failed ({}); until it answers again each instance keeps providers' "
           + "requests-per-minute limits on its own", store, c.toString());
     }
-    out.complete(null); // logged first: the call this completes may end the generation at once
+    completeOnScheduler(out, null); // logged first: the call this completes may end the generation at once
   }
 }
