@@ -645,6 +645,18 @@ public final class ImageGenerationService implements AutoCloseable {
      * @return this
      */
     public Builder rateLimitStore(RateLimitStore store) { s.rateLimitStore = Objects.requireNonNull(store, "store"); return this; }
+    /**
+     * Shares providers' cool-downs for a refused key (401/403) and for exhausted credit or quota
+     * with the other instances that use the same store (a Redis one: {@code RedisCooldownStore} in
+     * imagegen-redis): the first instance to see it skips the provider in all of them for what is
+     * left of the cool-down ({@link #authCooldown}, {@link #creditsCooldown}). Best effort: a
+     * cool-down the store cannot share still applies here. The service subscribes when built and
+     * unsubscribes on close; it does not close the store.
+     *
+     * @param store the store
+     * @return this
+     */
+    public Builder cooldownStore(CooldownStore store) { s.cooldownStore = Objects.requireNonNull(store, "store"); return this; }
     /** @param journal where remote jobs are recorded (default in memory) @return this */
     public Builder jobJournal(JobJournal journal) { s.journal = journal; journalDir = null; return this; }
 

@@ -97,6 +97,7 @@ public final class Engine implements AutoCloseable {
   private final Map<String, CompletableFuture<ProviderHealth>> healthInFlight = new ConcurrentHashMap<>();
   private volatile boolean closed;
   private final Recovery recovery;
+  private final @Nullable SharedCooldowns sharedCooldowns;
 
   /**
    * Builds an engine.
@@ -137,6 +138,7 @@ public final class Engine implements AutoCloseable {
       support.close();
       throw new ConfigurationException(List.of("job journal: " + e.getMessage()));
     }
+    this.sharedCooldowns = SharedCooldowns.subscribe(s.cooldownStore, slots, log);
   }
 
   /**
@@ -784,6 +786,9 @@ public final class Engine implements AutoCloseable {
     }
     closed = true;
     recovery.close();
+    if (sharedCooldowns != null) {
+      sharedCooldowns.close();
+    }
     int n = 0;
     List<CompletableFuture<?>> callersFutures = new ArrayList<>();
     for (Generation g : List.copyOf(inFlight)) {

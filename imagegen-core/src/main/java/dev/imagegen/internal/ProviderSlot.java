@@ -40,6 +40,7 @@ final class ProviderSlot {
   final @Nullable RateLimiter<Object> rateLimiter;
   private final int requestsPerMinute;
   private final @Nullable SharedRateLimits sharedLimits;
+  private final dev.imagegen.@Nullable CooldownStore cooldowns;
   final AsyncPermits permits;
   final Metrics.ProviderMetrics metrics;
   private final Clock clock;
@@ -70,6 +71,7 @@ final class ProviderSlot {
     this.rateLimiter = rpm > 0 ? RateLimiter.smoothBuilder(rpm, Duration.ofMinutes(1)).build() : null;
     this.requestsPerMinute = rpm;
     this.sharedLimits = sharedLimits;
+    this.cooldowns = s.cooldownStore;
     this.permits = new AsyncPermits(Math.max(1, config.intValue(ProviderConfig.MAX_CONCURRENT, s.defaultMaxConcurrent)));
     this.metrics = metrics.provider(provider.id());
     config.secrets().forEach(support.redactor::register);
@@ -194,6 +196,36 @@ final class ProviderSlot {
    * @return whether this extended the cool-down (false when one lasting longer is in force)
    */
   boolean coolDown(Duration d, ErrorKind kind, String reason) {
+    boolean extended = applyCoolDown(d, kind, reason);
+    dev.imagegen.CooldownStore store = cooldowns;
+    if (extended && store != null && (kind == ErrorKind.AUTHENTICATION || kind == ErrorKind.INSUFFICIENT_CREDITS)
+        && !d.isNegative() && !d.isZero()) {
+      try {
+        store.publish(new dev.imagegen.CooldownStore.Cooldown(id(), kind, d, reason));
+      } catch (RuntimeException e) {
+        // best effort: the cool-down holds here; the store logs its own failures
+      }
+    }
+    return extended;
+  }
+
+  /**
+   * A cool-down another instance started (through the service's {@code CooldownStore}); not
+   * published again. One that would extend this instance's by a second or less is ignored: it is
+   * this instance's own, come back from the store a few milliseconds later.
+   *
+   * @return whether this extended the cool-down
+   */
+  synchronized boolean coolDownFromPeer(Duration d, ErrorKind kind, String reason) {
+    if (clock.millis() + d.toMillis() - PEER_TOLERANCE_MS <= cooldownUntil) {
+      return false;
+    }
+    return applyCoolDown(d, kind, reason + ", seen by another instance");
+  }
+
+  private static final long PEER_TOLERANCE_MS = 1000;
+
+  private synchronized boolean applyCoolDown(Duration d, ErrorKind kind, String reason) {
     long until = clock.millis() + d.toMillis();
     if (until > cooldownUntil) {
       cooldownReason = reason;
