@@ -42,7 +42,8 @@ final class EnvironmentConfiguration {
    * after {@code imagegen.}: known names, so that setting them is no "no such setting" warning.
    */
   static final List<String> MODULE_SETTINGS = List.of("redis.url", "redis.key-prefix", "redis.timeout",
-      "redis.journal.key-prefix", "redis.journal.lease");
+      "redis.journal.key-prefix", "redis.journal.lease", "redis.rate-limit.key-prefix",
+      "redis.cooldown.key-prefix");
 
   private static final String DURATION_FORMS = "duration such as 30s, 500ms, 5m, 1h or PT30S";
 

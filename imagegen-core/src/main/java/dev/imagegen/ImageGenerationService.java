@@ -661,6 +661,30 @@ public final class ImageGenerationService implements AutoCloseable {
     public Builder budget(BudgetPolicy policy) { s.budget = policy; return this; }
     /** @param store where spending is kept (default in memory) @return this */
     public Builder budgetStore(BudgetStore store) { s.budgetStore = store; return this; }
+    /**
+     * Shares providers' {@code requests-per-minute} limits with the other instances that use the
+     * same store (a Redis one: {@code RedisRateLimitStore} in imagegen-redis). Without one, each
+     * service limits on its own. When the store fails or does not answer within its
+     * {@link RateLimitStore#timeout()}, the call takes its permit from this service's own limiter
+     * (availability over exactness), with one WARN per outage and an INFO when it answers again.
+     * The service does not close the store.
+     *
+     * @param store the store
+     * @return this
+     */
+    public Builder rateLimitStore(RateLimitStore store) { s.rateLimitStore = Objects.requireNonNull(store, "store"); return this; }
+    /**
+     * Shares providers' cool-downs for a refused key (401/403) and for exhausted credit or quota
+     * with the other instances that use the same store (a Redis one: {@code RedisCooldownStore} in
+     * imagegen-redis): the first instance to see it skips the provider in all of them for what is
+     * left of the cool-down ({@link #authCooldown}, {@link #creditsCooldown}). Best effort: a
+     * cool-down the store cannot share still applies here. The service subscribes when built and
+     * unsubscribes on close; it does not close the store.
+     *
+     * @param store the store
+     * @return this
+     */
+    public Builder cooldownStore(CooldownStore store) { s.cooldownStore = Objects.requireNonNull(store, "store"); return this; }
     /** @param journal where remote jobs are recorded (default in memory) @return this */
     public Builder jobJournal(JobJournal journal) { s.journal = journal; journalDir = null; return this; }
 

@@ -220,7 +220,8 @@ public class ConfigurationTest {
   @Test
   void theRedisModulesSettingsAreKnownEvenInStrictModeAndTheirTyposAreWarned() {
     try (ImageGenerationService s = build(Map.of("FAL_KEY", "k-1", "IMAGEGEN_REDIS_URL", "redis://127.0.0.1:6379",
-        "IMAGEGEN_STRICT", "true"), props("imagegen.redis.journal.lease", "10s", "imagegen.redis.timeout", "2s"))) {
+        "IMAGEGEN_STRICT", "true"), props("imagegen.redis.journal.lease", "10s", "imagegen.redis.timeout", "2s",
+        "imagegen.redis.rate-limit.key-prefix", "app:rl:", "imagegen.redis.cooldown.key-prefix", "app:cd:"))) {
       assertThat(s.configurationWarnings()).isEmpty();
     }
     try (ImageGenerationService s = build(Map.of("FAL_KEY", "k-1"), props("imagegen.redis.ulr", "redis://127.0.0.1:6379"))) {

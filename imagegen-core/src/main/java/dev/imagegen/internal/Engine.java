@@ -99,6 +99,7 @@ public final class Engine implements AutoCloseable {
   private final Map<String, CompletableFuture<ProviderHealth>> healthInFlight = new ConcurrentHashMap<>();
   private volatile boolean closed;
   private final Recovery recovery;
+  private final @Nullable SharedCooldowns sharedCooldowns;
 
   /**
    * Builds an engine.
@@ -115,12 +116,13 @@ public final class Engine implements AutoCloseable {
     this.callbacks = new Callbacks(log);
     this.listeners = new Listeners(s.listeners, callbacks, log);
     int order = 0;
+    SharedRateLimits sharedLimits = s.rateLimitStore == null ? null : new SharedRateLimits(s.rateLimitStore, support.scheduler, log);
     for (EngineSettings.Entry e : s.providers) {
       String id = e.provider().id();
       if (slots.containsKey(id)) {
         throw new IllegalArgumentException("provider '" + id + "' registered twice");
       }
-      slots.put(id, new ProviderSlot(e.provider(), e.config(), support, order++, s, metrics));
+      slots.put(id, new ProviderSlot(e.provider(), e.config(), support, order++, s, metrics, sharedLimits));
     }
     this.router = new Router(slots, s.routing);
     this.budgets = new Budgets(s.budget, s.budgetStore != null ? s.budgetStore : new InMemoryBudgetStore());
@@ -139,6 +141,7 @@ public final class Engine implements AutoCloseable {
       support.close();
       throw new ConfigurationException(List.of("job journal: " + e.getMessage()));
     }
+    this.sharedCooldowns = SharedCooldowns.subscribe(s.cooldownStore, slots, log);
   }
 
   /**
@@ -831,6 +834,9 @@ public final class Engine implements AutoCloseable {
     }
     closed = true;
     recovery.close();
+    if (sharedCooldowns != null) {
+      sharedCooldowns.close();
+    }
     int n = 0;
     List<CompletableFuture<?>> callersFutures = new ArrayList<>();
     for (Generation g : List.copyOf(inFlight)) {

@@ -42,6 +42,10 @@ public final class EngineSettings {
   public Clock clock = Clock.systemUTC();
   public BudgetPolicy budget = BudgetPolicy.UNLIMITED;
   public @Nullable BudgetStore budgetStore;
+  /** Where providers' requests-per-minute limits are shared; null: each service limits on its own. */
+  public dev.imagegen.@Nullable RateLimitStore rateLimitStore;
+  /** Where providers' auth and credit cool-downs are shared; null: each service finds out on its own. */
+  public dev.imagegen.@Nullable CooldownStore cooldownStore;
   public @Nullable JobJournal journal;
   /** This service's instance id in the job journal (default: a random one). */
   public String instanceId = "i-" + java.util.UUID.randomUUID().toString().replace("-", "").substring(0, 16);
@@ -85,6 +89,8 @@ public final class EngineSettings {
     c.clock = clock;
     c.budget = budget;
     c.budgetStore = budgetStore;
+    c.rateLimitStore = rateLimitStore;
+    c.cooldownStore = cooldownStore;
     c.journal = journal;
     c.instanceId = instanceId;
     c.recoverOnBuild = recoverOnBuild;

@@ -10,7 +10,6 @@ import dev.imagegen.GenerationListener;
 import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ProgressEvent;
 import dev.imagegen.ProviderUnavailableException;
-import dev.imagegen.RateLimitedException;
 import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.spi.Reconciliation;
 import java.time.Duration;
@@ -192,19 +191,13 @@ final class ProviderAttempt {
     if (over()) {
       return CompletableFuture.failedFuture(stopped());
     }
-    CompletableFuture<Void> ready;
-    if (slot.rateLimiter != null) {
-      Duration wait = slot.rateLimiter.reservePermit();
-      if (wait.compareTo(Engine.remaining(generation)) >= 0) {
-        return CompletableFuture.failedFuture(new RateLimitedException("client-side rate limit of "
-            + slot.config.get("requests-per-minute").orElse("?") + "/min would delay the call past the deadline", slot.id(),
-            wait, null));
-      }
-      queuedNanos.addAndGet(wait.toNanos());
-      ready = wait.isZero() ? CompletableFuture.completedFuture(null) : engine.delayed(wait);
-    } else {
-      ready = CompletableFuture.completedFuture(null);
-    }
+    // the rate limiter's permit (shared or local); a wait up to the deadline is scheduled, a longer one is RATE_LIMITED
+    CompletableFuture<Void> ready = slot.rateLimiter == null ? CompletableFuture.completedFuture(null)
+        : slot.reservePermit(Engine.remaining(generation))
+            .thenCompose(wait -> {
+              queuedNanos.addAndGet(wait.toNanos());
+              return wait.isZero() ? CompletableFuture.completedFuture(null) : engine.delayed(wait);
+            });
     long[] waitStart = new long[1];
     return ready.thenCompose(v -> {
       CompletableFuture<Void> p = slot.permits.acquire();

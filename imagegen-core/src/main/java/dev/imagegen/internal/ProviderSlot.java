@@ -3,12 +3,14 @@ package dev.imagegen.internal;
 import dev.failsafe.CircuitBreaker;
 import dev.failsafe.RateLimiter;
 import dev.imagegen.ErrorKind;
+import dev.imagegen.RateLimitedException;
 import dev.imagegen.spi.CostModel;
 import dev.imagegen.spi.ImageProvider;
 import dev.imagegen.spi.ProviderConfig;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 
@@ -36,6 +38,9 @@ final class ProviderSlot {
   private final CircuitBreaker<Object> breaker;
   private final Duration openFor;
   final @Nullable RateLimiter<Object> rateLimiter;
+  private final int requestsPerMinute;
+  private final @Nullable SharedRateLimits sharedLimits;
+  private final dev.imagegen.@Nullable CooldownStore cooldowns;
   final AsyncPermits permits;
   final Metrics.ProviderMetrics metrics;
   private final Clock clock;
@@ -44,7 +49,8 @@ final class ProviderSlot {
   private volatile @Nullable String cooldownReason;
   private volatile ErrorKind cooldownKind = ErrorKind.UNAVAILABLE;
 
-  ProviderSlot(ImageProvider provider, ProviderConfig config, Support support, int order, EngineSettings s, Metrics metrics) {
+  ProviderSlot(ImageProvider provider, ProviderConfig config, Support support, int order, EngineSettings s, Metrics metrics,
+      @Nullable SharedRateLimits sharedLimits) {
     this.provider = provider;
     this.config = config;
     this.context = new BaseContext(support, provider, config);
@@ -63,6 +69,9 @@ final class ProviderSlot {
         .build();
     int rpm = config.intValue(ProviderConfig.REQUESTS_PER_MINUTE, 0);
     this.rateLimiter = rpm > 0 ? RateLimiter.smoothBuilder(rpm, Duration.ofMinutes(1)).build() : null;
+    this.requestsPerMinute = rpm;
+    this.sharedLimits = sharedLimits;
+    this.cooldowns = s.cooldownStore;
     this.permits = new AsyncPermits(Math.max(1, config.intValue(ProviderConfig.MAX_CONCURRENT, s.defaultMaxConcurrent)));
     this.metrics = metrics.provider(provider.id());
     config.secrets().forEach(support.redactor::register);
@@ -70,6 +79,54 @@ final class ProviderSlot {
 
   String id() {
     return provider.id();
+  }
+
+  /**
+   * Takes a rate-limit permit for one call (only when {@code requests-per-minute} is set): from the
+   * shared store when the service has one, else (or when the store fails) from the local limiter.
+   *
+   * @param bound the longest wait accepted (the time left before the deadline)
+   * @return the wait before the call may go (zero: at once), or a {@link RateLimitedException}
+   *     when the permit would come at or after {@code bound}
+   */
+  CompletableFuture<Duration> reservePermit(Duration bound) {
+    RateLimiter<Object> local = rateLimiter;
+    if (local == null) {
+      return CompletableFuture.completedFuture(Duration.ZERO);
+    }
+    SharedRateLimits shared = sharedLimits;
+    if (shared == null) {
+      try {
+        return CompletableFuture.completedFuture(local(local, bound));
+      } catch (RateLimitedException e) {
+        return CompletableFuture.failedFuture(e);
+      }
+    }
+    // the store is asked for a permit strictly before the bound, as the local check below refuses one at the bound
+    Duration maxWait = bound.isZero() ? Duration.ZERO : bound.minusMillis(1);
+    return shared.acquire("provider:" + id() + ":requests", requestsPerMinute, Duration.ofMinutes(1), maxWait)
+        .thenApply(d -> {
+          if (d == null) {
+            return local(local, bound);
+          }
+          if (!d.granted() || d.delay().compareTo(bound) >= 0) {
+            throw tooLong("shared client-side rate limit", d.delay());
+          }
+          return d.delay();
+        });
+  }
+
+  private Duration local(RateLimiter<Object> local, Duration bound) {
+    Duration wait = local.reservePermit();
+    if (wait.compareTo(bound) >= 0) {
+      throw tooLong("client-side rate limit", wait);
+    }
+    return wait;
+  }
+
+  private RateLimitedException tooLong(String what, Duration wait) {
+    return new RateLimitedException(what + " of " + requestsPerMinute + "/min would delay the call past the deadline", id(),
+        wait, null);
   }
 
   /**
@@ -139,6 +196,36 @@ final class ProviderSlot {
    * @return whether this extended the cool-down (false when one lasting longer is in force)
    */
   boolean coolDown(Duration d, ErrorKind kind, String reason) {
+    boolean extended = applyCoolDown(d, kind, reason);
+    dev.imagegen.CooldownStore store = cooldowns;
+    if (extended && store != null && (kind == ErrorKind.AUTHENTICATION || kind == ErrorKind.INSUFFICIENT_CREDITS)
+        && !d.isNegative() && !d.isZero()) {
+      try {
+        store.publish(new dev.imagegen.CooldownStore.Cooldown(id(), kind, d, reason));
+      } catch (RuntimeException e) {
+        // best effort: the cool-down holds here; the store logs its own failures
+      }
+    }
+    return extended;
+  }
+
+  /**
+   * A cool-down another instance started (through the service's {@code CooldownStore}); not
+   * published again. One that would extend this instance's by a second or less is ignored: it is
+   * this instance's own, come back from the store a few milliseconds later.
+   *
+   * @return whether this extended the cool-down
+   */
+  synchronized boolean coolDownFromPeer(Duration d, ErrorKind kind, String reason) {
+    if (clock.millis() + d.toMillis() - PEER_TOLERANCE_MS <= cooldownUntil) {
+      return false;
+    }
+    return applyCoolDown(d, kind, reason + ", seen by another instance");
+  }
+
+  private static final long PEER_TOLERANCE_MS = 1000;
+
+  private synchronized boolean applyCoolDown(Duration d, ErrorKind kind, String reason) {
     long until = clock.millis() + d.toMillis();
     if (until > cooldownUntil) {
       cooldownReason = reason;

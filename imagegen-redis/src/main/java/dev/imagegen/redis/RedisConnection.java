@@ -103,6 +103,18 @@ final class RedisConnection {
     }
   }
 
+  /**
+   * A new publish/subscribe connection (each subscriber has its own; Lettuce subscribes it again
+   * after a reconnect).
+   *
+   * @throws RuntimeException when Redis cannot be reached now
+   */
+  io.lettuce.core.pubsub.StatefulRedisPubSubConnection<String, String> connectPubSub() {
+    io.lettuce.core.pubsub.StatefulRedisPubSubConnection<String, String> c = client.connectPubSub();
+    c.setTimeout(timeout);
+    return c;
+  }
+
   /** Closes the connection and the client. */
   void close() {
     StatefulRedisConnection<String, String> c = connection;

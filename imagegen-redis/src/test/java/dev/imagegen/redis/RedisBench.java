@@ -19,7 +19,9 @@ import java.util.regex.Pattern;
  * What the Redis budget store adds to a generation: Redis round trips per generation and the
  * latency of {@code generateImageWithFailover} with a provider that answers at once, with the
  * in-memory store and with the Redis store side by side in one run (rounds interleaved), for a
- * per-image price (reserved = actual: no settlement) and a per-GPU-second price (settled after).
+ * per-image price (reserved = actual: no settlement) and a per-GPU-second price (settled after);
+ * and what the Redis rate-limit store adds against the local limiter (a free provider with
+ * {@code requests-per-minute} set so high that nobody waits).
  *
  * <p>Run: {@code ./mvnw -q -pl imagegen-redis -Pbench verify} (needs {@code redis-server}); the
  * arguments are generations per round and rounds.
@@ -37,12 +39,15 @@ public final class RedisBench {
     int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 5;
     BudgetPolicy policy = BudgetPolicy.builder().total("1000000").build();
     try (RedisServer redis = RedisServer.start();
-        RedisBudgetStore store = RedisBudgetStore.builder().url(redis.url()).build()) {
+        RedisBudgetStore store = RedisBudgetStore.builder().url(redis.url()).build();
+        RedisRateLimitStore limits = RedisRateLimitStore.connect(redis.url())) {
       Map<String, ImageGenerationService> services = new LinkedHashMap<>();
       services.put("per image, in memory", service(perImage(), policy, BudgetStore.inMemory()));
       services.put("per image, Redis", service(perImage(), policy, store));
       services.put("per GPU second, in memory", service(perGpuSecond(), policy, BudgetStore.inMemory()));
       services.put("per GPU second, Redis", service(perGpuSecond(), policy, store));
+      services.put("rate limit, local", limited(null));
+      services.put("rate limit, Redis", limited(limits));
       Map<String, long[]> nanos = new LinkedHashMap<>();
       Map<String, Long> trips = new LinkedHashMap<>();
       services.keySet().forEach(k -> {
@@ -57,7 +62,7 @@ public final class RedisBench {
       }
       for (int r = 0; r < rounds; r++) {
         for (Map.Entry<String, ImageGenerationService> e : services.entrySet()) {
-          long before = store.commandsSent();
+          long before = store.commandsSent() + limits.commandsSent();
           long evalsBefore = scriptCalls(redis);
           long[] out = nanos.get(e.getKey());
           for (int i = 0; i < perRound; i++) {
@@ -65,7 +70,7 @@ public final class RedisBench {
             e.getValue().generateImageWithFailover(ImageGenerationRequest.of("fox " + i));
             out[r * perRound + i] = System.nanoTime() - t0;
           }
-          long sent = store.commandsSent() - before;
+          long sent = store.commandsSent() + limits.commandsSent() - before;
           long evals = scriptCalls(redis) - evalsBefore;
           if (sent != evals) {
             throw new IllegalStateException("the store counted " + sent + " commands, the server ran " + evals + " scripts");
@@ -83,10 +88,10 @@ public final class RedisBench {
         System.out.printf("%-28s %12.2f %10.1f %10.1f%n", k, trips.get(k) / (double) (perRound * rounds),
             pct(v, 0.50), pct(v, 0.99));
       }
-      for (String price : new String[] {"per image", "per GPU second"}) {
-        long[] mem = nanos.get(price + ", in memory");
+      for (String price : new String[] {"per image", "per GPU second", "rate limit"}) {
+        long[] mem = nanos.get(price + (price.equals("rate limit") ? ", local" : ", in memory"));
         long[] red = nanos.get(price + ", Redis");
-        System.out.printf("%s: Redis / in memory p50 %.2fx (+%.1f µs), p99 %.2fx (+%.1f µs)%n", price,
+        System.out.printf("%s: Redis / " + (price.equals("rate limit") ? "local" : "in memory") + " p50 %.2fx (+%.1f µs), p99 %.2fx (+%.1f µs)%n", price,
             pct(red, 0.5) / pct(mem, 0.5), pct(red, 0.5) - pct(mem, 0.5), pct(red, 0.99) / pct(mem, 0.99),
             pct(red, 0.99) - pct(mem, 0.99));
       }
@@ -107,6 +112,16 @@ public final class RedisBench {
   private static ImageGenerationService service(ScriptedProvider p, BudgetPolicy policy, BudgetStore store) {
     return ImageGenerationService.builder().provider(p, ProviderConfig.builder("p").build()).budget(policy)
         .budgetStore(store).build();
+  }
+
+  /**
+   * A free provider under a requests-per-minute limit too high to make anyone wait (a billion a
+   * minute), with no budget: what is measured is the permit, from the local limiter or from Redis.
+   */
+  private static ImageGenerationService limited(RedisRateLimitStore limits) {
+    ImageGenerationService.Builder b = ImageGenerationService.builder().provider(new ScriptedProvider("p"),
+        ProviderConfig.builder("p").set(ProviderConfig.REQUESTS_PER_MINUTE, "1000000000").build());
+    return limits == null ? b.build() : b.rateLimitStore(limits).build();
   }
 
   private static double pct(long[] sorted, double q) {

@@ -62,7 +62,9 @@ class ConfigurationMetadataTest {
       entry("redis.key-prefix", "java.lang.String", "imagegen-redis: prefix of the budget store's keys."),
       entry("redis.timeout", "java.time.Duration", "imagegen-redis: Redis command timeout."),
       entry("redis.journal.key-prefix", "java.lang.String", "imagegen-redis: prefix of the job journal's keys."),
-      entry("redis.journal.lease", "java.time.Duration", "imagegen-redis: how long an instance's lease on its jobs lasts."));
+      entry("redis.journal.lease", "java.time.Duration", "imagegen-redis: how long an instance's lease on its jobs lasts."),
+      entry("redis.rate-limit.key-prefix", "java.lang.String", "imagegen-redis: prefix of the shared rate limit's keys."),
+      entry("redis.cooldown.key-prefix", "java.lang.String", "imagegen-redis: prefix of the shared cool-downs' keys."));
 
   /** Type and description of each standard provider key (ProviderConfig.STANDARD_SETTINGS). */
   private static final Map<String, String[]> STANDARD = Map.ofEntries(
