@@ -15,7 +15,8 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
-import org.springframework.boot.autoconfigure.SpringBootApplication;
+import org.springframework.boot.SpringBootConfiguration;
+import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
 
@@ -26,10 +27,12 @@ import org.springframework.boot.test.web.server.LocalServerPort;
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
     "imagegen.scripted.api-key=k-app", "imagegen.scripted.priority=1", "imagegen.budget.total=2", "imagegen.health.cache-ttl=1h",
-    "management.endpoint.health.show-details=always"})
+    "management.endpoint.health.show-details=always", "management.endpoints.web.exposure.include=health,metrics"})
 class ImageGenerationApplicationTest {
 
-  @SpringBootApplication
+  /** An application as a user writes one, without component scanning (this package holds the starter's own classes). */
+  @SpringBootConfiguration
+  @EnableAutoConfiguration
   static class App {}
 
   @Autowired ImageGenerationService service;
@@ -54,5 +57,29 @@ class ImageGenerationApplicationTest {
         URI.create("http://localhost:" + port + "/actuator/health/imagegen")).GET().build(), HttpResponse.BodyHandlers.ofString());
     assertThat(component.statusCode()).isEqualTo(200);
     assertThat(new ObjectMapper().readTree(component.body()).path("details").path("scripted").path("state").asText()).isEqualTo("UP");
+
+    // the meters, bound through imagegen-micrometer with Boot's MeterRegistry (events arrive on the listener's thread)
+    dev.imagegen.testing.Eventually.eventually(Duration.ofSeconds(10), () -> {
+      JsonNode duration = metric(http, "gen_ai.client.operation.duration?tag=gen_ai.provider.name:scripted");
+      assertThat(duration.path("measurements").get(0).path("value").asDouble()).as(duration.toString()).isEqualTo(1.0);
+    });
+    JsonNode attempts = metric(http, "imagegen.attempts?tag=imagegen.attempt.outcome:succeeded");
+    assertThat(attempts.path("measurements").get(0).path("value").asDouble()).as(attempts.toString()).isEqualTo(1.0);
+    JsonNode left = metric(http, "imagegen.budget.remaining?tag=imagegen.budget.scope:total");
+    assertThat(left.path("measurements").get(0).path("value").asDouble()).as(left.toString()).isEqualTo(2.0);
+  }
+
+  private JsonNode metric(HttpClient http, String nameAndQuery) {
+    try {
+      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/actuator/metrics/"
+          + nameAndQuery)).GET().build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).as(nameAndQuery + ": " + r.body()).isEqualTo(200);
+      return new ObjectMapper().readTree(r.body());
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
   }
 }
