@@ -531,6 +531,7 @@ public final class ImageGenerationService implements AutoCloseable {
       List<Runnable> checks = List.of(
           () -> c.intValue(ProviderConfig.PRIORITY, 100),
           () -> c.intValue(ProviderConfig.REQUESTS_PER_MINUTE, 0, 0, Integer.MAX_VALUE),
+          () -> c.intValue(ProviderConfig.POLLS_PER_SECOND, 0, 0, 1_000_000),
           () -> c.intValue(ProviderConfig.MAX_CONCURRENT, 1),
           () -> c.duration(ProviderConfig.TIMEOUT, Duration.ZERO),
           () -> c.longValue(ProviderConfig.MAX_IMAGE_BYTES, 1, 1, Long.MAX_VALUE),

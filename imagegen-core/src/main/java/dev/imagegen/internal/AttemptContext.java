@@ -76,6 +76,12 @@ final class AttemptContext implements GenerationContext {
     }
   }
 
+  @Override
+  public java.util.concurrent.ScheduledFuture<?> schedulePoll(dev.imagegen.spi.PollPolicy policy, java.time.Duration delay,
+      Runnable poll) {
+    return slot.schedulePoll(scheduler(), policy, delay, poll);
+  }
+
   /** How many cancel hooks this call holds (for tests). */
   int cancelHooks() {
     return hooks.size();

@@ -81,6 +81,34 @@ final class ProviderSlot {
     return provider.id();
   }
 
+  private volatile @Nullable PollBudget pollBudget;
+  private volatile boolean pollBudgetKnown;
+
+  /**
+   * The provider's poll budget, made at the first poll from the operator's {@code polls-per-second}
+   * or else the first poll policy's; null when it is 0 (no budget).
+   */
+  @Nullable PollBudget pollBudget(dev.imagegen.spi.PollPolicy policy) {
+    if (!pollBudgetKnown) {
+      synchronized (this) {
+        if (!pollBudgetKnown) {
+          int perSecond = config.intValue(ProviderConfig.POLLS_PER_SECOND, policy.pollsPerSecond());
+          pollBudget = perSecond > 0 ? new PollBudget(perSecond, System::nanoTime) : null;
+          pollBudgetKnown = true;
+        }
+      }
+    }
+    return pollBudget;
+  }
+
+  /** Schedules one status poll of this provider within its poll budget. */
+  java.util.concurrent.ScheduledFuture<?> schedulePoll(java.util.concurrent.ScheduledExecutorService scheduler,
+      dev.imagegen.spi.PollPolicy policy, Duration delay, Runnable poll) {
+    PollBudget b = pollBudget(policy);
+    return b == null ? scheduler.schedule(poll, delay.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS)
+        : b.schedule(scheduler, delay.toNanos(), poll);
+  }
+
   /**
    * Takes a rate-limit permit for one call (only when {@code requests-per-minute} is set): from the
    * shared store when the service has one, else (or when the store fails) from the local limiter.

@@ -225,7 +225,10 @@ final class Recovery {
     private volatile boolean cancelled;
     private final @Nullable ScheduledFuture<?> timer;
 
+    private final ProviderSlot slot;
+
     ResumeContext(ProviderSlot slot, JobJournal.Entry entry) {
+      this.slot = slot;
       this.base = slot.context;
       this.entry = entry;
       this.http = base.http().bind(this);
@@ -291,6 +294,12 @@ final class Recovery {
     }
 
     @Override public void progress(ProgressEvent event) {}
+
+    @Override
+    public java.util.concurrent.ScheduledFuture<?> schedulePoll(dev.imagegen.spi.PollPolicy policy, java.time.Duration delay,
+        Runnable poll) {
+      return slot.schedulePoll(scheduler(), policy, delay, poll); // a resumed job shares its provider's budget
+    }
 
     @Override
     public void remoteJobStarted(String remoteJobId, Supplier<CompletableFuture<?>> cancel) {

@@ -56,6 +56,22 @@ public interface GenerationContext extends ProviderContext {
   }
 
   /**
+   * Schedules one status poll of a remote job within the provider's poll budget: at
+   * {@code delay} from now, or later when the provider's other jobs in this service have taken the
+   * budget's room until then ({@link PollPolicy#pollsPerSecond()}). {@link JobPoller} calls it for
+   * every poll; a provider polling by its own loop should too. The default schedules at
+   * {@code delay} on {@link #scheduler()}, without a budget.
+   *
+   * @param policy the job's poll policy, whose {@code pollsPerSecond} is the provider's budget
+   * @param delay the earliest the poll is wanted
+   * @param poll the poll
+   * @return the scheduled poll
+   */
+  default ScheduledFuture<?> schedulePoll(PollPolicy policy, Duration delay, Runnable poll) {
+    return scheduler().schedule(poll, delay.toNanos(), TimeUnit.NANOSECONDS);
+  }
+
+  /**
    * Reports progress to the caller's listeners.
    *
    * @param event the event

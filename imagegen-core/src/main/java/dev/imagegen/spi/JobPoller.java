@@ -59,7 +59,7 @@ public final class JobPoller {
         return;
       }
       long ms = Math.max(delay.toMillis(), policy.floor().toMillis());
-      ctx.scheduler().schedule(this::pollOnce, ms, TimeUnit.MILLISECONDS);
+      ctx.schedulePoll(policy, Duration.ofMillis(ms), this::pollOnce); // within the provider's poll budget
     }
 
     private void pollOnce() {

@@ -10,15 +10,58 @@ import org.jspecify.annotations.Nullable;
  * {@code nextPollIn} the provider asks for). After {@code maxConsecutiveErrors} failed polls in a
  * row the wait fails.
  *
+ * <p>All jobs of one provider in a service share a poll budget: at most {@code pollsPerSecond}
+ * status polls per second in total, whatever the number of jobs waiting (the operator's
+ * {@code polls-per-second} setting wins; 0 means none). A job's poll is then due at the later of
+ * its own time and the first moment the budget has room, oldest request first, so with many jobs
+ * pending each is polled less often instead of the provider's limit being exceeded.
+ *
  * @param initialDelay delay before the first poll
  * @param interval delay between polls at first
  * @param maxInterval largest delay between polls
  * @param multiplier growth of the delay after each poll (1 = constant)
  * @param floor smallest delay ever used
  * @param maxConsecutiveErrors failed polls in a row before giving up
+ * @param pollsPerSecond the provider's poll budget: most status polls per second for all its jobs
+ *     in the service ({@value #DEFAULT_POLLS_PER_SECOND} unless the provider states its own; 0: none)
  */
 public record PollPolicy(Duration initialDelay, Duration interval, Duration maxInterval, double multiplier, Duration floor,
-    int maxConsecutiveErrors) {
+    int maxConsecutiveErrors, int pollsPerSecond) {
+
+  /** The poll budget of a provider that states none: 20 status polls per second for all its jobs. */
+  public static final int DEFAULT_POLLS_PER_SECOND = 20;
+
+  /** Validates the record. */
+  public PollPolicy {
+    if (pollsPerSecond < 0) {
+      throw new IllegalArgumentException("a poll budget cannot be negative, was " + pollsPerSecond);
+    }
+  }
+
+  /**
+   * A policy with the default poll budget ({@value #DEFAULT_POLLS_PER_SECOND} per second).
+   *
+   * @param initialDelay delay before the first poll
+   * @param interval delay between polls at first
+   * @param maxInterval largest delay between polls
+   * @param multiplier growth of the delay after each poll (1 = constant)
+   * @param floor smallest delay ever used
+   * @param maxConsecutiveErrors failed polls in a row before giving up
+   */
+  public PollPolicy(Duration initialDelay, Duration interval, Duration maxInterval, double multiplier, Duration floor,
+      int maxConsecutiveErrors) {
+    this(initialDelay, interval, maxInterval, multiplier, floor, maxConsecutiveErrors, DEFAULT_POLLS_PER_SECOND);
+  }
+
+  /**
+   * This policy with another poll budget.
+   *
+   * @param perSecond most status polls per second for all the provider's jobs (0: none)
+   * @return the policy
+   */
+  public PollPolicy withPollsPerSecond(int perSecond) {
+    return new PollPolicy(initialDelay, interval, maxInterval, multiplier, floor, maxConsecutiveErrors, perSecond);
+  }
 
   /**
    * A constant interval with the given floor.
@@ -41,7 +84,7 @@ public record PollPolicy(Duration initialDelay, Duration interval, Duration maxI
     Duration i = max(config.duration("poll-interval", interval), floor);
     Duration m = max(config.duration("poll-max-interval", maxInterval.compareTo(i) < 0 ? i : maxInterval), i);
     Duration first = config.get("poll-interval").isPresent() ? i : initialDelay;
-    return new PollPolicy(first, i, m, multiplier, floor, maxConsecutiveErrors);
+    return new PollPolicy(first, i, m, multiplier, floor, maxConsecutiveErrors, pollsPerSecond);
   }
 
   private static Duration max(Duration a, Duration b) {
@@ -66,6 +109,7 @@ public record PollPolicy(Duration initialDelay, Duration interval, Duration maxI
     private double multiplier = 1.0;
     private Duration floor = Duration.ofSeconds(1);
     private int maxConsecutiveErrors = 8;
+    private int pollsPerSecond = DEFAULT_POLLS_PER_SECOND;
 
     private Builder() {}
 
@@ -136,6 +180,18 @@ public record PollPolicy(Duration initialDelay, Duration interval, Duration maxI
     }
 
     /**
+     * The provider's poll budget: most status polls per second for all its jobs in the service,
+     * from its published limits (default {@value PollPolicy#DEFAULT_POLLS_PER_SECOND}; 0: none).
+     *
+     * @param value polls per second
+     * @return this
+     */
+    public Builder pollsPerSecond(int value) {
+      this.pollsPerSecond = value;
+      return this;
+    }
+
+    /**
      * Builds the policy.
      *
      * @return the policy
@@ -148,7 +204,7 @@ public record PollPolicy(Duration initialDelay, Duration interval, Duration maxI
       }
       Duration max = maxInterval != null ? maxInterval : interval;
       return new PollPolicy(initialDelay != null ? initialDelay : interval, interval, max.compareTo(interval) < 0 ? interval : max,
-          multiplier, floor, maxConsecutiveErrors);
+          multiplier, floor, maxConsecutiveErrors, pollsPerSecond);
     }
   }
 }

@@ -40,6 +40,11 @@ public final class ProviderConfig {
   public static final String TIMEOUT = "timeout";
   /** Standard key: client-side rate limit. */
   public static final String REQUESTS_PER_MINUTE = "requests-per-minute";
+  /**
+   * Standard key: the provider's poll budget, most status polls per second for all its jobs in the
+   * service (0: none); the provider's own default comes from its published limits.
+   */
+  public static final String POLLS_PER_SECOND = "polls-per-second";
   /** Standard key: most calls in flight at once; more wait in a queue. */
   public static final String MAX_CONCURRENT = "max-concurrent";
   /** Standard key: routing priority, lower first. */
@@ -71,7 +76,8 @@ public final class ProviderConfig {
    * starts with it, e.g. {@code price.fal-ai/flux-schnell}, which arrives from a property or an
    * environment variable as {@code price-fal-ai-flux-schnell}).
    */
-  public static final Set<String> STANDARD_SETTINGS = Set.of(API_KEY, BASE_URL, TIMEOUT, REQUESTS_PER_MINUTE, MAX_CONCURRENT,
+  public static final Set<String> STANDARD_SETTINGS = Set.of(API_KEY, BASE_URL, TIMEOUT, REQUESTS_PER_MINUTE, POLLS_PER_SECOND,
+      MAX_CONCURRENT,
       PRIORITY, ENABLED, PRICE_PER_IMAGE, PRICE_PER_MEGAPIXEL, PRICE_PER_GPU_SECOND, "price.*", TYPICAL_GPU_SECONDS,
       MAX_IMAGE_BYTES, ALLOW_PRIVATE_DOWNLOADS, DOWNLOAD_TIMEOUT);
 

@@ -85,7 +85,9 @@ final class BflProvider extends HttpImageProvider {
     this.safetyTolerance = config.get(SAFETY_TOLERANCE).isPresent() ? config.intValue(SAFETY_TOLERANCE, 2, 0, 6) : null;
     this.promptUpsampling = config.bool(PROMPT_UPSAMPLING, false);
     this.pollPolicy = PollPolicy.builder().initialDelay(Duration.ofMillis(500)).interval(Duration.ofMillis(500))
-        .maxInterval(Duration.ofSeconds(2)).multiplier(1.5).floor(POLL_FLOOR).build().withConfig(config);
+        .maxInterval(Duration.ofSeconds(2)).multiplier(1.5).floor(POLL_FLOOR)
+        // poll budget: BFL publishes no read limit; 24 active tasks per account, polled about once a second each
+        .pollsPerSecond(24).build().withConfig(config);
     ProviderCapabilities capabilities = ProviderCapabilities.builder()
         .models(BflModels.ORDER)
         .maxPromptLength(ProviderCapabilities.DEFAULT_MAX_PROMPT_LENGTH)

@@ -29,8 +29,10 @@ import java.util.stream.IntStream;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One request in fal's queue: polls {@code status_url?logs=1} ({@code IN_QUEUE} with its position,
- * {@code IN_PROGRESS} with logs, {@code COMPLETED}), then reads the result at {@code response_url}
+ * One request in fal's queue: polls {@code status_url?logs=0} while it is queued ({@code IN_QUEUE}
+ * with its position; a queued job has no logs, and {@code logs=1} would make fal send the whole log
+ * on every read), {@code status_url?logs=1} once it runs ({@code IN_PROGRESS} with logs, for the
+ * progress percent), until {@code COMPLETED}; then reads the result at {@code response_url}
  * and downloads the images; cancels with {@code PUT cancel_url}. The URLs are the ones the submit
  * returned (moved onto the configured base when they name another host), else built from the app's
  * {@code owner/alias}. A completed request whose result read fails is a failed run: fal has no
@@ -75,7 +77,7 @@ final class FalJob implements RemoteJob {
 
   @Override
   public CompletableFuture<PollResult> poll() {
-    HttpRequest req = provider.request(ctx, withLogs(statusUrl)).GET().build();
+    HttpRequest req = provider.request(ctx, withLogs(statusUrl, runningNanos != 0)).GET().build();
     return ctx.http().json(req, FalWire.Status.class).thenCompose(st -> {
       String s = st.status() == null ? "" : st.status().strip().toUpperCase(Locale.ROOT);
       if (s.equals("COMPLETED")) {
@@ -252,9 +254,9 @@ final class FalJob implements RemoteJob {
     return ProviderHttp.join(base, path + (u.getRawQuery() == null ? "" : "?" + u.getRawQuery()));
   }
 
-  private static URI withLogs(URI status) {
+  private static URI withLogs(URI status, boolean running) {
     String s = status.toString();
-    return s.contains("logs=") ? status : URI.create(s + (status.getRawQuery() == null ? "?" : "&") + "logs=1");
+    return s.contains("logs=") ? status : URI.create(s + (status.getRawQuery() == null ? "?" : "&") + (running ? "logs=1" : "logs=0"));
   }
 
   private static @Nullable Double percent(@Nullable String log) {

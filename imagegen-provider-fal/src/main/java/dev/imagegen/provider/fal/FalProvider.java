@@ -67,7 +67,9 @@ final class FalProvider extends HttpImageProvider {
     this.defaultEditModel = model(config, "edit-model", FalModels.NANO_BANANA_PRO_EDIT);
     this.safetyChecker = config.bool("enable-safety-checker", true);
     this.pollPolicy = PollPolicy.builder().initialDelay(Duration.ofMillis(300)).interval(Duration.ofMillis(500))
-        .maxInterval(Duration.ofSeconds(5)).multiplier(1.5).floor(POLL_FLOOR).build().withConfig(config);
+        .maxInterval(Duration.ofSeconds(5)).multiplier(1.5).floor(POLL_FLOOR)
+        // poll budget: fal publishes no status-read limit; 40 concurrent requests at most per account, twice a second each
+        .pollsPerSecond(80).build().withConfig(config);
     this.storage = new FalStorage(this, storageUrl(config, baseUrl), config.longValue("data-uri-max-bytes", 0, 0, Long.MAX_VALUE),
         config.duration("upload-cache-ttl", Duration.ofHours(1)));
     PriceTable prices = FalPrices.of(config, this::modelOrNull);

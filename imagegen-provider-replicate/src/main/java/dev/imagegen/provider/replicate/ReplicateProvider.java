@@ -83,7 +83,9 @@ final class ReplicateProvider extends HttpImageProvider {
   private static final String GPU_TIME = "replicate-gpu-time";
   /** Polls: first after 0.5 s, then every 1 s growing to 5 s; never faster than 100 ms (no documented floor). */
   static final PollPolicy POLL = PollPolicy.builder().initialDelay(Duration.ofMillis(500)).interval(Duration.ofSeconds(1))
-      .maxInterval(Duration.ofSeconds(5)).multiplier(1.5).floor(Duration.ofMillis(100)).build();
+      .maxInterval(Duration.ofSeconds(5)).multiplier(1.5).floor(Duration.ofMillis(100))
+      // poll budget: 3000 requests/min for every endpoint but create (50/s); 40/s leaves room for cancels and lookups
+      .pollsPerSecond(40).build();
 
   private final Secret token;
   final int waitSeconds;

@@ -440,8 +440,15 @@ public final class FalStubs implements ProviderStubs {
         .willReturn(json(200, inQueue(FLUX_ROOT, REQUEST_ID, 3))).willSetStateTo("queued-1"));
     server.stubFor(get(urlPathEqualTo(statusPath)).inScenario(sc).whenScenarioStateIs("queued-1")
         .willReturn(json(200, inQueue(FLUX_ROOT, REQUEST_ID, 1))).willSetStateTo("running"));
-    server.stubFor(get(urlPathEqualTo(statusPath)).inScenario(sc).whenScenarioStateIs("running")
-        .willReturn(json(200, inProgress(FLUX_ROOT, REQUEST_ID, "step 2/4"))).willSetStateTo("done"));
+    // fal sends logs only to a read with logs=1, and the whole log each time
+    for (String[] step : new String[][] {{"running", "running-2"}, {"running-2", "done"}}) {
+      server.stubFor(get(urlPathEqualTo(statusPath)).withQueryParam("logs", com.github.tomakehurst.wiremock.client.WireMock
+          .equalTo("1")).inScenario(sc).whenScenarioStateIs(step[0]).atPriority(1)
+          .willReturn(json(200, inProgress(FLUX_ROOT, REQUEST_ID, "step 2/4"))).willSetStateTo(step[1]));
+      server.stubFor(get(urlPathEqualTo(statusPath)).inScenario(sc).whenScenarioStateIs(step[0]).atPriority(2)
+          .willReturn(json(200, status(FLUX_ROOT, REQUEST_ID, "IN_PROGRESS", Map.of("logs", List.of()))))
+          .willSetStateTo(step[1]));
+    }
     server.stubFor(get(urlPathEqualTo(statusPath)).inScenario(sc).whenScenarioStateIs("done")
         .willReturn(json(200, completed(FLUX_ROOT, REQUEST_ID))));
     String path = imagePath(image, "Qm3xV0aZ");
