@@ -17,6 +17,11 @@ import java.util.concurrent.TimeUnit;
  * cancelled. A poll that fails with a retryable error (429, 5xx, reset) keeps the job, never
  * resubmits it, and slows down (honouring {@code Retry-After}); after the policy's limit of
  * consecutive failures the wait fails. Progress events go to the context.
+ *
+ * <p>The interval grows as the policy says, but never beyond a quarter of the job's age (nor below
+ * the policy's first interval): a job that is done after 4.5 s is seen by about 5.6 s, not at the
+ * next 5 s poll, so the wait the polling adds stays within a quarter of the job's own time; the
+ * provider's poll budget bounds the total however many jobs are young.
  */
 public final class JobPoller {
   private JobPoller() {}
@@ -38,6 +43,11 @@ public final class JobPoller {
     return result;
   }
 
+  /** {@code Loop.forAge}, for the package's tests. */
+  static Duration forAgeForTest(Duration interval, Duration age, PollPolicy policy) {
+    return Loop.forAge(interval, age, policy);
+  }
+
   private static final class Loop {
     private final GenerationContext ctx;
     private final RemoteJob job;
@@ -45,6 +55,7 @@ public final class JobPoller {
     private final CompletableFuture<ProviderResult> result;
     private Duration interval;
     private int errors;
+    private final long started = System.nanoTime();
 
     Loop(GenerationContext ctx, RemoteJob job, PollPolicy policy, CompletableFuture<ProviderResult> result) {
       this.ctx = ctx;
@@ -89,7 +100,8 @@ public final class JobPoller {
           if (p.progress() != null) {
             ctx.progress(p.progress());
           }
-          Duration next = p.nextPollIn() != null ? p.nextPollIn() : jitter(interval);
+          Duration next = p.nextPollIn() != null ? p.nextPollIn()
+              : jitter(forAge(interval, Duration.ofNanos(System.nanoTime() - started), policy));
           interval = grow(interval);
           schedule(next);
         }
@@ -116,6 +128,15 @@ public final class JobPoller {
       }
       ctx.log().debug("poll of job {} failed ({}), polling again in {} ms", job.id(), e.getMessage(), wait.toMillis());
       schedule(wait);
+    }
+
+    /** The interval, held to a quarter of the job's age (never below the policy's first interval). */
+    static Duration forAge(Duration interval, Duration age, PollPolicy policy) {
+      Duration cap = age.dividedBy(4);
+      if (cap.compareTo(policy.interval()) < 0) {
+        cap = policy.interval();
+      }
+      return interval.compareTo(cap) > 0 ? cap : interval;
     }
 
     private Duration grow(Duration d) {
