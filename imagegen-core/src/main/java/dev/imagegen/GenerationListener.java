@@ -34,8 +34,8 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Order.</b> For one generation: {@link #generationStarted}, then for each provider on its
  * route {@link #attemptStarted} (not for providers skipped without a call), any
  * {@link #retryScheduled}, {@link #attemptEnded} (skipped providers included), {@link #costSettled}
- * when the attempt spent or may have spent money, {@link #failedOver} when the next provider is
- * tried after a failure, and last {@link #generationFinished}. {@link #circuitChanged} is about a
+ * when the attempt spent or may have spent money, {@link #failedOver} when a provider is left to
+ * try after a failure, and last {@link #generationFinished}. {@link #circuitChanged} is about a
  * provider, not a generation. A request refused before it started (the pending limit, an invalid
  * request) produces no event: the caller gets the exception.
  *
@@ -190,10 +190,10 @@ public interface GenerationListener {
    * @param generationId the generation
    * @param from the provider that failed
    * @param errorKind the kind of its failure
-   * @param next the next provider on the route, or null when the rest of the route may still be
-   *     skipped (each is then reported as a skipped attempt)
+   * @param next the next provider on the route (it may still be skipped, reported as a skipped
+   *     attempt); when none is left the generation ends instead, and no failover is reported
    */
-  record FailedOver(String generationId, String from, ErrorKind errorKind, @Nullable String next) {}
+  record FailedOver(String generationId, String from, ErrorKind errorKind, String next) {}
 
   /**
    * A provider's circuit or cool-down changed.

@@ -111,6 +111,21 @@ class GenerationListenerTest {
   }
 
   @Test
+  void theLastProvidersFailureIsNoFailover() throws Exception {
+    ScriptedProvider a = new ScriptedProvider("a").then(ScriptedProvider.fail(new AuthenticationException("HTTP 401", "a")));
+    ScriptedProvider b = new ScriptedProvider("b").then(ScriptedProvider.fail(new AuthenticationException("HTTP 401", "b")));
+    Recorder r = new Recorder();
+    service = ImageGenerationService.builder()
+        .provider(a, ProviderConfig.builder("a").set("priority", "1").build())
+        .provider(b, ProviderConfig.builder("b").set("priority", "2").build()).listener(r).build();
+
+    assertThatThrownBy(() -> service.generateImageWithFailover(request())).isInstanceOf(AllProvidersFailedException.class);
+
+    eventually(WITHIN, () -> assertThat(r.lines).last().asString().startsWith("finished"));
+    assertThat(r.lines.stream().filter(l -> l.startsWith("failover"))).containsExactly("failover a AUTHENTICATION -> b");
+  }
+
+  @Test
   void aFailureEndsWithTheErrorTheCallerGets() throws Exception {
     ScriptedProvider a = new ScriptedProvider("a").then(ScriptedProvider.fail(new ContentPolicyException("NSFW", "a")));
     Recorder r = new Recorder();

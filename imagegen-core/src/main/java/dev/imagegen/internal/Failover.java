@@ -110,8 +110,8 @@ final class Failover {
     if (!failOver) {
       engine.end(g, e);
     } else {
-      if (!engine.listeners.none()) {
-        String upNext = position < route.size() ? route.get(position).id() : null;
+      if (!engine.listeners.none() && position < route.size()) { // no provider left: the generation ends, no failover
+        String upNext = route.get(position).id();
         ErrorKind kind = e.kind();
         engine.listeners.emit(l -> l.failedOver(new GenerationListener.FailedOver(g.id(), slot.id(), kind, upNext)));
       }

@@ -216,7 +216,7 @@ public final class ImagegenObservations implements GenerationListener {
       return;
     }
     g.observation.event(Observation.Event.of("imagegen.failover", "failover " + e.from() + " ("
-        + Semconv.errorType(e.errorKind()) + ")" + (e.next() == null ? "" : " -> " + e.next())));
+        + Semconv.errorType(e.errorKind()) + ") -> " + e.next()));
   }
 
   @Override
