@@ -76,6 +76,11 @@ final class AttemptContext implements GenerationContext {
     }
   }
 
+  @Override
+  public void onPush(String remoteJobId, Runnable nudge, CompletableFuture<?> until) {
+    onCancel(engine.pushes.register(providerId(), remoteJobId, nudge, until), until);
+  }
+
   /** How many cancel hooks this call holds (for tests). */
   int cancelHooks() {
     return hooks.size();

@@ -7,8 +7,11 @@ import dev.imagegen.RateLimitedException;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Waits for a {@link RemoteJob} by polling it on the shared scheduler: no thread is held between
@@ -16,7 +19,10 @@ import java.util.concurrent.TimeUnit;
  * attempt (caller, deadline, shutdown) sends the remote cancel; stops polling once the attempt is
  * cancelled. A poll that fails with a retryable error (429, 5xx, reset) keeps the job, never
  * resubmits it, and slows down (honouring {@code Retry-After}); after the policy's limit of
- * consecutive failures the wait fails. Progress events go to the context.
+ * consecutive failures the wait fails. Progress events go to the context. A verified webhook
+ * delivery for the job ({@link GenerationContext#onPush}) makes the loop poll at once instead of
+ * at its next scheduled time; at most one poll is in flight, and deliveries that arrive during a
+ * poll make one more poll after it.
  */
 public final class JobPoller {
   private JobPoller() {}
@@ -34,7 +40,9 @@ public final class JobPoller {
     ctx.remoteJobStarted(job.id(), job.handles(), job::cancel);
     ctx.onCancel(() -> result.completeExceptionally(
         new GenerationCancelledException("stopped waiting for job " + job.id(), ctx.providerId(), null)));
-    new Loop(ctx, job, policy, result).schedule(policy.initialDelay());
+    Loop loop = new Loop(ctx, job, policy, result);
+    ctx.onPush(job.id(), loop::pollNow, result);
+    loop.schedule(policy.initialDelay());
     return result;
   }
 
@@ -45,6 +53,9 @@ public final class JobPoller {
     private final CompletableFuture<ProviderResult> result;
     private Duration interval;
     private int errors;
+    private @Nullable ScheduledFuture<?> next; // guarded by this
+    private boolean polling; // guarded by this: a poll is claimed or in flight
+    private boolean nudged; // guarded by this: a push arrived while polling
 
     Loop(GenerationContext ctx, RemoteJob job, PollPolicy policy, CompletableFuture<ProviderResult> result) {
       this.ctx = ctx;
@@ -59,10 +70,50 @@ public final class JobPoller {
         return;
       }
       long ms = Math.max(delay.toMillis(), policy.floor().toMillis());
-      ctx.scheduler().schedule(this::pollOnce, ms, TimeUnit.MILLISECONDS);
+      ScheduledFuture<?> f = ctx.scheduler().schedule(this::pollOnce, ms, TimeUnit.MILLISECONDS);
+      synchronized (this) {
+        next = f;
+      }
+    }
+
+    /** A push: the scheduled poll is cancelled and one runs now (after the floor), or after the one in flight. */
+    void pollNow() {
+      synchronized (this) {
+        if (result.isDone() || ctx.isCancelled()) {
+          return;
+        }
+        if (polling) {
+          nudged = true;
+          return;
+        }
+        ScheduledFuture<?> f = next;
+        if (f != null && !f.cancel(false)) {
+          return; // the scheduled poll is starting now: it is the poll asked for
+        }
+        polling = true;
+        next = null;
+      }
+      try {
+        ctx.scheduler().schedule(this::poll, policy.floor().toMillis(), TimeUnit.MILLISECONDS);
+      } catch (RejectedExecutionException e) { // the service is closing
+        synchronized (this) {
+          polling = false;
+        }
+      }
     }
 
     private void pollOnce() {
+      synchronized (this) {
+        if (polling) {
+          return; // a push's poll runs
+        }
+        polling = true;
+        next = null;
+      }
+      poll();
+    }
+
+    private void poll() {
       if (result.isDone() || ctx.isCancelled()) {
         return;
       }
@@ -73,6 +124,12 @@ public final class JobPoller {
         poll = CompletableFuture.failedFuture(e);
       }
       poll.whenComplete((r, e) -> {
+        boolean again;
+        synchronized (this) {
+          polling = false;
+          again = nudged;
+          nudged = false;
+        }
         if (result.isDone()) {
           return;
         }
@@ -89,9 +146,9 @@ public final class JobPoller {
           if (p.progress() != null) {
             ctx.progress(p.progress());
           }
-          Duration next = p.nextPollIn() != null ? p.nextPollIn() : jitter(interval);
+          Duration wait = again ? Duration.ZERO : p.nextPollIn() != null ? p.nextPollIn() : jitter(interval);
           interval = grow(interval);
-          schedule(next);
+          schedule(wait);
         }
       });
     }
