@@ -187,6 +187,26 @@ class ReplicateWebhookTest {
   }
 
   @Test
+  void aPredictionResumedAfterACrashIsNudgedByItsWebhookToo(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws Exception {
+    dev.imagegen.JobJournal.directory(dir).started(new dev.imagegen.JobJournal.Entry("gen-1", "replicate", id,
+        Map.of("get", server.baseUrl() + "/v1/predictions/" + id, "cancel", server.baseUrl() + "/v1/predictions/" + id + "/cancel"),
+        "hash", Instant.now().plus(Duration.ofMinutes(5)), Instant.now(), "worker-1", dev.imagegen.JobJournal.RUNNING, null, null));
+    ProviderConfig c = ProviderConfig.builder("replicate").apiKey(KEY).baseUrl(server.baseUrl() + "/v1").set("wait-seconds", "0")
+        .set("webhook-url", HOOK).set("webhook-secret", SECRET).set("webhook-poll-interval", "60s").build();
+    ImageGenerationService s = ImageGenerationService.builder().provider(new ReplicateProviderFactory(), c).journal(dir)
+        .instanceId("worker-1").build();
+    services.add(s);
+    CompletableFuture<dev.imagegen.RecoveryReport> report = s.recoverAsync();
+    awaitPolls(1);
+    server.setScenarioState(STATE, "done");
+    assertThat(deliver(s, "msg_1", webhookBody("succeeded")).message()).isEqualTo("accepted");
+    assertThat(report.get(10, TimeUnit.SECONDS).with(dev.imagegen.RecoveryReport.Action.RESUMED)).hasSize(1);
+    assertThat(polls()).isEqualTo(2);
+    server.verify(0, stubs.submitRequests());
+  }
+
+  @Test
   void withoutAWebhookTheSafetyNetPollStillEndsTheWait() throws Exception {
     ImageGenerationService s = service("webhook-poll-interval", "1s");
     CompletableFuture<ImageGenerationResponse> f = s.generateAsync(ImageGenerationRequest.of("a red fox in snow"), "replicate");
