@@ -21,6 +21,7 @@ import dev.imagegen.spi.RemoteJob;
 import dev.imagegen.spi.Secret;
 import dev.imagegen.spi.StandardWebhooks;
 import dev.imagegen.spi.WebhookVerifier;
+import dev.imagegen.testing.CapturedLogs;
 import dev.imagegen.testing.MutableClock;
 import dev.imagegen.testing.TestImages;
 import java.nio.charset.StandardCharsets;
@@ -237,8 +238,12 @@ class WebhookReceiverTest {
 
   @Test
   void unsignedDeliveriesAreAcceptedOnlyWhenAllowedAndWrongSignaturesNever() throws Exception {
+    long mark = CapturedLogs.mark();
     Engine e = engine(new PushedProvider(StandardWebhooks.verifier(Secret.of(SECRET), json -> json.path("id").asText(null), true),
         Duration.ofSeconds(60)), "webhook-allow-unsigned", "true");
+    assertThat(CapturedLogs.active()).isTrue();
+    assertThat(CapturedLogs.since(mark, ev -> ev.message().contains("webhook-allow-unsigned is true"))).singleElement()
+        .satisfies(ev -> assertThat(ev.level()).isEqualTo(org.slf4j.event.Level.WARN));
     e.pushes.register("p", "job-1", nudges::incrementAndGet, new CompletableFuture<>());
     byte[] body = "{\"id\":\"job-1\"}".getBytes(StandardCharsets.UTF_8);
     assertThat(e.webhooks().handle("p", Map.of(), body).status()).isEqualTo(200);
