@@ -70,9 +70,8 @@ public final class JobPoller {
         return;
       }
       long ms = Math.max(delay.toMillis(), policy.floor().toMillis());
-      ScheduledFuture<?> f = ctx.scheduler().schedule(this::pollOnce, ms, TimeUnit.MILLISECONDS);
-      synchronized (this) {
-        next = f;
+      synchronized (this) { // held while scheduling, so the poll cannot start before next names it
+        next = ctx.scheduler().schedule(this::pollOnce, ms, TimeUnit.MILLISECONDS);
       }
     }
 
