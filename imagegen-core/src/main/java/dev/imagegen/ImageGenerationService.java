@@ -330,6 +330,18 @@ public final class ImageGenerationService implements AutoCloseable {
     return engine.models();
   }
 
+  /**
+   * The receiver of providers' webhook deliveries: mount it on the application's HTTP server at
+   * the URL each provider's {@code webhook-url} names (see {@link WebhookReceiver} and the README's
+   * "Webhooks"). A verified delivery for a job pending here makes its poll loop poll at once; the
+   * result still comes from the provider's status API.
+   *
+   * @return the receiver, one per service
+   */
+  public WebhookReceiver webhooks() {
+    return engine.webhooks();
+  }
+
   /** The configured provider ids, in registration order. */
   public List<String> providers() {
     return engine.providerIds();
@@ -781,6 +793,23 @@ public final class ImageGenerationService implements AutoCloseable {
     public Builder presets(List<Preset> presets) { s.presets.addAll(presets); return this; }
     /** @param file a JSON or properties file of presets (see {@link Preset#load}) @return this */
     public Builder presets(Path file) { s.presets.addAll(Preset.load(file)); return this; }
+    /**
+     * How far a webhook delivery's signed timestamp may be from this host's clock before the
+     * receiver refuses it as stale or replayed (default 5 minutes); delivery ids are remembered
+     * for twice as long.
+     *
+     * @param tolerance the tolerance, at least 1 s
+     * @return this
+     * @throws IllegalArgumentException when it is below 1 s
+     */
+    public Builder webhookTolerance(Duration tolerance) {
+      if (tolerance.compareTo(Duration.ofSeconds(1)) < 0) {
+        throw new IllegalArgumentException("the webhook tolerance must be at least 1 s, was " + tolerance);
+      }
+      s.webhookTolerance = tolerance;
+      return this;
+    }
+
     /** @param grace how long close() waits for remote cancels (default 5 s) @return this */
     public Builder shutdownGrace(Duration grace) { s.shutdownGrace = grace; return this; }
 

@@ -82,6 +82,11 @@ final class AttemptContext implements GenerationContext {
     return slot.schedulePoll(scheduler(), policy, delay, poll);
   }
 
+  @Override
+  public void onPush(String remoteJobId, Runnable nudge, CompletableFuture<?> until) {
+    onCancel(engine.pushes.register(providerId(), remoteJobId, nudge, until), until);
+  }
+
   /** How many cancel hooks this call holds (for tests). */
   int cancelHooks() {
     return hooks.size();

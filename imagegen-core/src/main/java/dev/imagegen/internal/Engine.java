@@ -100,6 +100,9 @@ public final class Engine implements AutoCloseable {
   private volatile boolean closed;
   private final Recovery recovery;
   private final @Nullable SharedCooldowns sharedCooldowns;
+  /** The poll loops webhook deliveries can nudge. */
+  final PushRegistry pushes = new PushRegistry();
+  private final WebhookIntake webhooks;
 
   /**
    * Builds an engine.
@@ -135,6 +138,7 @@ public final class Engine implements AutoCloseable {
     JobJournal journal = s.journal != null ? s.journal : new InMemoryJobJournal();
     this.settlement = new Settlement(budgets, journal, metrics, cache, log, s.instanceId, listeners);
     this.recovery = new Recovery(this, slots, cache);
+    this.webhooks = new WebhookIntake(slots, pushes, s.clock, s.webhookTolerance, log);
     try {
       journal.join(s.instanceId);
     } catch (RuntimeException e) {
@@ -155,6 +159,16 @@ public final class Engine implements AutoCloseable {
       return CompletableFuture.failedFuture(new IllegalStateException("the service is closed"));
     }
     return recovery.recover();
+  }
+
+  /** The receiver of providers' webhook deliveries: see {@code ImageGenerationService.webhooks()}. */
+  public dev.imagegen.WebhookReceiver webhooks() {
+    return webhooks;
+  }
+
+  /** How many remote jobs a webhook delivery can nudge now (for tests). */
+  int pushable() {
+    return pushes.size();
   }
 
   /** The presets requests can name: built-ins, then the configured ones. */

@@ -64,6 +64,8 @@ public final class EngineSettings {
   public Duration healthTimeout = Duration.ofSeconds(5);
   /** How long a provider's health result is reused by the all-providers check. */
   public Duration healthCacheTtl = Duration.ofSeconds(10);
+  /** How far a webhook delivery's timestamp may be from this host's clock. */
+  public Duration webhookTolerance = Duration.ofMinutes(5);
   /** What a generation and the health check say when no provider is configured. */
   public String noProviderMessage = "no provider is configured";
 
@@ -104,6 +106,7 @@ public final class EngineSettings {
     c.healthTimeout = healthTimeout;
     c.healthCacheTtl = healthCacheTtl;
     c.noProviderMessage = noProviderMessage;
+    c.webhookTolerance = webhookTolerance;
     return c;
   }
 }

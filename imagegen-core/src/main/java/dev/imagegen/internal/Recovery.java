@@ -293,6 +293,11 @@ final class Recovery {
       }
     }
 
+    @Override
+    public void onPush(String remoteJobId, Runnable nudge, CompletableFuture<?> until) {
+      onCancel(engine.pushes.register(providerId(), remoteJobId, nudge, until), until);
+    }
+
     @Override public void progress(ProgressEvent event) {}
 
     @Override

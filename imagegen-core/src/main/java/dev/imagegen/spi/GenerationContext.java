@@ -72,6 +72,19 @@ public interface GenerationContext extends ProviderContext {
   }
 
   /**
+   * Registers what to do when a verified webhook delivery names this attempt's remote job
+   * ({@link WebhookVerifier}): the service's receiver runs {@code nudge} (quick, non-blocking) for
+   * each accepted delivery, until {@code until} completes or the attempt is cancelled, after
+   * which the registration is gone. {@link JobPoller} registers its poll loop's "poll now". The
+   * default, for a context without a webhook receiver, does nothing.
+   *
+   * @param remoteJobId the provider's job id, as its deliveries name it
+   * @param nudge what to run for a delivery
+   * @param until the wait the registration belongs to
+   */
+  default void onPush(String remoteJobId, Runnable nudge, CompletableFuture<?> until) {}
+
+  /**
    * Reports progress to the caller's listeners.
    *
    * @param event the event

@@ -125,6 +125,18 @@ public interface ImageProvider extends AutoCloseable {
         + job.remoteJobId() + ")"));
   }
 
+  /**
+   * How this provider's webhook deliveries are verified, or null when it sends none (the default,
+   * and a provider whose webhooks are not configured): the service's
+   * {@code WebhookReceiver} answers 404 for it. See {@link WebhookVerifier} and
+   * {@link StandardWebhooks}.
+   *
+   * @return the verifier, or null
+   */
+  default @Nullable WebhookVerifier webhookVerifier() {
+    return null;
+  }
+
   /** Releases resources. Called once by the service's close. */
   @Override
   default void close() {}

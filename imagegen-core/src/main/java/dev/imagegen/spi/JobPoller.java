@@ -7,8 +7,11 @@ import dev.imagegen.RateLimitedException;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Waits for a {@link RemoteJob} by polling it on the shared scheduler: no thread is held between
@@ -22,6 +25,11 @@ import java.util.concurrent.TimeUnit;
  * the policy's first interval): a job that is done after 4.5 s is seen by about 5.6 s, not at the
  * next 5 s poll, so the wait the polling adds stays within a quarter of the job's own time; the
  * provider's poll budget bounds the total however many jobs are young.
+ *
+ * <p>A verified webhook
+ * delivery for the job ({@link GenerationContext#onPush}) makes the loop poll at once instead of
+ * at its next scheduled time; at most one poll is in flight, and deliveries that arrive during a
+ * poll make one more poll after it.
  */
 public final class JobPoller {
   private JobPoller() {}
@@ -39,7 +47,9 @@ public final class JobPoller {
     ctx.remoteJobStarted(job.id(), job.handles(), job::cancel);
     ctx.onCancel(() -> result.completeExceptionally(
         new GenerationCancelledException("stopped waiting for job " + job.id(), ctx.providerId(), null)));
-    new Loop(ctx, job, policy, result).schedule(policy.initialDelay());
+    Loop loop = new Loop(ctx, job, policy, result);
+    ctx.onPush(job.id(), loop::pollNow, result);
+    loop.schedule(policy.initialDelay());
     return result;
   }
 
@@ -56,6 +66,9 @@ public final class JobPoller {
     private Duration interval;
     private int errors;
     private final long started = System.nanoTime();
+    private @Nullable ScheduledFuture<?> next; // guarded by this
+    private boolean polling; // guarded by this: a poll is claimed or in flight
+    private boolean nudged; // guarded by this: a push arrived while polling
 
     Loop(GenerationContext ctx, RemoteJob job, PollPolicy policy, CompletableFuture<ProviderResult> result) {
       this.ctx = ctx;
@@ -70,10 +83,49 @@ public final class JobPoller {
         return;
       }
       long ms = Math.max(delay.toMillis(), policy.floor().toMillis());
-      ctx.schedulePoll(policy, Duration.ofMillis(ms), this::pollOnce); // within the provider's poll budget
+      synchronized (this) { // held while scheduling, so the poll cannot start before next names it
+        next = ctx.schedulePoll(policy, Duration.ofMillis(ms), this::pollOnce); // within the provider's poll budget
+      }
+    }
+
+    /** A push: the scheduled poll is cancelled and one runs now (after the floor), or after the one in flight. */
+    void pollNow() {
+      synchronized (this) {
+        if (result.isDone() || ctx.isCancelled()) {
+          return;
+        }
+        if (polling) {
+          nudged = true;
+          return;
+        }
+        ScheduledFuture<?> f = next;
+        if (f != null && !f.cancel(false)) {
+          return; // the scheduled poll is starting now: it is the poll asked for
+        }
+        polling = true;
+        next = null;
+      }
+      try {
+        ctx.scheduler().schedule(this::poll, policy.floor().toMillis(), TimeUnit.MILLISECONDS);
+      } catch (RejectedExecutionException e) { // the service is closing
+        synchronized (this) {
+          polling = false;
+        }
+      }
     }
 
     private void pollOnce() {
+      synchronized (this) {
+        if (polling) {
+          return; // a push's poll runs
+        }
+        polling = true;
+        next = null;
+      }
+      poll();
+    }
+
+    private void poll() {
       if (result.isDone() || ctx.isCancelled()) {
         return;
       }
@@ -84,6 +136,12 @@ public final class JobPoller {
         poll = CompletableFuture.failedFuture(e);
       }
       poll.whenComplete((r, e) -> {
+        boolean again;
+        synchronized (this) {
+          polling = false;
+          again = nudged;
+          nudged = false;
+        }
         if (result.isDone()) {
           return;
         }
@@ -100,10 +158,10 @@ public final class JobPoller {
           if (p.progress() != null) {
             ctx.progress(p.progress());
           }
-          Duration next = p.nextPollIn() != null ? p.nextPollIn()
+          Duration wait = again ? Duration.ZERO : p.nextPollIn() != null ? p.nextPollIn()
               : jitter(forAge(interval, Duration.ofNanos(System.nanoTime() - started), policy));
           interval = grow(interval);
-          schedule(next);
+          schedule(wait);
         }
       });
     }

@@ -22,7 +22,11 @@ import dev.imagegen.spi.ProviderHttp;
 import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.spi.Secret;
 import dev.imagegen.spi.SoftInput;
+import dev.imagegen.spi.WebhookVerifier;
+import dev.imagegen.spi.Webhooks;
 import java.net.URI;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.net.http.HttpRequest;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -59,6 +63,9 @@ final class FalProvider extends HttpImageProvider {
   private final boolean safetyChecker;
   private final PollPolicy pollPolicy;
   private final FalStorage storage;
+  /** Where fal sends each request's webhook, or null (polling only). */
+  private final @Nullable URI webhookUrl;
+  private final @Nullable FalWebhooks webhookVerifier;
 
   FalProvider(ProviderConfig config, Secret key) {
     super(config, DEFAULT_BASE_URL);
@@ -66,10 +73,15 @@ final class FalProvider extends HttpImageProvider {
     this.defaultModel = model(config, "model", FalModels.FLUX_SCHNELL);
     this.defaultEditModel = model(config, "edit-model", FalModels.NANO_BANANA_PRO_EDIT);
     this.safetyChecker = config.bool("enable-safety-checker", true);
-    this.pollPolicy = PollPolicy.builder().initialDelay(Duration.ofMillis(300)).interval(Duration.ofMillis(500))
+    PollPolicy normal = PollPolicy.builder().initialDelay(Duration.ofMillis(300)).interval(Duration.ofMillis(500))
         .maxInterval(Duration.ofSeconds(5)).multiplier(1.5).floor(POLL_FLOOR)
         // poll budget: fal publishes no status-read limit; 40 concurrent requests at most per account, twice a second each
         .pollsPerSecond(80).build().withConfig(config);
+    this.webhookUrl = Webhooks.url(config).orElse(null);
+    this.webhookVerifier = webhookUrl == null ? null
+        : new FalWebhooks(config.url(FalWebhooks.JWKS_URL, FalWebhooks.DEFAULT_JWKS_URL), Webhooks.allowUnsigned(config));
+    // with webhooks, a slow safety-net poll: a delivery makes the loop poll at once
+    this.pollPolicy = webhookUrl == null ? normal : Webhooks.safetyNet(normal, config);
     this.storage = new FalStorage(this, storageUrl(config, baseUrl), config.longValue("data-uri-max-bytes", 0, 0, Long.MAX_VALUE),
         config.duration("upload-cache-ttl", Duration.ofHours(1)));
     PriceTable prices = FalPrices.of(config, this::modelOrNull);
@@ -142,6 +154,12 @@ final class FalProvider extends HttpImageProvider {
     return config.url("storage-url", baseUrl.equals(URI.create(DEFAULT_BASE_URL)) ? DEFAULT_STORAGE_URL : baseUrl.toString());
   }
 
+  /** Ed25519 over fal's key set ({@link FalWebhooks}) when {@code webhook-url} is set, else null. */
+  @Override
+  public @Nullable WebhookVerifier webhookVerifier() {
+    return webhookVerifier;
+  }
+
   /** Sends the key as {@code Authorization: Key <key>}. */
   @Override
   protected HttpRequest.Builder authorize(HttpRequest.Builder request) {
@@ -208,7 +226,12 @@ final class FalProvider extends HttpImageProvider {
     } catch (IllegalArgumentException e) {
       return CompletableFuture.failedFuture(new InvalidRequestException("the fal options cannot be written as JSON", id()));
     }
-    HttpRequest.Builder req = request(ctx, FalJob.submitUrl(baseUrl, appId))
+    URI submitUrl = FalJob.submitUrl(baseUrl, appId);
+    if (webhookUrl != null) {
+      submitUrl = URI.create(submitUrl + (submitUrl.getRawQuery() == null ? "?" : "&") + "fal_webhook="
+          + URLEncoder.encode(webhookUrl.toString(), StandardCharsets.UTF_8));
+    }
+    HttpRequest.Builder req = request(ctx, submitUrl)
         .header("Content-Type", "application/json")
         .POST(body);
     long waitSeconds = ctx.remaining().toSeconds();

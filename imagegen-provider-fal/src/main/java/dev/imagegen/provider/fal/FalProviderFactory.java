@@ -3,6 +3,7 @@ package dev.imagegen.provider.fal;
 import dev.imagegen.spi.ImageProvider;
 import dev.imagegen.spi.ImageProviderFactory;
 import dev.imagegen.spi.ProviderConfig;
+import dev.imagegen.spi.Webhooks;
 import dev.imagegen.spi.Secret;
 import java.util.List;
 import java.util.Map;
@@ -32,6 +33,11 @@ import java.util.Set;
  *   <li>{@code enable-safety-checker} (default true), {@code max-reference-images} (default 4),
  *       {@code poll-interval}, {@code poll-max-interval}, {@code timeout}, the usual limits, and prices:
  *       {@code price-per-image}, {@code price-per-megapixel}, {@code price.<model-id>}.</li>
+ *   <li>{@code webhook-url}: where the application mounted {@code ImageGenerationService.webhooks()};
+ *       each submit then carries {@code ?fal_webhook=<url>}, and a verified delivery makes the wait
+ *       poll at once. {@code webhook-jwks-url}: fal's key set, default
+ *       {@code https://rest.fal.ai/.well-known/jwks.json}; {@code webhook-poll-interval}: the
+ *       safety-net poll, default 30 s; {@code webhook-allow-unsigned} (default false).</li>
  * </ul>
  */
 public final class FalProviderFactory implements ImageProviderFactory {
@@ -58,7 +64,8 @@ public final class FalProviderFactory implements ImageProviderFactory {
   @Override
   public Set<String> settings() {
     return Set.of("key-id", "key-secret", "storage-url", "model", "edit-model", "data-uri-max-bytes",
-        "upload-cache-ttl", "enable-safety-checker", "max-reference-images", "poll-interval", "poll-max-interval");
+        "upload-cache-ttl", "enable-safety-checker", "max-reference-images", "poll-interval", "poll-max-interval",
+        Webhooks.URL, FalWebhooks.JWKS_URL, Webhooks.ALLOW_UNSIGNED, Webhooks.POLL_INTERVAL);
   }
 
   @Override

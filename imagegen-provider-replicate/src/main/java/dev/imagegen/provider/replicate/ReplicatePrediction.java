@@ -86,8 +86,7 @@ final class ReplicatePrediction {
    */
   CompletableFuture<ProviderResult> resume(JobHandle job) {
     resumed = true;
-    return ctx.await(new Job(job.remoteJobId(), job.handle(GET_HANDLE), job.handle(CANCEL_HANDLE)),
-        ReplicateProvider.POLL.withConfig(ctx.config()));
+    return ctx.await(new Job(job.remoteJobId(), job.handle(GET_HANDLE), job.handle(CANCEL_HANDLE)), provider.pollPolicy);
   }
 
   private HttpRequest create() {
@@ -106,7 +105,10 @@ final class ReplicatePrediction {
     if (provider.retryCreateOnServerError) {
       ProviderHttp.retrySafe(b); // the operator accepts that a repeated create may bill twice
     }
-    return b.POST(ctx.http().jsonBody(new ReplicateWire.Create(target.version(), input))).build();
+    URI hook = provider.webhookUrl;
+    // only the end is asked for: the delivery just makes the poll loop read the prediction now
+    return b.POST(ctx.http().jsonBody(new ReplicateWire.Create(target.version(), input, hook == null ? null : hook.toString(),
+        hook == null ? null : List.of("completed")))).build();
   }
 
   /** N for {@code Prefer: wait=N}: the configured wait, at most 60 s, ending a second before the call's timeout. */
@@ -133,7 +135,7 @@ final class ReplicatePrediction {
 
   private CompletableFuture<ProviderResult> waitFor(ReplicateWire.Prediction p) {
     ctx.progress(progress(p));
-    return ctx.await(new Job(Objects.requireNonNull(p.id()), p.urls()), ReplicateProvider.POLL.withConfig(ctx.config()));
+    return ctx.await(new Job(Objects.requireNonNull(p.id()), p.urls()), provider.pollPolicy);
   }
 
   /** The result of a prediction that reached a terminal status. */

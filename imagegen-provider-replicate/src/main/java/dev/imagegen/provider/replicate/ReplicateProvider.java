@@ -25,6 +25,9 @@ import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.spi.ProviderSupport;
 import dev.imagegen.spi.Reconciliation;
 import dev.imagegen.spi.Secret;
+import dev.imagegen.spi.StandardWebhooks;
+import dev.imagegen.spi.WebhookVerifier;
+import dev.imagegen.spi.Webhooks;
 import java.math.BigDecimal;
 import java.net.URI;
 import java.net.http.HttpRequest;
@@ -87,7 +90,15 @@ final class ReplicateProvider extends HttpImageProvider {
       // poll budget: 3000 requests/min for every endpoint but create (50/s); 40/s leaves room for cancels and lookups
       .pollsPerSecond(40).build();
 
+  /** Config key: the webhook signing secret, {@code whsec_...} (GET /v1/webhooks/default/secret); required with {@code webhook-url}. */
+  static final String WEBHOOK_SECRET = "webhook-secret";
+
   private final Secret token;
+  /** Where Replicate sends each prediction's {@code completed} webhook, or null (polling only). */
+  final @Nullable URI webhookUrl;
+  private final @Nullable WebhookVerifier webhookVerifier;
+  /** How a prediction is polled: {@link #POLL}, or its slow safety net when webhooks are configured. */
+  final PollPolicy pollPolicy;
   final int waitSeconds;
   final boolean cancelAfter;
   final boolean retryCreateOnServerError;
@@ -116,6 +127,9 @@ final class ReplicateProvider extends HttpImageProvider {
     this.retryCreateOnServerError = config.bool(RETRY_CREATE_ON_SERVER_ERROR, false);
     this.reconcileDelay = config.duration(RECONCILE_DELAY, Duration.ofSeconds(2), Duration.ZERO, Duration.ofHours(1));
     this.defaultModel = model(DEFAULT_MODEL, config.get(DEFAULT_MODEL).orElse("flux-schnell"));
+    this.webhookUrl = Webhooks.url(config).orElse(null);
+    this.webhookVerifier = webhookUrl == null ? null : verifier(config);
+    this.pollPolicy = webhookUrl == null ? POLL.withConfig(config) : Webhooks.safetyNet(POLL.withConfig(config), config);
     Set<String> names = new LinkedHashSet<>();
     for (String m : config.get(MODELS).orElse("flux-schnell,sdxl").split(",")) {
       if (!m.isBlank()) {
@@ -157,6 +171,31 @@ final class ReplicateProvider extends HttpImageProvider {
         .build();
     PriceTable prices = prices(config, defaultModel);
     declare(capabilities, prices);
+  }
+
+  /**
+   * Standard Webhooks with the {@code webhook-secret}; the job is the body's prediction {@code id}.
+   *
+   * @throws IllegalStateException naming the key when the secret is missing or not {@code whsec_<base64>}
+   */
+  private static WebhookVerifier verifier(ProviderConfig config) {
+    Secret secret = config.secret(WEBHOOK_SECRET).filter(v -> !v.reveal().isBlank()).orElseThrow(() -> new IllegalStateException(
+        ID + ": '" + WEBHOOK_SECRET + "' is required with '" + Webhooks.URL + "': the whsec_... signing key that GET "
+            + "/v1/webhooks/default/secret returns"));
+    try {
+      return StandardWebhooks.verifier(secret, json -> {
+        JsonNode id = json.get("id");
+        return id != null && id.isTextual() ? id.asText() : null;
+      }, Webhooks.allowUnsigned(config));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalStateException(ID + ": '" + WEBHOOK_SECRET + "': " + e.getMessage());
+    }
+  }
+
+  /** Standard Webhooks over {@code webhook-secret} when {@code webhook-url} is set, else null. */
+  @Override
+  public @Nullable WebhookVerifier webhookVerifier() {
+    return webhookVerifier;
   }
 
   @Override

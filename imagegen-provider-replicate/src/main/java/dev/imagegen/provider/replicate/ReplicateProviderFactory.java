@@ -3,6 +3,7 @@ package dev.imagegen.provider.replicate;
 import dev.imagegen.spi.ImageProvider;
 import dev.imagegen.spi.ImageProviderFactory;
 import dev.imagegen.spi.ProviderConfig;
+import dev.imagegen.spi.Webhooks;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -21,7 +22,10 @@ import java.util.Set;
  * {@code cancel-after} (default true), {@code retry-create-on-server-error} (default false; when true a create is
  * treated as safe to repeat: a 5xx or lost answer is retried and may bill twice),
  * {@code poll-interval}, {@code timeout}, {@code requests-per-minute}, {@code max-concurrent},
- * {@code priority}.
+ * {@code priority}; webhooks: {@code webhook-url} (where the application mounted
+ * {@code ImageGenerationService.webhooks()}), {@code webhook-secret} (the {@code whsec_...} signing
+ * key, required with it), {@code webhook-poll-interval} (the safety-net poll, default 30 s),
+ * {@code webhook-allow-unsigned} (default false).
  *
  * <p>Found by {@link java.util.ServiceLoader}; stateless and thread-safe.
  */
@@ -46,7 +50,8 @@ public final class ReplicateProviderFactory implements ImageProviderFactory {
   @Override
   public Set<String> settings() {
     return Set.of("wait-seconds", "default-model", "models", "gpu", "cancel-after", "retry-create-on-server-error",
-        "reconcile-delay", "poll-interval", "poll-max-interval");
+        "reconcile-delay", "poll-interval", "poll-max-interval", Webhooks.URL, ReplicateProvider.WEBHOOK_SECRET,
+        Webhooks.ALLOW_UNSIGNED, Webhooks.POLL_INTERVAL);
   }
 
   /** Configured when an API token is set. */

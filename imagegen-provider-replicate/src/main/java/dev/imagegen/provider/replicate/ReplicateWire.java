@@ -67,8 +67,11 @@ final class ReplicateWire {
    *
    * @param version the 64-hex version id, or null for an official model
    * @param input the model's input
+   * @param webhook where Replicate POSTs the prediction, or null (no webhook)
+   * @param webhookEventsFilter the events sent to the webhook ({@code ["completed"]}), or null
    */
-  record Create(@Nullable String version, JsonNode input) {}
+  record Create(@Nullable String version, JsonNode input, @Nullable String webhook,
+      @JsonProperty("webhook_events_filter") @Nullable List<String> webhookEventsFilter) {}
 
   /**
    * A prediction, as every endpoint returns it.
