@@ -38,12 +38,13 @@ final class EnvironmentConfiguration {
       "journal.lease");
 
   /**
-   * Settings that optional modules read themselves ({@code imagegen-redis}'s stores), as the part
-   * after {@code imagegen.}: known names, so that setting them is no "no such setting" warning.
+   * Settings that optional modules read themselves ({@code imagegen-redis}'s stores, the Spring Boot
+   * starter's webhook endpoint), as the part after {@code imagegen.}: known names, so that setting them is no
+   * "no such setting" warning.
    */
   static final List<String> MODULE_SETTINGS = List.of("redis.url", "redis.key-prefix", "redis.timeout",
       "redis.journal.key-prefix", "redis.journal.lease", "redis.rate-limit.key-prefix",
-      "redis.cooldown.key-prefix");
+      "redis.cooldown.key-prefix", "webhooks.endpoint.enabled", "webhooks.endpoint.path");
 
   private static final String DURATION_FORMS = "duration such as 30s, 500ms, 5m, 1h or PT30S";
 

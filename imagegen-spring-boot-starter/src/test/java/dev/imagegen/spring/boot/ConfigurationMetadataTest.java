@@ -64,7 +64,11 @@ class ConfigurationMetadataTest {
       entry("redis.journal.key-prefix", "java.lang.String", "imagegen-redis: prefix of the job journal's keys."),
       entry("redis.journal.lease", "java.time.Duration", "imagegen-redis: how long an instance's lease on its jobs lasts."),
       entry("redis.rate-limit.key-prefix", "java.lang.String", "imagegen-redis: prefix of the shared rate limit's keys."),
-      entry("redis.cooldown.key-prefix", "java.lang.String", "imagegen-redis: prefix of the shared cool-downs' keys."));
+      entry("redis.cooldown.key-prefix", "java.lang.String", "imagegen-redis: prefix of the shared cool-downs' keys."),
+      entry("webhooks.endpoint.enabled", "java.lang.Boolean",
+          "Spring Boot starter: mounts the webhook receiver at imagegen.webhooks.endpoint.path (default false)."),
+      entry("webhooks.endpoint.path", "java.lang.String",
+          "Spring Boot starter: where POST <path>/<provider-id> receives webhook deliveries (default /imagegen/webhooks)."));
 
   /** Type and description of each standard provider key (ProviderConfig.STANDARD_SETTINGS). */
   private static final Map<String, String[]> STANDARD = Map.ofEntries(
