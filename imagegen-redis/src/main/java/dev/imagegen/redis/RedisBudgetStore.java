@@ -8,14 +8,9 @@ import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.sync.RedisCommands;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
-import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executors;
@@ -59,7 +54,7 @@ public final class RedisBudgetStore implements BudgetStore, AutoCloseable {
   /** The key prefix when none is given. */
   public static final String DEFAULT_KEY_PREFIX = "imagegen:budget:";
   /** The command timeout when none is given. */
-  public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(2);
+  public static final Duration DEFAULT_TIMEOUT = RedisStoreBuilder.DEFAULT_TIMEOUT;
   /** How long a window's keys are kept after its start when the window's length is not given. */
   public static final Duration DEFAULT_WINDOW_RETENTION = Duration.ofDays(400);
   /** How long a failed settlement is retried when nothing else is said. */
@@ -102,8 +97,8 @@ public final class RedisBudgetStore implements BudgetStore, AutoCloseable {
       "end",
       "return 1");
 
-  private static final String RESERVE_SHA = sha1(RESERVE);
-  private static final String SETTLE_SHA = sha1(SETTLE);
+  private static final String RESERVE_SHA = RedisConnection.sha1(RESERVE);
+  private static final String SETTLE_SHA = RedisConnection.sha1(SETTLE);
 
   private final RedisConnection redis;
   private final String address;
@@ -174,21 +169,7 @@ public final class RedisBudgetStore implements BudgetStore, AutoCloseable {
   static RedisBudgetStore fromSettings(Function<String, @Nullable String> settings) {
     List<String> problems = new ArrayList<>();
     Builder b = builder();
-    String url = settings.apply("imagegen.redis.url");
-    if (url == null) {
-      problems.add("imagegen.redis.url (IMAGEGEN_REDIS_URL) is not set: give the shared budget's Redis as "
-          + "redis://[user:password@]host:port/db (rediss:// for TLS)");
-    } else {
-      b.url(url);
-    }
-    String prefix = settings.apply("imagegen.redis.key-prefix");
-    if (prefix != null) {
-      b.keyPrefix(prefix);
-    }
-    Duration t = RedisConnection.duration(settings, "imagegen.redis.timeout", "2s, 500ms or PT2S", problems);
-    if (t != null) {
-      b.commandTimeout(t);
-    }
+    b.configure(settings, "imagegen.redis.key-prefix", "the shared budget's", problems);
     Duration w = RedisConnection.duration(settings, "imagegen.budget.window", "24h, 30m or PT24H", problems);
     if (w != null) {
       b.window(w);
@@ -462,58 +443,19 @@ public final class RedisBudgetStore implements BudgetStore, AutoCloseable {
     return RedisConnection.mask(url);
   }
 
-  private static String sha1(String script) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(script.getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
 
   /** Settings for a {@link RedisBudgetStore}. */
-  public static final class Builder {
-    private @Nullable String url;
-    private String prefix = DEFAULT_KEY_PREFIX;
-    private Duration timeout = DEFAULT_TIMEOUT;
+  public static final class Builder extends RedisStoreBuilder<Builder> {
     private @Nullable Duration window;
     private Duration retention = DEFAULT_WINDOW_RETENTION;
     private Duration settleRetryFor = DEFAULT_SETTLE_RETRY_FOR;
 
-    private Builder() {}
-
-    /**
-     * The Redis to use.
-     *
-     * @param url {@code redis://[user:password@]host:port/db}, {@code rediss://} for TLS
-     * @return this builder
-     */
-    public Builder url(String url) {
-      this.url = Objects.requireNonNull(url, "url");
-      return this;
+    private Builder() {
+      super(DEFAULT_KEY_PREFIX);
     }
 
-    /**
-     * The prefix of every key (default {@value #DEFAULT_KEY_PREFIX}); instances share a budget when
-     * they share the Redis and the prefix. On Redis Cluster, put a hash tag in it
-     * ({@code {imagegen}:budget:}) so that the scopes of a call live in one slot.
-     *
-     * @param prefix the prefix
-     * @return this builder
-     */
-    public Builder keyPrefix(String prefix) {
-      this.prefix = Objects.requireNonNull(prefix, "prefix");
-      return this;
-    }
-
-    /**
-     * How long a command (and a connection attempt) may take before the store gives up (default
-     * 2 s); a reservation that times out is refused.
-     *
-     * @param timeout a positive duration
-     * @return this builder
-     */
-    public Builder commandTimeout(Duration timeout) {
-      this.timeout = positive(timeout, "commandTimeout");
+    @Override
+    Builder self() {
       return this;
     }
 
@@ -566,19 +508,9 @@ public final class RedisBudgetStore implements BudgetStore, AutoCloseable {
      * @throws IllegalArgumentException when no URL was given or it is not a Redis URL
      */
     public RedisBudgetStore build() {
-      String u = url;
-      if (u == null) {
-        throw new IllegalArgumentException("imagegen.redis.url: no Redis URL given");
-      }
+      String u = requireUrl();
       return new RedisBudgetStore(this, u);
     }
 
-    private static Duration positive(Duration d, String name) {
-      Objects.requireNonNull(d, name);
-      if (d.isNegative() || d.isZero()) {
-        throw new IllegalArgumentException(name + ": must be positive, got " + d);
-      }
-      return d;
-    }
   }
 }

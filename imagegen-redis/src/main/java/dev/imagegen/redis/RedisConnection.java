@@ -141,6 +141,16 @@ final class RedisConnection {
     return u;
   }
 
+  /** The SHA-1 of a Lua script, in hex, as EVALSHA names it. */
+  static String sha1(String script) {
+    try {
+      return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-1")
+          .digest(script.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   /** Settings from system properties, else environment variables ({@code a.b-c} as {@code A_B_C}). */
   static Function<String, @Nullable String> environment() {
     return key -> {

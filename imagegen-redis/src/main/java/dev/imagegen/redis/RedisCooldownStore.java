@@ -8,14 +8,9 @@ import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
-import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -54,7 +49,7 @@ public final class RedisCooldownStore implements CooldownStore, AutoCloseable {
   /** The key prefix when none is given. */
   public static final String DEFAULT_KEY_PREFIX = "imagegen:cooldown:";
   /** The command timeout when none is given. */
-  public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(2);
+  public static final Duration DEFAULT_TIMEOUT = RedisStoreBuilder.DEFAULT_TIMEOUT;
 
   /**
    * KEYS[1]: the cool-down's key; KEYS[2]: the index. ARGV[1]: its TTL (ms); ARGV[2]: the value
@@ -86,8 +81,8 @@ public final class RedisCooldownStore implements CooldownStore, AutoCloseable {
       "end",
       "return out");
 
-  private static final String PUBLISH_SHA = sha1(PUBLISH);
-  private static final String LIST_SHA = sha1(LIST);
+  private static final String PUBLISH_SHA = RedisConnection.sha1(PUBLISH);
+  private static final String LIST_SHA = RedisConnection.sha1(LIST);
 
   private final RedisConnection redis;
   private final String address;
@@ -139,21 +134,7 @@ public final class RedisCooldownStore implements CooldownStore, AutoCloseable {
   static RedisCooldownStore fromSettings(Function<String, @Nullable String> settings) {
     List<String> problems = new ArrayList<>();
     Builder b = builder();
-    String url = settings.apply("imagegen.redis.url");
-    if (url == null) {
-      problems.add("imagegen.redis.url (IMAGEGEN_REDIS_URL) is not set: give the shared cool-downs' Redis as "
-          + "redis://[user:password@]host:port/db (rediss:// for TLS)");
-    } else {
-      b.url(url);
-    }
-    String prefix = settings.apply("imagegen.redis.cooldown.key-prefix");
-    if (prefix != null) {
-      b.keyPrefix(prefix);
-    }
-    Duration t = RedisConnection.duration(settings, "imagegen.redis.timeout", "2s, 500ms or PT2S", problems);
-    if (t != null) {
-      b.commandTimeout(t);
-    }
+    b.configure(settings, "imagegen.redis.cooldown.key-prefix", "the shared cool-downs'", problems);
     if (!problems.isEmpty()) {
       throw new ConfigurationException(problems);
     }
@@ -336,57 +317,16 @@ public final class RedisCooldownStore implements CooldownStore, AutoCloseable {
     return c;
   }
 
-  private static String sha1(String script) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(script.getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
 
   /** Settings for a {@link RedisCooldownStore}. */
-  public static final class Builder {
-    private @Nullable String url;
-    private String prefix = DEFAULT_KEY_PREFIX;
-    private Duration timeout = DEFAULT_TIMEOUT;
+  public static final class Builder extends RedisStoreBuilder<Builder> {
 
-    private Builder() {}
-
-    /**
-     * The Redis to use.
-     *
-     * @param url {@code redis://[user:password@]host:port/db}, {@code rediss://} for TLS
-     * @return this builder
-     */
-    public Builder url(String url) {
-      this.url = Objects.requireNonNull(url, "url");
-      return this;
+    private Builder() {
+      super(DEFAULT_KEY_PREFIX);
     }
 
-    /**
-     * The prefix of every key and of the channel (default {@value #DEFAULT_KEY_PREFIX}); instances
-     * share cool-downs when they share the Redis and the prefix.
-     *
-     * @param prefix the prefix
-     * @return this builder
-     */
-    public Builder keyPrefix(String prefix) {
-      this.prefix = Objects.requireNonNull(prefix, "prefix");
-      return this;
-    }
-
-    /**
-     * How long a command (and a connection attempt) may take (default 2 s).
-     *
-     * @param timeout a positive duration
-     * @return this builder
-     */
-    public Builder commandTimeout(Duration timeout) {
-      Objects.requireNonNull(timeout, "timeout");
-      if (timeout.isNegative() || timeout.isZero()) {
-        throw new IllegalArgumentException("commandTimeout: must be positive, got " + timeout);
-      }
-      this.timeout = timeout;
+    @Override
+    Builder self() {
       return this;
     }
 
@@ -397,10 +337,7 @@ public final class RedisCooldownStore implements CooldownStore, AutoCloseable {
      * @throws IllegalArgumentException when no URL was given or it is not a Redis URL
      */
     public RedisCooldownStore build() {
-      String u = url;
-      if (u == null) {
-        throw new IllegalArgumentException("imagegen.redis.url: no Redis URL given");
-      }
+      String u = requireUrl();
       return new RedisCooldownStore(this, u);
     }
   }

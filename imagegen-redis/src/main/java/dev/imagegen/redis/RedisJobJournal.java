@@ -73,7 +73,7 @@ public final class RedisJobJournal implements JobJournal, AutoCloseable {
   /** The key prefix when none is given. */
   public static final String DEFAULT_KEY_PREFIX = "imagegen:journal:";
   /** The command timeout when none is given. */
-  public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(2);
+  public static final Duration DEFAULT_TIMEOUT = RedisStoreBuilder.DEFAULT_TIMEOUT;
   /** How long a lease lives without a heartbeat when nothing else is said. */
   public static final Duration DEFAULT_LEASE_TTL = Duration.ofSeconds(10);
 
@@ -120,9 +120,9 @@ public final class RedisJobJournal implements JobJournal, AutoCloseable {
       "redis.call('SADD', KEYS[2], ARGV[3])",
       "return 1");
 
-  private static final String STARTED_SHA = sha1(STARTED);
-  private static final String ADOPT_SHA = sha1(ADOPT);
-  private static final String ENDED_SHA = sha1(ENDED);
+  private static final String STARTED_SHA = RedisConnection.sha1(STARTED);
+  private static final String ADOPT_SHA = RedisConnection.sha1(ADOPT);
+  private static final String ENDED_SHA = RedisConnection.sha1(ENDED);
 
   private final RedisConnection redis;
   private final String prefix;
@@ -184,21 +184,7 @@ public final class RedisJobJournal implements JobJournal, AutoCloseable {
   static RedisJobJournal fromSettings(Function<String, @Nullable String> settings) {
     List<String> problems = new ArrayList<>();
     Builder b = builder();
-    String url = settings.apply("imagegen.redis.url");
-    if (url == null) {
-      problems.add("imagegen.redis.url (IMAGEGEN_REDIS_URL) is not set: give the job journal's Redis as "
-          + "redis://[user:password@]host:port/db (rediss:// for TLS)");
-    } else {
-      b.url(url);
-    }
-    String prefix = settings.apply("imagegen.redis.journal.key-prefix");
-    if (prefix != null) {
-      b.keyPrefix(prefix);
-    }
-    Duration t = RedisConnection.duration(settings, "imagegen.redis.timeout", "2s, 500ms or PT2S", problems);
-    if (t != null) {
-      b.commandTimeout(t);
-    }
+    b.configure(settings, "imagegen.redis.journal.key-prefix", "the job journal's", problems);
     Duration l = RedisConnection.duration(settings, "imagegen.redis.journal.lease", "10s or PT10S", problems);
     if (l != null) {
       if (l.toMillis() < 100) {
@@ -593,60 +579,17 @@ public final class RedisJobJournal implements JobJournal, AutoCloseable {
     }
   }
 
-  private static String sha1(String script) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(script.getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
 
   /** Settings for a {@link RedisJobJournal}. */
-  public static final class Builder {
-    private @Nullable String url;
-    private String prefix = DEFAULT_KEY_PREFIX;
-    private Duration timeout = DEFAULT_TIMEOUT;
+  public static final class Builder extends RedisStoreBuilder<Builder> {
     private Duration leaseTtl = DEFAULT_LEASE_TTL;
 
-    private Builder() {}
-
-    /**
-     * The Redis to use.
-     *
-     * @param url {@code redis://[user:password@]host:port/db}, {@code rediss://} for TLS
-     * @return this builder
-     */
-    public Builder url(String url) {
-      this.url = Objects.requireNonNull(url, "url");
-      return this;
+    private Builder() {
+      super(DEFAULT_KEY_PREFIX);
     }
 
-    /**
-     * The prefix of every key (default {@value #DEFAULT_KEY_PREFIX}); instances share a journal
-     * when they share the Redis and the prefix. On Redis Cluster, put a hash tag in it
-     * ({@code {imagegen}:journal:}) so that an entry and the open set live in one slot.
-     *
-     * @param prefix the prefix
-     * @return this builder
-     */
-    public Builder keyPrefix(String prefix) {
-      this.prefix = Objects.requireNonNull(prefix, "prefix");
-      return this;
-    }
-
-    /**
-     * How long a command (and a connection attempt) may take before the journal gives up (default
-     * 2 s).
-     *
-     * @param timeout a positive duration
-     * @return this builder
-     */
-    public Builder commandTimeout(Duration timeout) {
-      Objects.requireNonNull(timeout, "commandTimeout");
-      if (timeout.isNegative() || timeout.isZero()) {
-        throw new IllegalArgumentException("commandTimeout: must be positive, got " + timeout);
-      }
-      this.timeout = timeout;
+    @Override
+    Builder self() {
       return this;
     }
 
@@ -674,10 +617,7 @@ public final class RedisJobJournal implements JobJournal, AutoCloseable {
      * @throws IllegalArgumentException when no URL was given or it is not a Redis URL
      */
     public RedisJobJournal build() {
-      String u = url;
-      if (u == null) {
-        throw new IllegalArgumentException("imagegen.redis.url: no Redis URL given");
-      }
+      String u = requireUrl();
       return new RedisJobJournal(this, u);
     }
   }

@@ -5,14 +5,9 @@ import dev.imagegen.RateLimitStore;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.async.RedisAsyncCommands;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
-import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -52,7 +47,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   /** The key prefix when none is given. */
   public static final String DEFAULT_KEY_PREFIX = "imagegen:ratelimit:";
   /** The command timeout when none is given. */
-  public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(2);
+  public static final Duration DEFAULT_TIMEOUT = RedisStoreBuilder.DEFAULT_TIMEOUT;
 
   /**
    * KEYS[1]: the limit's key. ARGV[1]: the interval between permits (microseconds); ARGV[2]: the
@@ -71,7 +66,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
       "redis.call('SET', KEYS[1], string.format('%.0f', nxt), 'PX', math.ceil((nxt - now) / 1000) + 1000)",
       "return {1, wait}");
 
-  private static final String ACQUIRE_SHA = sha1(ACQUIRE);
+  private static final String ACQUIRE_SHA = RedisConnection.sha1(ACQUIRE);
 
   private final RedisConnection redis;
   private final String address;
@@ -124,21 +119,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
   static RedisRateLimitStore fromSettings(Function<String, @Nullable String> settings) {
     List<String> problems = new ArrayList<>();
     Builder b = builder();
-    String url = settings.apply("imagegen.redis.url");
-    if (url == null) {
-      problems.add("imagegen.redis.url (IMAGEGEN_REDIS_URL) is not set: give the shared rate limit's Redis as "
-          + "redis://[user:password@]host:port/db (rediss:// for TLS)");
-    } else {
-      b.url(url);
-    }
-    String prefix = settings.apply("imagegen.redis.rate-limit.key-prefix");
-    if (prefix != null) {
-      b.keyPrefix(prefix);
-    }
-    Duration t = RedisConnection.duration(settings, "imagegen.redis.timeout", "2s, 500ms or PT2S", problems);
-    if (t != null) {
-      b.commandTimeout(t);
-    }
+    b.configure(settings, "imagegen.redis.rate-limit.key-prefix", "the shared rate limit's", problems);
     if (!problems.isEmpty()) {
       throw new ConfigurationException(problems);
     }
@@ -249,58 +230,16 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
         + e.getClass().getSimpleName() + ": " + e.getMessage() + ")", e);
   }
 
-  private static String sha1(String script) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(script.getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
 
   /** Settings for a {@link RedisRateLimitStore}. */
-  public static final class Builder {
-    private @Nullable String url;
-    private String prefix = DEFAULT_KEY_PREFIX;
-    private Duration timeout = DEFAULT_TIMEOUT;
+  public static final class Builder extends RedisStoreBuilder<Builder> {
 
-    private Builder() {}
-
-    /**
-     * The Redis to use.
-     *
-     * @param url {@code redis://[user:password@]host:port/db}, {@code rediss://} for TLS
-     * @return this builder
-     */
-    public Builder url(String url) {
-      this.url = Objects.requireNonNull(url, "url");
-      return this;
+    private Builder() {
+      super(DEFAULT_KEY_PREFIX);
     }
 
-    /**
-     * The prefix of every key (default {@value #DEFAULT_KEY_PREFIX}); instances share a limit when
-     * they share the Redis and the prefix.
-     *
-     * @param prefix the prefix
-     * @return this builder
-     */
-    public Builder keyPrefix(String prefix) {
-      this.prefix = Objects.requireNonNull(prefix, "prefix");
-      return this;
-    }
-
-    /**
-     * How long a command (and a connection attempt) may take before the store gives up (default
-     * 2 s); the engine then uses its local limiter for that call.
-     *
-     * @param timeout a positive duration
-     * @return this builder
-     */
-    public Builder commandTimeout(Duration timeout) {
-      Objects.requireNonNull(timeout, "timeout");
-      if (timeout.isNegative() || timeout.isZero()) {
-        throw new IllegalArgumentException("commandTimeout: must be positive, got " + timeout);
-      }
-      this.timeout = timeout;
+    @Override
+    Builder self() {
       return this;
     }
 
@@ -312,10 +251,7 @@ public final class RedisRateLimitStore implements RateLimitStore, AutoCloseable 
      * @throws IllegalArgumentException when no URL was given or it is not a Redis URL
      */
     public RedisRateLimitStore build() {
-      String u = url;
-      if (u == null) {
-        throw new IllegalArgumentException("imagegen.redis.url: no Redis URL given");
-      }
+      String u = requireUrl();
       return new RedisRateLimitStore(this, u);
     }
   }
