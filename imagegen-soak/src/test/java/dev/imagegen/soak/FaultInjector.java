@@ -378,6 +378,10 @@ final class FaultInjector {
   }
 
   private Response pollAnswer(Response response, String eventId, Job job) {
+    if (job.gated && job.failPolls.get() > 0 && job.failPolls.getAndDecrement() > 0) {
+      record(eventId, FaultKind.HTTP_503);
+      return error(response, FaultKind.HTTP_503);
+    }
     boolean doneWithInlineImage = job.fate == Job.Fate.DONE && job.deliveredPending.get() >= job.pendingPolls
         && response.getBodyAsString().contains(MARKER_B64);
     FaultKind f = decide(Protocol.Call.POLL, job.id, doneWithInlineImage);

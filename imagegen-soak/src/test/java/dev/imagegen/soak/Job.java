@@ -50,6 +50,8 @@ final class Job {
   volatile boolean gated;
   /** When a gated job was made done (System.nanoTime), or 0 while it runs. */
   volatile long releasedNanos;
+  /** Status polls of a gated job still to answer 503 (the webhook phase's one transient fault). */
+  final AtomicInteger failPolls = new AtomicInteger();
   /** When its first status poll reached the server (System.nanoTime), or 0. */
   volatile long firstPollNanos;
 

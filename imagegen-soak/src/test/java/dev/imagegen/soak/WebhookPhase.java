@@ -73,7 +73,9 @@ final class WebhookPhase {
     /** A signed delivery for a job that is not pending here, then the job's own. */
     NOT_PENDING_THEN_GOOD,
     /** A signed delivery before the job is done (its poll must say running), then a good one. */
-    EARLY_THEN_GOOD
+    EARLY_THEN_GOOD,
+    /** One signed delivery on time, whose poll is answered 503 once (then the job's status). */
+    ON_TIME_POLL_FAILS
   }
 
   /** What a delivery was meant to be. */
@@ -196,17 +198,12 @@ final class WebhookPhase {
       return th;
     });
     timer = t;
-    // each job's fate: seeded, an equal share of each (ON_TIME twice as often), shuffled per provider
+    // each job's fate: seeded, an equal share of each, shuffled per provider
     int gen = 0;
     for (String id : PROVIDERS) {
       List<Fate> deck = new ArrayList<>();
       while (deck.size() < PER_PROVIDER) {
-        for (Fate f : Fate.values()) {
-          deck.add(f);
-          if (f == Fate.ON_TIME) {
-            deck.add(f);
-          }
-        }
+        deck.addAll(Arrays.asList(Fate.values()));
       }
       deck = new ArrayList<>(deck.subList(0, PER_PROVIDER));
       Collections.shuffle(deck, new java.util.Random(seed * 7 + id.hashCode()));
@@ -330,6 +327,10 @@ final class WebhookPhase {
     switch (fate) {
       case ON_TIME -> later(at, () -> deliver(job, Kind.GOOD, null, 0, 0));
       case LATE, NEVER -> { }
+      case ON_TIME_POLL_FAILS -> {
+        job.failPolls.set(1); // the next poll, the delivery's, is answered 503 once
+        later(at, () -> deliver(job, Kind.GOOD, null, 0, 0));
+      }
       case TWICE_SAME_ID -> {
         String id = "msg_" + job.gen + "_" + msgSeq.incrementAndGet();
         long ts = Instant.now().getEpochSecond();

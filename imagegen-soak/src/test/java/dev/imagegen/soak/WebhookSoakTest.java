@@ -1,6 +1,8 @@
 package dev.imagegen.soak;
 
+import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -11,7 +13,8 @@ import org.junit.jupiter.api.TestMethodOrder;
 /**
  * The soak's webhook phase ({@link WebhookPhase}): 80 generations on Replicate and fal with
  * webhooks configured, each job's deliveries on time, late, twice, never, forged, stale, for a job
- * not pending, or early, as a seeded fate says; checked against invariants 17 to 22. The phase
+ * not pending, early, or on time with its poll answered 503 once, as a seeded fate says; checked
+ * against invariants 17 to 22 (and finding K, disabled until core's poll back-off changes). The phase
  * runs once; each invariant is its own test. The table goes to standard output and to
  * {@code target/soak-webhooks.txt}.
  */
@@ -69,6 +72,17 @@ class WebhookSoakTest {
   @DisplayName("21: an on-time delivery ends the wait at once (p90 of delivery to completion below 1 s)")
   void onTimeDeliveriesEndTheWaitAtOnce() {
     verdict.check(21);
+  }
+
+  @Test
+  @Order(23)
+  @Disabled("finding K (imagegen-soak/README.md): JobPoller.Loop.onError waits interval x 2^errors, and for a job that will "
+      + "send a webhook the interval is the safety net's, so one 503 to the poll a delivery made costs twice the safety-net "
+      + "interval (4 s here, 60 s at the default 30 s): later than no delivery at all")
+  @DisplayName("K: a delivery whose poll meets one transient 503 ends no later than the safety net would have")
+  void aFailedPushPollIsNoSlowerThanTheSafetyNet() {
+    List<String> v = verdict.failedPollWaits();
+    org.assertj.core.api.Assertions.assertThat(v).as("finding K").isEmpty();
   }
 
   @Test

@@ -282,9 +282,14 @@ final class WebhookVerdict {
 
   /** Delivery to completion (ms) of every first good delivery of a job whose fate sends one in time, sorted. */
   List<Long> latencies() {
+    return latencies(f -> !NO_TIMELY_DELIVERY.contains(f) && f != Fate.ON_TIME_POLL_FAILS);
+  }
+
+  /** Delivery to completion (ms) of the first good delivery of each job whose fate is accepted, sorted. */
+  List<Long> latencies(java.util.function.Predicate<Fate> fates) {
     List<Long> out = new ArrayList<>();
     for (Map.Entry<Integer, Fate> e : phase.fates.entrySet()) {
-      if (NO_TIMELY_DELIVERY.contains(e.getValue())) {
+      if (!fates.test(e.getValue())) {
         continue;
       }
       Delivery d = firstGood(e.getKey());
@@ -308,7 +313,8 @@ final class WebhookVerdict {
   private List<String> latency() {
     List<String> v = new ArrayList<>();
     List<Long> l = latencies();
-    long expected = phase.fates.values().stream().filter(f -> !NO_TIMELY_DELIVERY.contains(f)).count();
+    long expected = phase.fates.values().stream().filter(f -> !NO_TIMELY_DELIVERY.contains(f) && f != Fate.ON_TIME_POLL_FAILS)
+        .count();
     if (l.size() != expected) {
       v.add(l.size() + " on-time deliveries measured, expected " + expected + " (a delivery or an end is missing)");
     }
@@ -316,6 +322,30 @@ final class WebhookVerdict {
     if (p90 > P90_BOUND_MS || p90 < 0) {
       v.add("p90 of delivery to completion is " + p90 + " ms (bound " + P90_BOUND_MS + " ms; safety net "
           + WebhookPhase.SAFETY_NET_MS + " ms): " + l);
+    }
+    return v;
+  }
+
+  /**
+   * Finding K, not an invariant yet: a job whose delivery's poll met one transient 503 should end
+   * no later than a job with no delivery at all (the safety-net interval plus its jitter and slack
+   * after the delivery). Core backs the failed poll off by twice the safety-net interval.
+   */
+  List<String> failedPollWaits() {
+    List<String> v = new ArrayList<>();
+    long bound = (long) (WebhookPhase.SAFETY_NET_MS * 1.1) + SAFETY_NET_SLACK_MS;
+    for (Map.Entry<Integer, Fate> e : phase.fates.entrySet()) {
+      if (e.getValue() != Fate.ON_TIME_POLL_FAILS) {
+        continue;
+      }
+      Delivery d = firstGood(e.getKey());
+      Long end = phase.endNanos.get(e.getKey());
+      if (d == null || end == null) {
+        v.add(what(e.getKey()) + ": no delivery or no end");
+      } else if (ms(end - d.sentNanos()) > bound) {
+        v.add(what(e.getKey()) + ": its delivery's poll was answered 503 once, and the generation ended "
+            + ms(end - d.sentNanos()) + " ms after the delivery; a job with no delivery ends within " + bound + " ms");
+      }
     }
     return v;
   }
@@ -379,6 +409,9 @@ final class WebhookVerdict {
         + percentile(l, 0.9) + " ms, max " + percentile(l, 1.0) + " ms (" + l.size() + " on time); with no timely delivery "
         + "ended at most " + safetyMax + " ms after done; " + pollCount + " status polls for " + jobByGen.size()
         + " jobs; fal's key set read " + keySetReads + " time(s); phase " + ms(phase.wallNanos) + " ms"));
+    List<Long> failed = latencies(f -> f == Fate.ON_TIME_POLL_FAILS);
+    b.append(String.format("%-22s %s%n", "", "a delivery whose poll was answered 503 once: delivery to completion p50 "
+        + percentile(failed, 0.5) + " ms, max " + percentile(failed, 1.0) + " ms (" + failed.size() + " jobs; not an invariant)"));
     for (int i = 17; i <= 22; i++) {
       b.append(String.format("  %-20s %s%n", i + (violations(i).isEmpty() ? " holds" : " FAILS (" + violations(i).size() + ")"),
           INVARIANTS.get(i)));
