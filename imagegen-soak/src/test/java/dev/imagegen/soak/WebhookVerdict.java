@@ -410,8 +410,9 @@ final class WebhookVerdict {
         + "ended at most " + safetyMax + " ms after done; " + pollCount + " status polls for " + jobByGen.size()
         + " jobs; fal's key set read " + keySetReads + " time(s); phase " + ms(phase.wallNanos) + " ms"));
     List<Long> failed = latencies(f -> f == Fate.ON_TIME_POLL_FAILS);
-    b.append(String.format("%-22s %s%n", "", "a delivery whose poll was answered 503 once: delivery to completion p50 "
-        + percentile(failed, 0.5) + " ms, max " + percentile(failed, 1.0) + " ms (" + failed.size() + " jobs; not an invariant)"));
+    b.append(String.format("%-22s %s%n", "", "a delivery whose poll was answered 503 once: delivery to completion min "
+        + percentile(failed, 0.0) + " ms, p50 " + percentile(failed, 0.5) + " ms, max " + percentile(failed, 1.0) + " ms ("
+        + failed.size() + " jobs; not an invariant)"));
     for (int i = 17; i <= 22; i++) {
       b.append(String.format("  %-20s %s%n", i + (violations(i).isEmpty() ? " holds" : " FAILS (" + violations(i).size() + ")"),
           INVARIANTS.get(i)));
