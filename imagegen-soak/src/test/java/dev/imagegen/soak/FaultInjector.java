@@ -290,6 +290,7 @@ final class FaultInjector {
       }
       String id = prefix + protocol.tokens.get(0).substring(8);
       Job job = new Job(protocol.id, gen, prefix, id, eventId, fate, pending, imageSeed);
+      job.gated = ledger.gateJobs;
       ledger.jobByPrefix.put(prefix, job);
       ledger.jobById.put(id, job);
       ledger.jobBySubmitEvent.put(eventId, job);
@@ -319,7 +320,8 @@ final class FaultInjector {
    */
   private Response statusAnswer(Response stub, Job job, boolean deliver) {
     int step = job.deliveredPending.get();
-    if (job.fate == Job.Fate.NEVER || step < job.pendingPolls) {
+    boolean pending = job.gated ? job.heldRunning() : job.fate == Job.Fate.NEVER || step < job.pendingPolls;
+    if (pending) {
       if (deliver) {
         job.deliveredPending.incrementAndGet();
       }
@@ -362,6 +364,24 @@ final class FaultInjector {
   }
 
   private Response poll(Response response, String eventId, Job job) {
+    Response r = pollAnswer(response, eventId, job);
+    synchronized (job) {
+      if (job.firstPollNanos == 0) {
+        job.firstPollNanos = System.nanoTime();
+      }
+    }
+    java.util.function.Consumer<Job> hook = ledger.onPoll;
+    if (hook != null) {
+      hook.accept(job);
+    }
+    return r;
+  }
+
+  private Response pollAnswer(Response response, String eventId, Job job) {
+    if (job.gated && job.failPolls.get() > 0 && job.failPolls.getAndDecrement() > 0) {
+      record(eventId, FaultKind.HTTP_503);
+      return error(response, FaultKind.HTTP_503);
+    }
     boolean doneWithInlineImage = job.fate == Job.Fate.DONE && job.deliveredPending.get() >= job.pendingPolls
         && response.getBodyAsString().contains(MARKER_B64);
     FaultKind f = decide(Protocol.Call.POLL, job.id, doneWithInlineImage);

@@ -43,6 +43,27 @@ final class Job {
   volatile boolean gpuOverrun;
   /** The execution time its completed answer reported (ms), or -1. */
   volatile long reportedExecMs = -1;
+  /**
+   * Whether the job stays pending until {@link #release()} (the webhook phase: the job is done
+   * when the test says, not after a number of polls).
+   */
+  volatile boolean gated;
+  /** When a gated job was made done (System.nanoTime), or 0 while it runs. */
+  volatile long releasedNanos;
+  /** Status polls of a gated job still to answer 503 (the webhook phase's one transient fault). */
+  final AtomicInteger failPolls = new AtomicInteger();
+  /** When its first status poll reached the server (System.nanoTime), or 0. */
+  volatile long firstPollNanos;
+
+  /** Makes a gated job done: its next status answer is its end. */
+  void release() {
+    releasedNanos = System.nanoTime();
+  }
+
+  /** Whether a gated job is still running (never for a job that is not gated). */
+  boolean heldRunning() {
+    return gated && releasedNanos == 0;
+  }
 
   Job(String provider, int gen, String prefix, String id, String submitEvent, Fate fate, int pendingPolls, long imageSeed) {
     this.provider = provider;

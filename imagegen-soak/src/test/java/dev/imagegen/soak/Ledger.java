@@ -45,6 +45,10 @@ final class Ledger {
   volatile long holdLongMillis;
   /** Submits of generations from this number on get no fault (the crash phase: the crash is its fault). */
   volatile int cleanSubmitsFromGen = Integer.MAX_VALUE;
+  /** Whether new jobs are gated: pending until the test releases them (the webhook phase). */
+  volatile boolean gateJobs;
+  /** Told of every status poll of a job (after its answer was decided), or null. */
+  volatile java.util.function.@Nullable Consumer<Job> onPoll;
 
   long hold(int gen) {
     return gen % 2 == 0 ? holdMillis : holdLongMillis;

@@ -80,6 +80,36 @@ class SoakCatchesBreakageTest {
   }
 
   @Test
+  @DisplayName("a webhook receiver that checks no signature and no timestamp breaks invariant 18 (forged and stale deliveries poll)")
+  void unverifiedWebhooksAreCaught() throws Exception {
+    WebhookPhase phase = WebhookPhase.run(SEED, "breakage test: unverified webhooks", (id, p) -> Wrappers.unverifiedWebhooks(p));
+    phase.assertSound();
+    WebhookVerdict v = new WebhookVerdict(phase);
+    System.out.println(v.table());
+    AssertionError e = catchThrowableOfType(AssertionError.class, () -> v.check(18));
+    assertThat(e).as("the soak must report invariant 18 broken").isNotNull();
+    System.out.println("caught: " + String.join("\n", e.getMessage().lines().limit(3).toList()));
+    assertThat(e.getMessage()).contains("a forged delivery was answered Response[status=200").contains("expected 401")
+        .contains("a stale delivery was answered").contains("poll(s) of job");
+    v.check(17); // the images are still the jobs' own: a delivery never carries a result
+  }
+
+  @Test
+  @DisplayName("deliveries that nudge no poll loop leave every job to the safety net: invariant 21 breaks")
+  void webhooksThatNudgeNothingAreCaught() throws Exception {
+    WebhookPhase phase = WebhookPhase.run(SEED, "breakage test: webhooks name no job", (id, p) -> Wrappers.webhooksNameNoJob(p));
+    phase.assertSound();
+    WebhookVerdict v = new WebhookVerdict(phase);
+    System.out.println(v.table());
+    AssertionError e = catchThrowableOfType(AssertionError.class, () -> v.check(21));
+    assertThat(e).as("the soak must report invariant 21 broken").isNotNull();
+    System.out.println("caught: " + String.join("\n", e.getMessage().lines().limit(2).toList()));
+    assertThat(e.getMessage()).contains("p90 of delivery to completion is");
+    assertThat(catchThrowableOfType(AssertionError.class, () -> v.check(17))).isNotNull()
+        .hasMessageContaining("the early delivery made no poll before the job was done");
+  }
+
+  @Test
   @DisplayName("providers that can neither resume nor cancel by handle leave the crash's jobs running: invariant 16 breaks")
   void unrecoverableJobsAreCaught() throws Exception {
     Verdict v = soak("no recovery", Wrappers::noRecovery, true);

@@ -87,6 +87,11 @@ final class SoakServer implements AutoCloseable {
         .extensions(filter, transformer));
   }
 
+  /** Adds a stub to the running server (one that no outage follows: the webhook phase's key set). */
+  void stub(com.github.tomakehurst.wiremock.client.MappingBuilder mapping) {
+    current.stubFor(mapping);
+  }
+
   /** The server's base URL. */
   String baseUrl() {
     return "http://localhost:" + port;

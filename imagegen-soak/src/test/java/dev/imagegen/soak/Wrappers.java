@@ -94,6 +94,55 @@ final class Wrappers {
     };
   }
 
+  /**
+   * Broken: a webhook verifier that checks neither the signature nor the timestamp (it reads the
+   * delivery id and the job from the delivery and accepts it), as a receiver whose signature check
+   * was switched off. Invariant 18 must fail: forged and stale deliveries are accepted and poll.
+   */
+  static ImageProvider unverifiedWebhooks(ImageProvider p) {
+    return new Delegating(p) {
+      @Override
+      public dev.imagegen.spi.@Nullable WebhookVerifier webhookVerifier() {
+        if (p.webhookVerifier() == null) {
+          return null;
+        }
+        return (headers, body, ctx) -> {
+          String id = dev.imagegen.spi.Webhooks.header(headers, "webhook-id");
+          String falId = dev.imagegen.spi.Webhooks.header(headers, "X-Fal-Webhook-Request-Id");
+          String job;
+          try {
+            com.fasterxml.jackson.databind.JsonNode json = ctx.json().readTree(body);
+            job = json.has("id") ? json.get("id").asText() : json.path("request_id").asText(falId);
+          } catch (java.io.IOException e) {
+            return CompletableFuture.completedFuture(dev.imagegen.spi.WebhookVerifier.Rejection.malformed("not JSON"));
+          }
+          String delivery = id != null ? id : falId + "/" + dev.imagegen.spi.Webhooks.header(headers, "X-Fal-Webhook-Timestamp");
+          return CompletableFuture.completedFuture(new dev.imagegen.spi.WebhookVerifier.Delivery(delivery, job, null));
+        };
+      }
+    };
+  }
+
+  /**
+   * Broken: a webhook verifier that checks deliveries as the provider's does but loses the job
+   * they name, so no delivery nudges a poll loop and only the safety net ends a job. Invariant 21
+   * must fail (deliveries take the safety-net interval), and 17 (an early delivery polls nothing).
+   */
+  static ImageProvider webhooksNameNoJob(ImageProvider p) {
+    return new Delegating(p) {
+      @Override
+      public dev.imagegen.spi.@Nullable WebhookVerifier webhookVerifier() {
+        dev.imagegen.spi.WebhookVerifier real = p.webhookVerifier();
+        if (real == null) {
+          return null;
+        }
+        return (headers, body, ctx) -> real.verify(headers, body, ctx).thenApply(v ->
+            v instanceof dev.imagegen.spi.WebhookVerifier.Delivery d
+                ? new dev.imagegen.spi.WebhookVerifier.Delivery(d.deliveryId(), null, d.timestamp()) : v);
+      }
+    };
+  }
+
   /** An attempt's context that changes the cancel handed to {@link GenerationContext#remoteJobStarted}. */
   private static final class Context implements GenerationContext {
     private final GenerationContext ctx;
