@@ -53,6 +53,9 @@ public final class JobPoller {
     return result;
   }
 
+  /** The first wait after a failed poll is at most twice this, then it doubles per failure in a row. */
+  static final Duration ERROR_BACKOFF_BASE = Duration.ofMillis(500);
+
   /** {@code Loop.forAge}, for the package's tests. */
   static Duration forAgeForTest(Duration interval, Duration age, PollPolicy policy) {
     return Loop.forAge(interval, age, policy);
@@ -175,7 +178,10 @@ public final class JobPoller {
             : new ProviderUnavailableException("polling job " + job.id() + " failed: " + e, ctx.providerId(), e));
         return;
       }
-      Duration wait = interval.multipliedBy(1L << Math.min(errors, 4));
+      // a failed poll is retried soon, doubling per failure in a row, from at most 500 ms: not from the
+      // interval, which for a job polled as a webhook's safety net is 30 s (the poll budget bounds the total)
+      Duration base = interval.compareTo(ERROR_BACKOFF_BASE) < 0 ? interval : ERROR_BACKOFF_BASE;
+      Duration wait = base.multipliedBy(1L << Math.min(errors, 4));
       Duration retryAfter = e instanceof RateLimitedException rl ? rl.retryAfter()
           : e instanceof ProviderUnavailableException pu ? pu.retryAfter() : null;
       if (retryAfter != null && retryAfter.compareTo(wait) > 0) {

@@ -2,7 +2,6 @@ package dev.imagegen.soak;
 
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -76,9 +75,6 @@ class WebhookSoakTest {
 
   @Test
   @Order(23)
-  @Disabled("finding K (imagegen-soak/README.md): JobPoller.Loop.onError waits interval x 2^errors, and for a job that will "
-      + "send a webhook the interval is the safety net's, so one 503 to the poll a delivery made costs twice the safety-net "
-      + "interval (4 s here, 60 s at the default 30 s): later than no delivery at all")
   @DisplayName("K: a delivery whose poll meets one transient 503 ends no later than the safety net would have")
   void aFailedPushPollIsNoSlowerThanTheSafetyNet() {
     List<String> v = verdict.failedPollWaits();
