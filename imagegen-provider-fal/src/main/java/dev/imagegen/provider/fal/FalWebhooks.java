@@ -151,13 +151,37 @@ final class FalWebhooks implements WebhookVerifier {
     if (!fresh && k != null && Duration.between(k.fetched(), Instant.now()).compareTo(KEEP) < 0) {
       return CompletableFuture.completedFuture(k);
     }
+    // deliveries that arrive together share one fetch in flight
+    CompletableFuture<Keys> mine = new CompletableFuture<>();
+    CompletableFuture<Keys> running = fetching.compareAndExchange(null, mine);
+    if (running != null) {
+      return running;
+    }
     HttpRequest req = HttpRequest.newBuilder(jwksUrl).header("Accept", "application/json").GET().build();
-    return ctx.http().json(req).thenApply(json -> {
-      Keys read = new Keys(parse(json), Instant.now());
-      keys = read;
-      return read;
+    CompletableFuture<Keys> f;
+    try {
+      f = ctx.http().json(req).thenApply(json -> {
+        Keys read = new Keys(parse(json), Instant.now());
+        keys = read;
+        return read;
+      });
+    } catch (RuntimeException e) {
+      f = CompletableFuture.failedFuture(e);
+    }
+    f.whenComplete((read, e) -> {
+      fetching.compareAndSet(mine, null);
+      if (e != null) {
+        mine.completeExceptionally(e);
+      } else {
+        mine.complete(read);
+      }
     });
+    return mine;
   }
+
+  /** The key-set fetch in flight, if any. */
+  private final java.util.concurrent.atomic.AtomicReference<@Nullable CompletableFuture<Keys>> fetching =
+      new java.util.concurrent.atomic.AtomicReference<>();
 
   /**
    * The Ed25519 keys of a JSON Web Key Set ({@code {"keys":[{"kty":"OKP","crv":"Ed25519","x":"..."}]}}).

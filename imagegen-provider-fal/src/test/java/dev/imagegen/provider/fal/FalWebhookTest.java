@@ -124,6 +124,23 @@ class FalWebhookTest {
     assertThat(statusReads()).isEqualTo(n);
   }
 
+  @Test
+  void deliveriesArrivingTogetherAtAFreshServiceShareOneKeySetRead() throws Exception {
+    server.stubFor(get(urlPathEqualTo(JWKS)).willReturn(FalStubs.json(200, jwks(falKey)).withFixedDelay(300)));
+    ImageGenerationService s = service();
+    long ts = java.time.Instant.now().getEpochSecond();
+    List<java.util.concurrent.CompletableFuture<dev.imagegen.WebhookReceiver.Response>> answers = new java.util.ArrayList<>();
+    for (int i = 0; i < 12; i++) {
+      String id = "req-" + i;
+      String b = body(id);
+      answers.add(s.webhooks().handleAsync("fal", signed(falKey, id, ts, b), b.getBytes(StandardCharsets.UTF_8)));
+    }
+    for (java.util.concurrent.CompletableFuture<dev.imagegen.WebhookReceiver.Response> a : answers) {
+      assertThat(a.get(10, TimeUnit.SECONDS).status()).isEqualTo(200);
+    }
+    assertThat(server.findAll(getRequestedFor(urlPathEqualTo(JWKS)))).as("one read for the twelve").hasSize(1);
+  }
+
   static String body(String requestId) {
     return "{\"request_id\":\"" + requestId + "\",\"gateway_request_id\":\"" + requestId + "\",\"status\":\"OK\","
         + "\"payload\":{\"images\":[{\"url\":\"https://v3.fal.media/files/x.png\"}],\"seed\":1}}";
