@@ -31,7 +31,8 @@ import javax.management.ObjectName;
  * poll budget, a bare {@code HttpClient} loop polling every second) runs on a fresh stub and a fresh
  * client, side by side in one JVM, garbage collected between runs, at N and at 1 pending job.
  *
- * <p>While the jobs wait it measures the status polls per second the stub answered, this process's
+ * <p>While the jobs wait (after the first quarter of the wait, at most 5 s, so that polls the
+ * scheduler still owes from the submits do not count) it measures the status polls per second the stub answered, this process's
  * CPU (the stub runs in its own JVM unless {@code -Dbench.stub=inproc}), the heap per pending job
  * (used heap after a full GC with N pending, minus before, over N; at the start and at the end of
  * the wait), live threads and their peak, and the client connections the stub saw; after the
@@ -138,17 +139,33 @@ public final class PendingJobsBench {
       while (stub.counts().get(FalQueueStub.Kind.SUBMIT) < n && System.nanoTime() < deadline) {
         Thread.sleep(50); // a bench main, not a test: waits for the submits the stub has answered
       }
-      stub.mark();
       double heapStart = usedHeapAfterGc();
+      if (o.histogram() && n > 1 && factory == ImagegenPollingClient.FACTORY) {
+        System.out.println("at the start of the wait:");
+        histogram(30);
+      }
+      // the submits of N jobs at once leave the scheduler behind by a few seconds; polls it owes
+      // from before the window would count in it, so the window starts a few seconds later
+      Thread.sleep(Math.min(o.waitTime().toMillis() / 4, 5_000));
+      stub.mark();
       Map<FalQueueStub.Kind, Long> c0 = stub.counts();
+      Map<Long, Long> threadCpu0 = threadCpu();
+      long[] gc0 = gcTime();
       long cpu0 = OS.getProcessCpuTime();
       long t0 = System.nanoTime();
-      Thread.sleep(o.waitTime().toMillis());
+      Thread.sleep(o.waitTime().toMillis() - Math.min(o.waitTime().toMillis() / 4, 5_000));
       long t1 = System.nanoTime();
       long cpu1 = OS.getProcessCpuTime();
       Map<FalQueueStub.Kind, Long> c1 = stub.counts();
       int threadsWaiting = THREADS.getThreadCount();
+      if (n > 1) {
+        long[] gc1 = gcTime();
+        printThreadCpu(name, threadCpu0, threadCpu(), cpu1 - cpu0, t1 - t0);
+        System.out.printf("  %s: in the window %d collections, %d ms of collection, %d ms of JIT compiling%n", name,
+            gc1[0] - gc0[0], gc1[1] - gc0[1], gc1[2] - gc0[2]);
+      }
       if (o.histogram() && n > 1 && factory == ImagegenPollingClient.FACTORY) {
+        System.out.println("at the end of the wait:");
         histogram(30);
       }
       double heapEnd = usedHeapAfterGc();
@@ -170,10 +187,51 @@ public final class PendingJobsBench {
     }
   }
 
+  /** Collections so far, their time in milliseconds over every collector, and the JIT's compiling time. */
+  private static long[] gcTime() {
+    long[] t = new long[3];
+    t[2] = ManagementFactory.getCompilationMXBean().getTotalCompilationTime();
+    for (java.lang.management.GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+      t[0] += Math.max(0, gc.getCollectionCount());
+      t[1] += Math.max(0, gc.getCollectionTime());
+    }
+    return t;
+  }
+
+  private static Map<Long, Long> threadCpu() {
+    Map<Long, Long> m = new HashMap<>();
+    for (long id : THREADS.getAllThreadIds()) {
+      long t = THREADS.getThreadCpuTime(id);
+      if (t >= 0) {
+        m.put(id, t);
+      }
+    }
+    return m;
+  }
+
+  /** Where this process's CPU went during the window, by thread name (the rest: GC, JIT, threads that ended). */
+  private static void printThreadCpu(String client, Map<Long, Long> before, Map<Long, Long> after, long processCpu, long window) {
+    Map<String, Long> byName = new HashMap<>();
+    long threads = 0;
+    for (Map.Entry<Long, Long> e : after.entrySet()) {
+      long d = e.getValue() - before.getOrDefault(e.getKey(), 0L);
+      java.lang.management.ThreadInfo info = THREADS.getThreadInfo(e.getKey());
+      if (info != null && d > 0) {
+        byName.merge(info.getThreadName().replaceAll("[-#]?\\d+$", "-N"), d, Long::sum);
+        threads += d;
+      }
+    }
+    StringBuilder sb = new StringBuilder("  " + client + ": CPU while waiting by thread (% of one core):");
+    byName.entrySet().stream().sorted(Map.Entry.<String, Long>comparingByValue().reversed()).limit(8)
+        .forEach(e -> sb.append(String.format(Locale.ROOT, " %s %.1f%%,", e.getKey(), 100.0 * e.getValue() / window)));
+    sb.append(String.format(Locale.ROOT, " not in Java threads (GC, JIT) %.1f%%", 100.0 * (processCpu - threads) / window));
+    System.out.println(sb);
+  }
+
   private static double usedHeapAfterGc() throws InterruptedException {
     for (int i = 0; i < 3; i++) {
       System.gc();
-      Thread.sleep(100);
+      Thread.sleep(30);
     }
     return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
   }
