@@ -41,7 +41,8 @@ import javax.management.ObjectName;
  *
  * <p>Options (system properties): {@code bench.jobs} (10000), {@code bench.wait} (20s),
  * {@code bench.modes} (imagegen,bare), {@code bench.single} (true: also the 1-job rows),
- * {@code bench.stub} (fork or inproc), {@code bench.histogram} (true: a class histogram of the
+ * {@code bench.stub} (fork or inproc), {@code bench.warmup} (1000: every mode once at that many
+ * jobs for 2 s first, not reported, so that the JIT's compiling is not counted; 0: none), {@code bench.histogram} (true: a class histogram of the
  * live heap while imagegen's N jobs wait).
  */
 public final class PendingJobsBench {
@@ -54,14 +55,16 @@ public final class PendingJobsBench {
   private PendingJobsBench() {}
 
   /** What to run. */
-  record Options(int jobs, Duration waitTime, List<String> modes, boolean single, boolean forkStub, boolean histogram) {
+  record Options(int jobs, Duration waitTime, List<String> modes, boolean single, boolean forkStub, boolean histogram,
+      int warmupJobs) {
     static Options fromSystemProperties() {
       return new Options(Integer.parseInt(System.getProperty("bench.jobs", "10000").replace("_", "")),
           parseDuration(System.getProperty("bench.wait", "20s")),
           List.of(System.getProperty("bench.modes", "imagegen,bare").split(",")),
           Boolean.parseBoolean(System.getProperty("bench.single", "true")),
           !System.getProperty("bench.stub", "fork").equals("inproc"),
-          Boolean.parseBoolean(System.getProperty("bench.histogram", "false")));
+          Boolean.parseBoolean(System.getProperty("bench.histogram", "false")),
+          Integer.parseInt(System.getProperty("bench.warmup", "1000").replace("_", "")));
     }
   }
 
@@ -95,13 +98,18 @@ public final class PendingJobsBench {
    */
   static List<Row> run(Options o) throws Exception {
     List<Row> rows = new ArrayList<>();
+    if (o.warmupJobs() > 0) {
+      // every mode once, not reported, so that the JIT's compiling does not count as the client's CPU
+      Options warm = new Options(o.warmupJobs(), Duration.ofSeconds(2), o.modes(), false, o.forkStub(), false, -1); // -1: quiet
+      for (String name : o.modes()) {
+        runOne(mode(name), warm.jobs(), warm);
+      }
+      System.out.printf("warmed up: every mode at %d jobs%n", o.warmupJobs());
+    }
     List<Integer> sizes = o.single() && o.jobs() != 1 ? List.of(o.jobs(), 1) : List.of(o.jobs());
     for (int n : sizes) {
       for (String name : o.modes()) {
-        BenchClient.Factory f = MODES.stream().filter(m -> m.name().equals(name.strip())).findFirst()
-            .orElseThrow(() -> new IllegalArgumentException("unknown bench mode '" + name + "'; the modes are "
-                + MODES.stream().map(BenchClient.Factory::name).toList()));
-        Row r = runOne(f, n, o);
+        Row r = runOne(mode(name), n, o);
         System.out.printf("%s, %d jobs: %.0f polls/s, CPU %.0f%%, heap %.1f -> %.1f KB/job, threads %d (peak %d), "
             + "p50 %.0f ms, p99 %.0f ms, all done %.0f ms, %d failed%n", r.client(), n, r.pollsPerSecond(), r.cpuPercent(),
             r.heapKbStart(), r.heapKbEnd(), r.threadsWaiting(), r.threadsPeak(), r.p50Ms(), r.p99Ms(), r.allDoneMs(),
@@ -110,6 +118,12 @@ public final class PendingJobsBench {
       }
     }
     return rows;
+  }
+
+  private static BenchClient.Factory mode(String name) {
+    return MODES.stream().filter(m -> m.name().equals(name.strip())).findFirst()
+        .orElseThrow(() -> new IllegalArgumentException("unknown bench mode '" + name + "'; the modes are "
+            + MODES.stream().map(BenchClient.Factory::name).toList()));
   }
 
   private static Row runOne(BenchClient.Factory factory, int n, Options o) throws Exception {
@@ -158,7 +172,7 @@ public final class PendingJobsBench {
       long cpu1 = OS.getProcessCpuTime();
       Map<FalQueueStub.Kind, Long> c1 = stub.counts();
       int threadsWaiting = THREADS.getThreadCount();
-      if (n > 1) {
+      if (n > 1 && o.warmupJobs() >= 0) {
         long[] gc1 = gcTime();
         printThreadCpu(name, threadCpu0, threadCpu(), cpu1 - cpu0, t1 - t0);
         System.out.printf("  %s: in the window %d collections, %d ms of collection, %d ms of JIT compiling%n", name,
@@ -250,8 +264,8 @@ public final class PendingJobsBench {
         + "| threads (before, waiting, peak) | connections | latency p50 / p99 | release to all done | failed |\n");
     sb.append("|---|---|---|---|---|---|---|---|---|---|\n");
     for (Row r : rows) {
-      sb.append(String.format(Locale.ROOT, "| %s | %,d | %,.0f | %.0f%% (%s) | %s | %d, %d, %d | %,d | %s / %s | %s | %d |%n",
-          r.client(), r.jobs(), r.pollsPerSecond(), r.cpuPercent(), o.forkStub() ? String.format(Locale.ROOT, "%.0f%%", r.stubCpuPercent())
+      sb.append(String.format(Locale.ROOT, "| %s | %,d | %s | %.0f%% (%s) | %s | %d, %d, %d | %,d | %s / %s | %s | %d |%n",
+          r.client(), r.jobs(), String.format(Locale.ROOT, r.pollsPerSecond() < 10 ? "%.1f" : "%,.0f", r.pollsPerSecond()), r.cpuPercent(), o.forkStub() ? String.format(Locale.ROOT, "%.0f%%", r.stubCpuPercent())
               : "included", r.jobs() >= 100 ? String.format(Locale.ROOT, "%.1f KB, %.1f KB", r.heapKbStart(), r.heapKbEnd()) : "-",
           r.threadsBefore(), r.threadsWaiting(), r.threadsPeak(), r.connections(), ms(r.p50Ms()), ms(r.p99Ms()), ms(r.allDoneMs()),
           r.failed()));

@@ -11,7 +11,7 @@ class PendingJobsBenchSmokeTest {
   @Test
   void everyModeCompletesEveryJobAfterTheReleaseAndReportsItsFigures() throws Exception {
     PendingJobsBench.Options o = new PendingJobsBench.Options(50, Duration.ofMillis(500), List.of("imagegen", "bare"), false,
-        false, false);
+        false, false, 0);
     List<PendingJobsBench.Row> rows = PendingJobsBench.run(o);
 
     assertThat(rows).hasSize(2);
@@ -28,7 +28,7 @@ class PendingJobsBenchSmokeTest {
 
   @Test
   void anUnknownModeIsNamedWithTheModesThatExist() {
-    PendingJobsBench.Options o = new PendingJobsBench.Options(1, Duration.ZERO, List.of("webhok"), false, false, false);
+    PendingJobsBench.Options o = new PendingJobsBench.Options(1, Duration.ZERO, List.of("webhok"), false, false, false, 0);
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> PendingJobsBench.run(o))
         .hasMessageContaining("unknown bench mode 'webhok'").hasMessageContaining("[imagegen, bare]");
   }
