@@ -47,9 +47,12 @@ final class FalJob implements RemoteJob {
   private final GenerationContext ctx;
   private final String appId;
   private final String requestId;
-  private final URI statusUrl;
-  private final URI responseUrl;
-  private final URI cancelUrl;
+  // the URLs as text: a parsed URI keeps its scheme, host, path and authority as strings of their
+  // own (about 400 bytes each); a pending job only needs them when it calls, and the job journal
+  // shares these very strings as its handles
+  private final String statusUrl;
+  private final String responseUrl;
+  private final String cancelUrl;
   private final @Nullable Long requestedSeed;
   private final List<String> warnings;
   private final Map<String, String> metadata;
@@ -62,9 +65,12 @@ final class FalJob implements RemoteJob {
     this.ctx = ctx;
     this.appId = appId;
     this.requestId = requestId;
-    this.statusUrl = requireNonNullElse(onBase(base, submitted.statusUrl()), requestUrl(base, appId, requestId, "/status"));
-    this.responseUrl = requireNonNullElse(onBase(base, submitted.responseUrl()), requestUrl(base, appId, requestId, ""));
-    this.cancelUrl = requireNonNullElse(onBase(base, submitted.cancelUrl()), requestUrl(base, appId, requestId, "/cancel"));
+    this.statusUrl = requireNonNullElse(onBase(base, submitted.statusUrl()), requestUrl(base, appId, requestId, "/status"))
+        .toString();
+    this.responseUrl = requireNonNullElse(onBase(base, submitted.responseUrl()), requestUrl(base, appId, requestId, ""))
+        .toString();
+    this.cancelUrl = requireNonNullElse(onBase(base, submitted.cancelUrl()), requestUrl(base, appId, requestId, "/cancel"))
+        .toString();
     this.requestedSeed = requestedSeed;
     this.warnings = List.copyOf(warnings);
     this.metadata = Map.copyOf(metadata);
@@ -110,13 +116,12 @@ final class FalJob implements RemoteJob {
   /** The app id and the three queue URLs (already on the configured base), for the job journal. */
   @Override
   public Map<String, String> handles() {
-    return Map.of(APP_HANDLE, appId, STATUS_HANDLE, statusUrl.toString(), RESPONSE_HANDLE, responseUrl.toString(),
-        CANCEL_HANDLE, cancelUrl.toString());
+    return Map.of(APP_HANDLE, appId, STATUS_HANDLE, statusUrl, RESPONSE_HANDLE, responseUrl, CANCEL_HANDLE, cancelUrl);
   }
 
   @Override
   public CompletableFuture<?> cancel() {
-    return cancel(provider, ctx, cancelUrl);
+    return cancel(provider, ctx, URI.create(cancelUrl));
   }
 
   /**
@@ -139,7 +144,7 @@ final class FalJob implements RemoteJob {
   private CompletableFuture<PollResult> result(FalWire.Status st) {
     long completedNanos = System.nanoTime();
     ProviderHttp http = ctx.http();
-    HttpRequest req = provider.request(ctx, responseUrl).GET().build();
+    HttpRequest req = provider.request(ctx, URI.create(responseUrl)).GET().build();
     return http.send(req, ProviderHttp.MAX_API_BODY_BYTES).thenCompose(r -> {
       if (!r.isSuccess()) {
         ImageGenerationException e = http.mapError(r);
@@ -254,9 +259,9 @@ final class FalJob implements RemoteJob {
     return ProviderHttp.join(base, path + (u.getRawQuery() == null ? "" : "?" + u.getRawQuery()));
   }
 
-  private static URI withLogs(URI status, boolean running) {
-    String s = status.toString();
-    return s.contains("logs=") ? status : URI.create(s + (status.getRawQuery() == null ? "?" : "&") + (running ? "logs=1" : "logs=0"));
+  private static URI withLogs(String status, boolean running) {
+    return URI.create(status.contains("logs=") ? status
+        : status + (status.indexOf('?') < 0 ? "?" : "&") + (running ? "logs=1" : "logs=0"));
   }
 
   private static @Nullable Double percent(@Nullable String log) {
