@@ -69,6 +69,8 @@ public final class JobPoller {
     private Duration interval;
     private int errors;
     private final long started = System.nanoTime();
+    /** When the last poll went out (System.nanoTime), 0 before the first. */
+    private volatile long lastPoll;
     private @Nullable ScheduledFuture<?> next; // guarded by this
     private boolean polling; // guarded by this: a poll is claimed or in flight
     private boolean nudged; // guarded by this: a push arrived while polling
@@ -91,7 +93,7 @@ public final class JobPoller {
       }
     }
 
-    /** A push: the scheduled poll is cancelled and one runs now (after the floor), or after the one in flight. */
+    /** A push: the scheduled poll is cancelled and one runs now (no sooner than the floor after the last poll), or after the one in flight. */
     void pollNow() {
       synchronized (this) {
         if (result.isDone() || ctx.isCancelled()) {
@@ -109,7 +111,10 @@ public final class JobPoller {
         next = null;
       }
       try {
-        ctx.scheduler().schedule(this::poll, policy.floor().toMillis(), TimeUnit.MILLISECONDS);
+        // at once, unless the last poll went out less than the provider's floor ago
+        long last = lastPoll;
+        long wait = last == 0 ? 0 : Math.max(0, policy.floor().toNanos() - (System.nanoTime() - last));
+        ctx.scheduler().schedule(this::poll, wait, TimeUnit.NANOSECONDS);
       } catch (RejectedExecutionException e) { // the service is closing
         synchronized (this) {
           polling = false;
@@ -132,6 +137,7 @@ public final class JobPoller {
       if (result.isDone() || ctx.isCancelled()) {
         return;
       }
+      lastPoll = System.nanoTime();
       CompletableFuture<PollResult> poll;
       try {
         poll = job.poll();

@@ -19,6 +19,12 @@ interface BenchClient extends AutoCloseable {
    */
   CompletableFuture<?> generate(int i);
 
+  /** Called just before the stub releases every job (a mode that pushes prepares its deliveries here). */
+  default void beforeRelease() {}
+
+  /** Called right after the stub released every job: a mode whose provider pushes delivers here. */
+  default void released() {}
+
   @Override
   void close();
 

@@ -47,7 +47,8 @@ import javax.management.ObjectName;
  */
 public final class PendingJobsBench {
   /** Every mode, by name. The webhook mode goes here (a {@link BenchClient.Factory} whose stub pushes on release). */
-  static final List<BenchClient.Factory> MODES = List.of(ImagegenPollingClient.FACTORY, BarePollingClient.FACTORY);
+  static final List<BenchClient.Factory> MODES = List.of(ImagegenPollingClient.FACTORY, ImagegenWebhookClient.FACTORY,
+      BarePollingClient.FACTORY);
 
   private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
   private static final OperatingSystemMXBean OS = (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
@@ -183,7 +184,9 @@ public final class PendingJobsBench {
         histogram(30);
       }
       double heapEnd = usedHeapAfterGc();
+      client.beforeRelease();
       long released = stub.release();
+      client.released();
       CompletableFuture.allOf(all).get(30, TimeUnit.MINUTES);
       double secs = (t1 - t0) / 1e9;
       long[] lat = Arrays.stream(doneAt).map(d -> d - released).sorted().toArray();
