@@ -232,10 +232,18 @@ public final class ImagegenObservations implements GenerationListener {
 
   @Override
   public void generationFinished(Finished e) {
-    Generation g = open.remove(e.generationId());
+    Generation g = open.get(e.generationId());
     if (g == null) {
       return;
     }
+    try {
+      finish(g, e);
+    } finally {
+      open.remove(e.generationId()); // after the stop: a generation counted as ended is stopped
+    }
+  }
+
+  private void finish(Generation g, Finished e) {
     for (Observation a : g.attempts.values()) {
       a.stop();
     }
