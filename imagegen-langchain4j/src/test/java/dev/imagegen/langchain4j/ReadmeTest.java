@@ -7,33 +7,22 @@ import dev.imagegen.ImageGenerationService;
 import dev.imagegen.spi.CostModel;
 import dev.imagegen.spi.ProviderCapabilities;
 import dev.imagegen.spi.ProviderConfig;
+import dev.imagegen.testing.JavaSnippets;
 import dev.imagegen.testing.ScriptedProvider;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.OutputStreamWriter;
 import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.net.URI;
 import java.net.URL;
 import java.net.URLClassLoader;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import javax.tools.JavaCompiler;
-import javax.tools.JavaFileObject;
-import javax.tools.SimpleJavaFileObject;
-import javax.tools.ToolProvider;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The README's snippet compiles against the real API and runs against a scripted service. */
 class ReadmeTest {
 
-  private static final Pattern JAVA = Pattern.compile("```java\\n(.*?)```", Pattern.DOTALL);
   private static final String IMPORTS = String.join("\n", "import dev.imagegen.*;", "import dev.imagegen.langchain4j.*;",
       "import dev.langchain4j.data.image.*;", "import dev.langchain4j.model.image.*;", "import dev.langchain4j.model.output.*;",
       "import java.math.*;", "import java.util.*;");
@@ -42,12 +31,7 @@ class ReadmeTest {
   Path out;
 
   private static List<String> snippets() throws IOException {
-    Matcher m = JAVA.matcher(Files.readString(Path.of("README.md")));
-    List<String> all = new ArrayList<>();
-    while (m.find()) {
-      all.add(m.group(1));
-    }
-    return all;
+    return JavaSnippets.in(Path.of("README.md"));
   }
 
   @Test
@@ -95,17 +79,6 @@ class ReadmeTest {
   }
 
   private void compile(String source, String name) {
-    JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    SimpleJavaFileObject file = new SimpleJavaFileObject(URI.create("string:///" + name + ".java"), JavaFileObject.Kind.SOURCE) {
-      @Override
-      public CharSequence getCharContent(boolean ignoreEncodingErrors) {
-        return source;
-      }
-    };
-    boolean ok = javac.getTask(new PrintWriter(new OutputStreamWriter(err, StandardCharsets.UTF_8), true), null, null,
-        List.of("-classpath", System.getProperty("java.class.path"), "-d", out.toString(), "-proc:none"), null,
-        List.of(file)).call();
-    assertThat(ok).as("README snippet does not compile:\n" + source + "\n" + err.toString(StandardCharsets.UTF_8)).isTrue();
+    JavaSnippets.compile(source, name, out);
   }
 }
