@@ -37,10 +37,31 @@ public class ImageGenerationAutoConfiguration {
    * @param customizers the customizers, applied in order after the properties
    * @return the service, closed when the context closes
    */
+  /**
+   * The starter's own settings, which core knows by name but does not read: a value the starter
+   * cannot use is a configuration error, never an endpoint silently left off or mounted elsewhere.
+   */
+  static void checkStarterSettings(Environment environment) {
+    java.util.List<String> problems = new java.util.ArrayList<>();
+    String enabled = environment.getProperty("imagegen.webhooks.endpoint.enabled");
+    if (enabled != null && dev.imagegen.spi.ProviderConfig.parseBoolean(enabled) == null) {
+      problems.add("imagegen.webhooks.endpoint.enabled: '" + enabled + "' is not true or false");
+    }
+    String path = environment.getProperty("imagegen.webhooks.endpoint.path");
+    if (path != null && !path.matches("(/[A-Za-z0-9._~-]+)+/?")) {
+      problems.add("imagegen.webhooks.endpoint.path: '" + path + "' is not a path such as /imagegen/webhooks "
+          + "(it starts with /; letters, digits, '.', '_', '~', '-' between the slashes)");
+    }
+    if (!problems.isEmpty()) {
+      throw new dev.imagegen.ConfigurationException(problems);
+    }
+  }
+
   @Bean(destroyMethod = "close")
   @ConditionalOnMissingBean
   public ImageGenerationService imageGenerationService(Environment environment,
       ObjectProvider<ImageGenerationServiceBuilderCustomizer> customizers) {
+    checkStarterSettings(environment);
     ImageGenerationService.Builder builder = ImageGenerationService.builder().configureFrom(
         SpringEnvironmentSettings.environmentVariables(environment), SpringEnvironmentSettings.imagegenProperties(environment));
     customizers.orderedStream().forEach(c -> c.customize(builder));

@@ -29,6 +29,23 @@ class ImageGenerationWebhookAutoConfigurationTest {
   }
 
   @Test
+  void aValueTheStarterCannotUseFailsTheContextNamingEverySetting() {
+    new WebApplicationContextRunner().withInitializer(FakeEnvironmentVariables.none()).withConfiguration(CONFIG)
+        .withPropertyValues("imagegen.horde.enabled=false", "imagegen.scripted.api-key=k",
+            "imagegen.webhooks.endpoint.enabled=ture", "imagegen.webhooks.endpoint.path=hooks")
+        .run(context -> {
+          assertThat(context).hasFailed();
+          Throwable t = context.getStartupFailure();
+          while (t.getCause() != null && !(t instanceof dev.imagegen.ConfigurationException)) {
+            t = t.getCause();
+          }
+          assertThat(t).isInstanceOf(dev.imagegen.ConfigurationException.class)
+              .hasMessageContaining("imagegen.webhooks.endpoint.enabled: 'ture' is not true or false")
+              .hasMessageContaining("imagegen.webhooks.endpoint.path: 'hooks'");
+        });
+  }
+
+  @Test
   void notInANonWebApplication() {
     new ApplicationContextRunner().withInitializer(FakeEnvironmentVariables.none()).withConfiguration(CONFIG)
         .withPropertyValues("imagegen.horde.enabled=false", "imagegen.scripted.api-key=k", "imagegen.webhooks.endpoint.enabled=true")
