@@ -17,6 +17,12 @@ import java.util.concurrent.CompletionStage;
  * is refused: the call fails with a {@link RateLimitedException} ({@link ErrorKind#RATE_LIMITED})
  * whose {@code retryAfter} is the wait, as with the local limiter.
  *
+ * <p>A provider's status polls, held in each service to its {@code polls-per-second} budget, also
+ * take a permit each when their turn comes, under {@code provider:<id>:polls} with a limit of that
+ * many per second and a longest wait of one second; a refused poll goes back to its service's own
+ * budget and asks again after the store's wait. So the instances sharing a store poll a provider
+ * within one budget together.
+ *
  * <p><b>When the store fails.</b> A stage that completes exceptionally, a null answer, an
  * exception thrown by {@link #acquire}, or no answer within {@link #timeout()}: the engine takes
  * the permit from its own local limiter for that call instead (availability over exactness: while

@@ -101,12 +101,47 @@ final class ProviderSlot {
     return pollBudget;
   }
 
-  /** Schedules one status poll of this provider within its poll budget. */
+  /**
+   * The longest wait for a shared poll permit: past it the store refuses, and the poll goes back to
+   * this service's budget to ask again, so no poll waits on the store longer than this.
+   */
+  static final Duration SHARED_POLL_WAIT = Duration.ofSeconds(1);
+
+  /**
+   * Schedules one status poll of this provider within its poll budget. With a shared
+   * {@link dev.imagegen.RateLimitStore}, a poll whose turn in this service's budget comes also
+   * takes a permit under {@code provider:<id>:polls} (the same polls per second, shared by every
+   * instance), so several instances together stay within the provider's budget. A permit that
+   * comes with a wait is waited for on the scheduler; one refused (the shared queue is longer than
+   * {@link #SHARED_POLL_WAIT}) sends the poll back to this service's budget, after the store's
+   * wait, to ask again; when the store fails, the poll goes on this service's budget alone.
+   */
   java.util.concurrent.ScheduledFuture<?> schedulePoll(java.util.concurrent.ScheduledExecutorService scheduler,
       dev.imagegen.spi.PollPolicy policy, Duration delay, Runnable poll) {
     PollBudget b = pollBudget(policy);
-    return b == null ? scheduler.schedule(poll, delay.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS)
-        : b.schedule(scheduler, delay.toNanos(), poll);
+    if (b == null) {
+      return scheduler.schedule(poll, delay.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+    }
+    SharedRateLimits shared = sharedLimits;
+    return b.schedule(scheduler, delay.toNanos(), shared == null ? poll : () -> sharedPoll(shared, scheduler, b, poll));
+  }
+
+  /** Takes a shared poll permit, then polls (see {@link #schedulePoll}). */
+  private void sharedPoll(SharedRateLimits shared, java.util.concurrent.ScheduledExecutorService scheduler, PollBudget b,
+      Runnable poll) {
+    shared.acquire("provider:" + id() + ":polls", b.perSecond(), Duration.ofSeconds(1), SHARED_POLL_WAIT).thenAccept(d -> {
+      try {
+        if (d == null || (d.granted() && d.delay().isZero())) {
+          poll.run(); // granted at once, or the store failed: this service's budget alone holds
+        } else if (d.granted()) {
+          scheduler.schedule(poll, d.delay().toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+        } else {
+          b.schedule(scheduler, d.delay().toNanos(), () -> sharedPoll(shared, scheduler, b, poll));
+        }
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        // the service is closing: its jobs are cancelled, nothing is left to poll
+      }
+    });
   }
 
   /**

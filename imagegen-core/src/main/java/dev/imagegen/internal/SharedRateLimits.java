@@ -79,8 +79,8 @@ final class SharedRateLimits {
         failed(out, answered, new IllegalStateException("the store answered null"));
       } else if (answered.compareAndSet(false, true)) {
         if (down.compareAndSet(true, false)) {
-          log.info("the shared rate-limit store {} answers again: providers' requests-per-minute limits are shared "
-              + "across instances again", store);
+          log.info("the shared rate-limit store {} answers again: providers' requests-per-minute limits and poll "
+              + "budgets are shared across instances again", store);
         }
         completeOnScheduler(out, d);
       }
@@ -109,7 +109,7 @@ final class SharedRateLimits {
     if (down.compareAndSet(false, true)) {
       Throwable c = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
       log.warn("the shared rate-limit store {} failed ({}); until it answers again each instance keeps providers' "
-          + "requests-per-minute limits on its own", store, c.toString());
+          + "requests-per-minute limits and poll budgets on its own", store, c.toString());
     }
     completeOnScheduler(out, null); // logged first: the call this completes may end the generation at once
   }

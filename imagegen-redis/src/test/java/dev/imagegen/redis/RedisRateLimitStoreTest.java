@@ -4,22 +4,30 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.imagegen.ConfigurationException;
+import dev.imagegen.GeneratedImage;
 import dev.imagegen.ImageGenerationException;
 import dev.imagegen.ImageGenerationRequest;
 import dev.imagegen.ImageGenerationService;
 import dev.imagegen.RateLimitStore.Decision;
+import dev.imagegen.spi.PollPolicy;
+import dev.imagegen.spi.PollResult;
 import dev.imagegen.spi.ProviderConfig;
+import dev.imagegen.spi.ProviderResult;
+import dev.imagegen.spi.RemoteJob;
 import dev.imagegen.testing.CapturedLogs;
 import dev.imagegen.testing.Eventually;
 import dev.imagegen.testing.ScriptedProvider;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -134,6 +142,68 @@ class RedisRateLimitStoreTest {
       services.forEach(ImageGenerationService::close);
       stores.forEach(RedisRateLimitStore::close);
     }
+  }
+
+  /** A job that stays queued for two polls, then succeeds; each poll's time is recorded. */
+  private static RemoteJob job(String id, ConcurrentLinkedQueue<Long> times) {
+    AtomicInteger n = new AtomicInteger();
+    return new RemoteJob() {
+      @Override public String id() { return id; }
+      @Override public CompletableFuture<PollResult> poll() {
+        times.add(System.nanoTime());
+        if (n.incrementAndGet() < 3) {
+          return CompletableFuture.completedFuture(PollResult.pending(null));
+        }
+        return CompletableFuture.completedFuture(PollResult.done(ProviderResult.builder("m")
+            .image(GeneratedImage.of(ScriptedProvider.png(), 1L, null, false)).build()));
+      }
+      @Override public CompletableFuture<?> cancel() { return CompletableFuture.completedFuture(null); }
+    };
+  }
+
+  @Test
+  void threeInstancesShareOneProvidersPollBudget() throws Exception {
+    ConcurrentLinkedQueue<Long> times = new ConcurrentLinkedQueue<>();
+    AtomicInteger ids = new AtomicInteger();
+    PollPolicy fast = PollPolicy.builder().initialDelay(Duration.ofMillis(10)).interval(Duration.ofMillis(10))
+        .floor(Duration.ofMillis(10)).build();
+    List<RedisRateLimitStore> stores = new ArrayList<>();
+    List<ImageGenerationService> services = new ArrayList<>();
+    try {
+      for (int i = 0; i < 3; i++) {
+        stores.add(RedisRateLimitStore.connect(redis.url()));
+        ScriptedProvider p = new ScriptedProvider("p").then((r, ctx) -> ctx.await(job("j" + ids.incrementAndGet(), times), fast));
+        services.add(ImageGenerationService.builder()
+            .provider(p, ProviderConfig.builder("p").set("polls-per-second", "40").set("max-concurrent", "100").build())
+            .rateLimitStore(stores.get(i))
+            .build());
+      }
+      // 10 jobs per instance wanting a poll every 10 ms, 3 polls each: 90 polls, each instance's budget 40/s
+      List<CompletableFuture<?>> all = new ArrayList<>();
+      for (ImageGenerationService s : services) {
+        for (int j = 0; j < 10; j++) {
+          all.add(s.generateAsync(REQUEST));
+        }
+      }
+      CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+    } finally {
+      services.forEach(ImageGenerationService::close);
+      stores.forEach(RedisRateLimitStore::close);
+    }
+    List<Long> at = new ArrayList<>(times);
+    Collections.sort(at);
+    assertThat(at).hasSize(90);
+    // three budgets of their own would allow 120 a second: the polls would be over in 0.75 s
+    int most = 0;
+    for (int i = 0, j = 0; i < at.size(); i++) {
+      while (at.get(i) - at.get(j) >= 1_000_000_000L) {
+        j++;
+      }
+      most = Math.max(most, i - j + 1);
+    }
+    assertThat(most).as("polls in any second, all instances").isLessThanOrEqualTo(44);
+    assertThat(at.get(at.size() - 1) - at.get(0)).isGreaterThan(2_000_000_000L);
+    assertThat(redis.command("EXISTS", "imagegen:ratelimit:provider:p:polls")).isEqualTo(":1");
   }
 
   @Test
