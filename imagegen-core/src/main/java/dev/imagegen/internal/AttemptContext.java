@@ -83,6 +83,12 @@ final class AttemptContext implements GenerationContext {
   }
 
   @Override
+  public java.util.concurrent.ScheduledFuture<?> schedulePushPoll(dev.imagegen.spi.PollPolicy policy, java.time.Duration delay,
+      Runnable poll) {
+    return slot.schedulePushPoll(scheduler(), policy, delay, poll);
+  }
+
+  @Override
   public void onPush(String remoteJobId, Runnable nudge, CompletableFuture<?> until) {
     onCancel(engine.pushes.register(providerId(), remoteJobId, nudge, until), until);
   }

@@ -82,24 +82,10 @@ final class ProviderSlot {
   }
 
   private volatile @Nullable PollBudget pollBudget;
+  /** The share of the budget kept for the polls webhook deliveries ask for; the same as {@link #pollBudget} without webhooks. */
+  private volatile @Nullable PollBudget pushBudget;
+  private volatile int pollsPerSecond;
   private volatile boolean pollBudgetKnown;
-
-  /**
-   * The provider's poll budget, made at the first poll from the operator's {@code polls-per-second}
-   * or else the first poll policy's; null when it is 0 (no budget).
-   */
-  @Nullable PollBudget pollBudget(dev.imagegen.spi.PollPolicy policy) {
-    if (!pollBudgetKnown) {
-      synchronized (this) {
-        if (!pollBudgetKnown) {
-          int perSecond = config.intValue(ProviderConfig.POLLS_PER_SECOND, policy.pollsPerSecond());
-          pollBudget = perSecond > 0 ? new PollBudget(perSecond, System::nanoTime) : null;
-          pollBudgetKnown = true;
-        }
-      }
-    }
-    return pollBudget;
-  }
 
   /**
    * The longest wait for a shared poll permit: past it the store refuses, and the poll goes back to
@@ -108,17 +94,53 @@ final class ProviderSlot {
   static final Duration SHARED_POLL_WAIT = Duration.ofSeconds(1);
 
   /**
+   * Makes the provider's poll budget at the first poll, from the operator's {@code polls-per-second}
+   * or else the first poll policy's; none when it is 0. For a provider that sends webhooks, three
+   * quarters of it are kept for the polls deliveries ask for and a quarter for the rest.
+   */
+  private void knowBudget(dev.imagegen.spi.PollPolicy policy) {
+    if (!pollBudgetKnown) {
+      synchronized (this) {
+        if (!pollBudgetKnown) {
+          int perSecond = config.intValue(ProviderConfig.POLLS_PER_SECOND, policy.pollsPerSecond());
+          if (perSecond > 0) {
+            boolean pushed = perSecond >= 2 && provider.webhookVerifier() != null;
+            int rest = pushed ? Math.max(1, perSecond / 4) : perSecond;
+            pollBudget = new PollBudget(rest, System::nanoTime);
+            pushBudget = pushed ? new PollBudget(perSecond - rest, System::nanoTime) : pollBudget;
+          }
+          pollsPerSecond = perSecond;
+          pollBudgetKnown = true;
+        }
+      }
+    }
+  }
+
+  /**
    * Schedules one status poll of this provider within its poll budget. With a shared
    * {@link dev.imagegen.RateLimitStore}, a poll whose turn in this service's budget comes also
-   * takes a permit under {@code provider:<id>:polls} (the same polls per second, shared by every
-   * instance), so several instances together stay within the provider's budget. A permit that
-   * comes with a wait is waited for on the scheduler; one refused (the shared queue is longer than
-   * {@link #SHARED_POLL_WAIT}) sends the poll back to this service's budget, after the store's
-   * wait, to ask again; when the store fails, the poll goes on this service's budget alone.
+   * takes a permit under {@code provider:<id>:polls} (the provider's polls per second, shared by
+   * every instance and by both shares of a budget split for webhooks), so several instances
+   * together stay within the provider's budget. A permit that comes with a wait is waited for on
+   * the scheduler; one refused (the shared queue is longer than {@link #SHARED_POLL_WAIT}) sends
+   * the poll back to this service's budget, after the store's wait, to ask again; when the store
+   * fails, the poll goes on this service's budget alone.
    */
   java.util.concurrent.ScheduledFuture<?> schedulePoll(java.util.concurrent.ScheduledExecutorService scheduler,
       dev.imagegen.spi.PollPolicy policy, Duration delay, Runnable poll) {
-    PollBudget b = pollBudget(policy);
+    knowBudget(policy);
+    return schedule(pollBudget, scheduler, delay, poll);
+  }
+
+  /** Schedules the poll a webhook delivery asked for, in the budget's share kept for them (see {@link #schedulePoll}). */
+  java.util.concurrent.ScheduledFuture<?> schedulePushPoll(java.util.concurrent.ScheduledExecutorService scheduler,
+      dev.imagegen.spi.PollPolicy policy, Duration delay, Runnable poll) {
+    knowBudget(policy);
+    return schedule(pushBudget, scheduler, delay, poll);
+  }
+
+  private java.util.concurrent.ScheduledFuture<?> schedule(@Nullable PollBudget b,
+      java.util.concurrent.ScheduledExecutorService scheduler, Duration delay, Runnable poll) {
     if (b == null) {
       return scheduler.schedule(poll, delay.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
     }
@@ -129,7 +151,7 @@ final class ProviderSlot {
   /** Takes a shared poll permit, then polls (see {@link #schedulePoll}). */
   private void sharedPoll(SharedRateLimits shared, java.util.concurrent.ScheduledExecutorService scheduler, PollBudget b,
       Runnable poll) {
-    shared.acquire("provider:" + id() + ":polls", b.perSecond(), Duration.ofSeconds(1), SHARED_POLL_WAIT).thenAccept(d -> {
+    shared.acquire("provider:" + id() + ":polls", pollsPerSecond, Duration.ofSeconds(1), SHARED_POLL_WAIT).thenAccept(d -> {
       try {
         if (d == null || (d.granted() && d.delay().isZero())) {
           poll.run(); // granted at once, or the store failed: this service's budget alone holds

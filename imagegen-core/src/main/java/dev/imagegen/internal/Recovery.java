@@ -307,6 +307,12 @@ final class Recovery {
     }
 
     @Override
+    public java.util.concurrent.ScheduledFuture<?> schedulePushPoll(dev.imagegen.spi.PollPolicy policy, java.time.Duration delay,
+        Runnable poll) {
+      return slot.schedulePushPoll(scheduler(), policy, delay, poll);
+    }
+
+    @Override
     public void remoteJobStarted(String remoteJobId, Supplier<CompletableFuture<?>> cancel) {
       // a resume never submits; the job is the journal's entry already
     }

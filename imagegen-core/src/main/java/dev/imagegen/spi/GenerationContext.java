@@ -72,6 +72,23 @@ public interface GenerationContext extends ProviderContext {
   }
 
   /**
+   * Schedules the status poll a verified webhook delivery asked for, within the provider's poll
+   * budget like {@link #schedulePoll}, but in its own share of it: for a provider that sends
+   * webhooks, three quarters of {@code pollsPerSecond} are kept for these polls and the safety-net
+   * polls get the rest, so that a delivery is acted on at once even while thousands of jobs wait on
+   * their safety-net poll. {@link JobPoller} calls it for a push. The default is
+   * {@link #schedulePoll}.
+   *
+   * @param policy the job's poll policy
+   * @param delay the earliest the poll is wanted
+   * @param poll the poll
+   * @return the scheduled poll
+   */
+  default ScheduledFuture<?> schedulePushPoll(PollPolicy policy, Duration delay, Runnable poll) {
+    return schedulePoll(policy, delay, poll);
+  }
+
+  /**
    * Registers what to do when a verified webhook delivery names this attempt's remote job
    * ({@link WebhookVerifier}): the service's receiver runs {@code nudge} (quick, non-blocking) for
    * each accepted delivery, until {@code until} completes or the attempt is cancelled, after

@@ -93,7 +93,10 @@ public final class JobPoller {
       }
     }
 
-    /** A push: the scheduled poll is cancelled and one runs now (no sooner than the floor after the last poll), or after the one in flight. */
+    /**
+     * A push: the scheduled poll is cancelled and one runs now (no sooner than the floor after the
+     * last poll, and within the provider's poll budget), or after the one in flight.
+     */
     void pollNow() {
       synchronized (this) {
         if (result.isDone() || ctx.isCancelled()) {
@@ -111,10 +114,11 @@ public final class JobPoller {
         next = null;
       }
       try {
-        // at once, unless the last poll went out less than the provider's floor ago
+        // at once, unless the last poll went out less than the provider's floor ago, and within the
+        // provider's poll budget: a thousand deliveries at once are a thousand polls, spread as any others
         long last = lastPoll;
         long wait = last == 0 ? 0 : Math.max(0, policy.floor().toNanos() - (System.nanoTime() - last));
-        ctx.scheduler().schedule(this::poll, wait, TimeUnit.NANOSECONDS);
+        ctx.schedulePushPoll(policy, Duration.ofNanos(wait), this::poll);
       } catch (RejectedExecutionException e) { // the service is closing
         synchronized (this) {
           polling = false;

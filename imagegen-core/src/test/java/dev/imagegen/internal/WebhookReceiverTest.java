@@ -56,7 +56,7 @@ class WebhookReceiverTest {
   }
 
   /** A provider whose job stays pending until {@code ready}, polled every 60 s, verified with Standard Webhooks. */
-  private static final class PushedProvider implements ImageProvider {
+  private static class PushedProvider implements ImageProvider {
     final AtomicBoolean ready = new AtomicBoolean();
     final AtomicInteger polls = new AtomicInteger();
     /** Polls that have chosen their answer (a test sets {@link #held} only after the poll it must not catch). */
@@ -272,6 +272,100 @@ class WebhookReceiverTest {
     // the registration ends with the wait: a dependent of the job's future, so just after the caller's result
     eventually(Duration.ofSeconds(5), () -> assertThat(e.pushable()).isZero());
     assertThat(deliver(e, "msg-2", "{\"id\":\"job-1\"}").message()).contains("no such job is pending here");
+  }
+
+  /** Jobs {@code job-1}, {@code job-2}... pending until {@code ready}, polled every hour; each poll's time is kept. */
+  private static final class ManyJobsProvider extends PushedProvider {
+    final AtomicInteger ids = new AtomicInteger();
+    final java.util.concurrent.ConcurrentLinkedQueue<Long> pollTimes = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    final java.util.Set<String> readyIds = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    ManyJobsProvider() {
+      this(Duration.ofHours(1));
+    }
+
+    ManyJobsProvider(Duration interval) {
+      super(verifier(), interval);
+    }
+
+    @Override
+    public CompletableFuture<ProviderResult> generate(ImageGenerationRequest request, GenerationContext ctx) {
+      String id = "job-" + ids.incrementAndGet();
+      return ctx.await(new RemoteJob() {
+        @Override public String id() { return id; }
+
+        @Override
+        public CompletableFuture<PollResult> poll() {
+          pollTimes.add(System.nanoTime());
+          polls.incrementAndGet();
+          boolean done = ready.get() || readyIds.contains(id);
+          return CompletableFuture.completedFuture(done ? PollResult.done(ProviderResult.builder("m")
+              .image(GeneratedImage.of(TestImages.png(8, 8), 1L, null, false)).build()) : PollResult.pending(null));
+        }
+
+        @Override public CompletableFuture<?> cancel() { return CompletableFuture.completedFuture(null); }
+      }, PollPolicy.builder().initialDelay(interval).interval(interval).floor(Duration.ofMillis(10)).build());
+    }
+  }
+
+  @Test
+  void pushesForManyJobsAtOncePollWithinTheProvidersBudget() throws Exception {
+    ManyJobsProvider p = new ManyJobsProvider();
+    Engine e = engine(p, "polls-per-second", "20", "max-concurrent", "100");
+    List<CompletableFuture<ImageGenerationResponse>> all = new java.util.ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      all.add(e.submit(ImageGenerationRequest.of("a fox " + i), "p").result());
+    }
+    eventually(Duration.ofSeconds(5), () -> assertThat(e.pushable()).isEqualTo(40));
+    p.ready.set(true);
+    for (int i = 1; i <= 40; i++) {
+      assertThat(deliver(e, "msg-" + i, "{\"id\":\"job-" + i + "\"}").message()).isEqualTo("accepted");
+    }
+    CompletableFuture.allOf(all.toArray(new CompletableFuture<?>[0])).get(20, TimeUnit.SECONDS);
+    List<Long> at = new java.util.ArrayList<>(p.pollTimes);
+    java.util.Collections.sort(at);
+    assertThat(at).hasSize(40);
+    // 40 polls pushed at once, 20 a second: spread over 2 s, not sent in one burst
+    int most = 0;
+    for (int i = 0, j = 0; i < at.size(); i++) {
+      while (at.get(i) - at.get(j) >= 1_000_000_000L) {
+        j++;
+      }
+      most = Math.max(most, i - j + 1);
+    }
+    assertThat(most).as("polls in any second").isLessThanOrEqualTo(22);
+    assertThat(at.get(at.size() - 1) - at.get(0)).isGreaterThan(1_500_000_000L);
+  }
+
+  @Test
+  void aDeliveryIsPolledAtOnceWhileThousandsOfSafetyNetPollsWaitForTheBudget() throws Exception {
+    // 200 jobs that want a poll every 10 ms against a budget of 20/s: their polls queue for many
+    // seconds; the one a delivery asks for must not queue behind them
+    ManyJobsProvider p = new ManyJobsProvider(Duration.ofMillis(10));
+    Engine e = engine(p, "polls-per-second", "20", "max-concurrent", "300");
+    List<CompletableFuture<ImageGenerationResponse>> all = new java.util.ArrayList<>();
+    for (int i = 0; i < 200; i++) {
+      all.add(e.submit(ImageGenerationRequest.of("a fox " + i), "p").result());
+    }
+    eventually(Duration.ofSeconds(5), () -> assertThat(e.pushable()).isEqualTo(200));
+    eventually(Duration.ofSeconds(5), () -> assertThat(p.polls.get()).isGreaterThan(3)); // the queue is moving
+    p.readyIds.add("job-190");
+    long sent = System.nanoTime();
+    assertThat(deliver(e, "msg-190", "{\"id\":\"job-190\"}").message()).isEqualTo("accepted");
+    all.get(189).get(5, TimeUnit.SECONDS); // in one budget, its poll would come after some 190 others: 10 s
+    assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sent)).as("delivery to result, ms").isLessThan(2_000);
+    // the budget still holds for all polls together
+    List<Long> at = new java.util.ArrayList<>(p.pollTimes);
+    java.util.Collections.sort(at);
+    int most = 0;
+    for (int i = 0, j = 0; i < at.size(); i++) {
+      while (at.get(i) - at.get(j) >= 1_000_000_000L) {
+        j++;
+      }
+      most = Math.max(most, i - j + 1);
+    }
+    assertThat(most).as("polls in any second").isLessThanOrEqualTo(22);
+    assertThat(all.stream().filter(CompletableFuture::isDone).count()).isEqualTo(1);
   }
 
   @Test
