@@ -131,8 +131,10 @@ public final class Engine implements AutoCloseable {
     this.budgets = new Budgets(s.budget, s.budgetStore != null ? s.budgetStore : new InMemoryBudgetStore());
     this.prompts = new Prompts(s);
     if (ForkJoinPool.getCommonPoolParallelism() < 2 && SMALL_HOST_WARNED.compareAndSet(false, true)) {
-      log.warn("the common ForkJoinPool has fewer than 2 workers on this host, so the JDK HTTP client starts a new thread "
-          + "for every answer; run with -Djava.util.concurrent.ForkJoinPool.common.parallelism=2 to bound threads");
+      // not a warning: the JDK's thread per answer only hands the answer on to imagegen's HTTP pool
+      // at once, as for any client of sendAsync on such a host, and needs no flag
+      log.debug("the common ForkJoinPool has fewer than 2 workers on this host: the JDK HTTP client completes each answer "
+          + "on a short-lived thread of its own, which hands it on to imagegen's HTTP pool at once");
     }
     this.cache = s.cache == null ? null : ResponseCache.create(s.cache, support.json);
     JobJournal journal = s.journal != null ? s.journal : new InMemoryJobJournal();
