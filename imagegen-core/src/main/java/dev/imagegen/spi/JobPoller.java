@@ -50,6 +50,22 @@ public final class JobPoller {
     Loop loop = new Loop(ctx, job, policy, result);
     ctx.onPush(job.id(), loop::pollNow, result);
     loop.schedule(policy.initialDelay());
+    AutoCloseable watching;
+    try {
+      watching = job.watch(loop::pollNow);
+    } catch (RuntimeException e) {
+      watching = null; // a channel that cannot start leaves the job to its polls
+    }
+    if (watching != null) {
+      AutoCloseable w = watching;
+      result.whenComplete((r, e) -> {
+        try {
+          w.close();
+        } catch (Exception ignored) {
+          // closing a status stream has nothing left to report
+        }
+      });
+    }
     return result;
   }
 

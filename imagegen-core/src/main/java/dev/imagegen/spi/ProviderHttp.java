@@ -309,6 +309,117 @@ public final class ProviderHttp {
     return exchange(request, maxBodyBytes, null);
   }
 
+  /** The largest event a server-sent-event stream may send ({@link #events}): 1 MiB. */
+  public static final int MAX_EVENT_CHARS = 1 << 20;
+
+  /**
+   * Opens a server-sent-event stream ({@code text/event-stream}) and hands the data of each event
+   * (its {@code data:} lines joined by newlines) to {@code onData}, on the HTTP client's threads,
+   * until the stream ends, fails or is cancelled. Other fields ({@code event:}, {@code id:},
+   * comments) are skipped; the stream is not reopened. A non-2xx answer hands nothing on and ends
+   * the stream. No redirect is followed. An event over {@link #MAX_EVENT_CHARS} or an
+   * {@code onData} that throws ends the stream.
+   *
+   * @param request the GET to send; its timeout bounds the wait for the answer's headers, not the stream
+   * @param onData what to do with each event's data; quick, non-blocking
+   * @return completes with the answer's HTTP status when the stream ends, exceptionally when the
+   *     connection fails; cancelling it closes the stream
+   */
+  public CompletableFuture<Integer> events(HttpRequest request, java.util.function.Consumer<String> onData) {
+    CompletableFuture<Integer> done = new CompletableFuture<>();
+    java.util.concurrent.atomic.AtomicReference<Flow.@Nullable Subscription> subscription =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    Flow.Subscriber<String> lines = new Flow.Subscriber<>() {
+      private final StringBuilder data = new StringBuilder();
+      private boolean any;
+
+      @Override
+      public void onSubscribe(Flow.Subscription s) {
+        subscription.set(s);
+        if (done.isDone()) {
+          s.cancel();
+        } else {
+          s.request(Long.MAX_VALUE);
+        }
+      }
+
+      @Override
+      public void onNext(String line) {
+        if (done.isDone()) {
+          return;
+        }
+        if (line.isEmpty()) {
+          dispatch();
+        } else if (line.startsWith("data:")) {
+          if (any) {
+            data.append('\n');
+          }
+          any = true;
+          data.append(line, line.startsWith("data: ") ? 6 : 5, line.length());
+          if (data.length() > MAX_EVENT_CHARS) {
+            stop(new IOException(context.providerId() + ": an event of the stream is over " + MAX_EVENT_CHARS + " characters"));
+          }
+        }
+      }
+
+      private void dispatch() {
+        if (!any) {
+          return;
+        }
+        String d = data.toString();
+        data.setLength(0);
+        any = false;
+        try {
+          onData.accept(d);
+        } catch (RuntimeException e) {
+          stop(e);
+        }
+      }
+
+      private void stop(Throwable e) {
+        Flow.Subscription s = subscription.get();
+        if (s != null) {
+          s.cancel();
+        }
+        done.completeExceptionally(e);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        done.completeExceptionally(t);
+      }
+
+      @Override
+      public void onComplete() {
+        dispatch(); // a last event without its blank line
+      }
+    };
+    CompletableFuture<HttpResponse<Void>> sent;
+    try {
+      sent = client.sendAsync(request, info -> info.statusCode() / 100 == 2
+          ? HttpResponse.BodySubscribers.fromLineSubscriber(lines) : HttpResponse.BodySubscribers.discarding());
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    sent.whenComplete((r, e) -> {
+      if (e != null) {
+        done.completeExceptionally(e);
+      } else {
+        done.complete(r.statusCode());
+      }
+    });
+    done.whenComplete((v, e) -> {
+      if (done.isCancelled()) {
+        Flow.Subscription s = subscription.get();
+        if (s != null) {
+          s.cancel();
+        }
+        sent.cancel(true);
+      }
+    });
+    return done;
+  }
+
   /**
    * Sends a result download: redirects are followed to any origin with only the
    * {@code User-Agent} and {@code Accept} headers, and every hop's target is checked first.

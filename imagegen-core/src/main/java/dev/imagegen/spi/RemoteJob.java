@@ -28,4 +28,22 @@ public interface RemoteJob {
 
   /** Sends the remote cancel; completes when the provider acknowledged it (or failed to). */
   CompletableFuture<?> cancel();
+
+  /**
+   * Starts watching the job through a channel of the provider's own that says when it changes (a
+   * status stream), if the provider has one and it may be used now. {@link JobPoller} calls it
+   * once, when the wait starts, and polls at once (within the poll budget) each time
+   * {@code changed} runs, as for a webhook delivery: what the channel says is never the result,
+   * which still comes from {@link #poll()}. Polling goes on meanwhile at the job's usual
+   * intervals, so a channel that fails or stays silent costs latency, never the job. The default
+   * watches nothing.
+   *
+   * @param changed what to run when the provider says the job changed; quick, non-blocking,
+   *     thread-safe
+   * @return a handle whose {@code close()} stops watching (called when the wait ends, whatever its
+   *     outcome; it must not throw), or null when the job is not watched
+   */
+  default @org.jspecify.annotations.Nullable AutoCloseable watch(Runnable changed) {
+    return null;
+  }
 }

@@ -104,6 +104,51 @@ final class FalJob implements RemoteJob {
     });
   }
 
+  /**
+   * Follows {@code GET {status_url}/stream} (server-sent events of the same status objects, fal's
+   * {@code streamStatus}) while there is room ({@code status-streams}): an event whose status is
+   * {@code COMPLETED} makes the wait poll at once, so a request that is done is seen within a
+   * round trip instead of at the next poll. Nothing in the stream is taken as the result. A stream
+   * that cannot open, fails or ends leaves the request to its polls.
+   */
+  @Override
+  public @Nullable AutoCloseable watch(Runnable changed) {
+    if (!provider.takeStatusStream()) {
+      return null;
+    }
+    CompletableFuture<Integer> stream;
+    try {
+      HttpRequest req = provider.request(ctx, withLogs(streamUrl(statusUrl), false))
+          .setHeader("Accept", "text/event-stream").GET().build();
+      stream = ctx.http().events(req, data -> {
+        if (completed(data)) {
+          changed.run();
+        }
+      });
+    } catch (RuntimeException e) {
+      provider.releaseStatusStream();
+      return null;
+    }
+    stream.whenComplete((status, e) -> provider.releaseStatusStream());
+    return () -> stream.cancel(true);
+  }
+
+  /** {@code status_url} with {@code /stream} after its path. */
+  static String streamUrl(String status) {
+    int q = status.indexOf('?');
+    return q < 0 ? status + "/stream" : status.substring(0, q) + "/stream" + status.substring(q);
+  }
+
+  /** Whether an event's data is a status object saying {@code COMPLETED}. */
+  private boolean completed(String data) {
+    try {
+      String s = ctx.json().readTree(data).path("status").asText("");
+      return s.strip().equalsIgnoreCase("COMPLETED");
+    } catch (java.io.IOException | RuntimeException e) {
+      return false; // not a status object: the polls decide
+    }
+  }
+
   /** The journal handle of the app id. */
   static final String APP_HANDLE = "app";
   /** The journal handle of {@code status_url}. */

@@ -66,6 +66,12 @@ final class FalProvider extends HttpImageProvider {
   /** Where fal sends each request's webhook, or null (polling only). */
   private final @Nullable URI webhookUrl;
   private final @Nullable FalWebhooks webhookVerifier;
+  /** Config key: how many requests at once follow fal's status stream; 0 = none. */
+  static final String STATUS_STREAMS = "status-streams";
+  /** The default {@value #STATUS_STREAMS} without webhooks (with them, 0). */
+  static final int DEFAULT_STATUS_STREAMS = 16;
+  /** Room for status streams; each open one holds a permit. */
+  private final java.util.concurrent.Semaphore statusStreams;
 
   FalProvider(ProviderConfig config, Secret key) {
     super(config, DEFAULT_BASE_URL);
@@ -82,6 +88,9 @@ final class FalProvider extends HttpImageProvider {
         : new FalWebhooks(config.url(FalWebhooks.JWKS_URL, FalWebhooks.DEFAULT_JWKS_URL), Webhooks.allowUnsigned(config));
     // with webhooks, a slow safety-net poll: a delivery makes the loop poll at once
     this.pollPolicy = webhookUrl == null ? normal : Webhooks.safetyNet(normal, config);
+    // a stream holds a connection per request: a few for a prompt answer, never one per pending job
+    this.statusStreams = new java.util.concurrent.Semaphore(
+        config.intValue(STATUS_STREAMS, webhookUrl == null ? DEFAULT_STATUS_STREAMS : 0, 0, 1024));
     this.storage = new FalStorage(this, storageUrl(config, baseUrl), config.longValue("data-uri-max-bytes", 0, 0, Long.MAX_VALUE),
         config.duration("upload-cache-ttl", Duration.ofHours(1)));
     PriceTable prices = FalPrices.of(config, this::modelOrNull);
@@ -158,6 +167,21 @@ final class FalProvider extends HttpImageProvider {
   @Override
   public @Nullable WebhookVerifier webhookVerifier() {
     return webhookVerifier;
+  }
+
+  /** Takes room for one status stream, when there is some. */
+  boolean takeStatusStream() {
+    return statusStreams.tryAcquire();
+  }
+
+  /** Gives back the room of a status stream that ended. */
+  void releaseStatusStream() {
+    statusStreams.release();
+  }
+
+  /** Free room for status streams (for tests). */
+  int freeStatusStreams() {
+    return statusStreams.availablePermits();
   }
 
   /** Sends the key as {@code Authorization: Key <key>}. */

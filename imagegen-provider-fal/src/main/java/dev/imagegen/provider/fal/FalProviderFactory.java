@@ -33,6 +33,10 @@ import java.util.Set;
  *   <li>{@code enable-safety-checker} (default true), {@code max-reference-images} (default 4),
  *       {@code poll-interval}, {@code poll-max-interval}, {@code timeout}, the usual limits, and prices:
  *       {@code price-per-image}, {@code price-per-megapixel}, {@code price.<model-id>}.</li>
+ *   <li>{@code status-streams}: how many requests at once also follow fal's status stream (server-sent
+ *       events), which makes a completed request be read at once rather than at its next poll;
+ *       default 16 without {@code webhook-url}, 0 with it; 0 turns it off. Each open stream holds a
+ *       connection; the other requests are polled as usual.</li>
  *   <li>{@code webhook-url}: where the application mounted {@code ImageGenerationService.webhooks()};
  *       each submit then carries {@code ?fal_webhook=<url>}, and a verified delivery makes the wait
  *       poll at once. {@code webhook-jwks-url}: fal's key set, default
@@ -65,7 +69,7 @@ public final class FalProviderFactory implements ImageProviderFactory {
   public Set<String> settings() {
     return Set.of("key-id", "key-secret", "storage-url", "model", "edit-model", "data-uri-max-bytes",
         "upload-cache-ttl", "enable-safety-checker", "max-reference-images", "poll-interval", "poll-max-interval",
-        Webhooks.URL, FalWebhooks.JWKS_URL, Webhooks.ALLOW_UNSIGNED, Webhooks.POLL_INTERVAL);
+        Webhooks.URL, FalWebhooks.JWKS_URL, Webhooks.ALLOW_UNSIGNED, Webhooks.POLL_INTERVAL, FalProvider.STATUS_STREAMS);
   }
 
   @Override

@@ -35,7 +35,7 @@ import javax.imageio.ImageIO;
  */
 public final class FalQueueStub implements AutoCloseable {
   /** The request kinds counted, and the two figures {@code /_bench/counts} adds (connections, the stub's CPU nanoseconds). */
-  enum Kind { SUBMIT, STATUS, RESULT, IMAGE, CANCEL, OTHER, CONNECTIONS, CPU }
+  enum Kind { SUBMIT, STATUS, STREAM, RESULT, IMAGE, CANCEL, OTHER, CONNECTIONS, CPU }
 
   private static final String APP = "fal-ai/flux/schnell";
   private static final String ROOT = "fal-ai/flux";
@@ -77,7 +77,16 @@ public final class FalQueueStub implements AutoCloseable {
     return base;
   }
 
+  /** Status streams held open until the release, each told {@code COMPLETED} then. */
+  private final java.util.concurrent.ConcurrentLinkedQueue<HttpExchange> streams = new java.util.concurrent.ConcurrentLinkedQueue<>();
+  private static final String COMPLETED = "{\"status\":\"COMPLETED\",\"logs\":null,\"metrics\":{\"inference_time\":0.4}}";
+
   private void handle(HttpExchange ex) throws IOException {
+    String p = ex.getRequestURI().getPath();
+    if (ex.getRequestMethod().equals("GET") && p.startsWith("/" + ROOT + "/requests/") && p.endsWith("/status/stream")) {
+      stream(ex); // held open past this handler: not closed here
+      return;
+    }
     try (ex) {
       ports.add(ex.getRemoteAddress().getPort());
       String method = ex.getRequestMethod();
@@ -115,11 +124,53 @@ public final class FalQueueStub implements AutoCloseable {
     }
   }
 
+  /**
+   * {@code GET .../status/stream}: server-sent events of the status, as fal sends them: the current
+   * one at once; before the release the stream stays open and gets {@code COMPLETED} at the release,
+   * then ends.
+   */
+  private void stream(HttpExchange ex) throws IOException {
+    ports.add(ex.getRemoteAddress().getPort());
+    count(Kind.STREAM);
+    ex.getRequestBody().readAllBytes();
+    ex.getResponseHeaders().add("Content-Type", "text/event-stream");
+    ex.sendResponseHeaders(200, 0);
+    if (releasedAt != 0) {
+      event(ex, COMPLETED);
+      ex.close();
+      return;
+    }
+    event(ex, "{\"status\":\"IN_QUEUE\",\"queue_position\":3}");
+    streams.add(ex);
+    if (releasedAt != 0 && streams.remove(ex)) { // released meanwhile
+      event(ex, COMPLETED);
+      ex.close();
+    }
+  }
+
+  private static void event(HttpExchange ex, String data) {
+    try {
+      ex.getResponseBody().write(("data: " + data + "\n\n").getBytes(StandardCharsets.UTF_8));
+      ex.getResponseBody().flush();
+    } catch (IOException e) {
+      // the client closed its stream
+    }
+  }
+
+  private void releaseStreams() {
+    HttpExchange ex;
+    while ((ex = streams.poll()) != null) {
+      event(ex, COMPLETED);
+      ex.close();
+    }
+  }
+
   private void control(HttpExchange ex, String path) throws IOException {
     switch (path) {
       case "/_bench/release" -> {
         long now = System.nanoTime();
         releasedAt = now;
+        releaseStreams();
         json(ex, 200, Long.toString(now));
       }
       case "/_bench/mark" -> {
@@ -128,7 +179,7 @@ public final class FalQueueStub implements AutoCloseable {
       }
       case "/_bench/counts" -> {
         StringBuilder sb = new StringBuilder();
-        for (Kind k : List.of(Kind.SUBMIT, Kind.STATUS, Kind.RESULT, Kind.IMAGE, Kind.CANCEL, Kind.OTHER)) {
+        for (Kind k : List.of(Kind.SUBMIT, Kind.STATUS, Kind.STREAM, Kind.RESULT, Kind.IMAGE, Kind.CANCEL, Kind.OTHER)) {
           sb.append(k).append('=').append(counts[k.ordinal()].sum()).append('\n');
         }
         sb.append("CONNECTIONS=").append(Math.max(0, ports.size() - 1)).append('\n'); // less this control call's
