@@ -16,6 +16,7 @@ import dev.imagegen.ImageGenerationResponse;
 import dev.imagegen.ImageGenerationService;
 import dev.imagegen.WebhookReceiver.Response;
 import dev.imagegen.spi.ProviderConfig;
+import dev.imagegen.testkit.KitLogs;
 import dev.imagegen.testkit.ProviderStubs.StubImage;
 import dev.imagegen.testkit.StubImages;
 import dev.imagegen.testkit.stubs.BflStubs;
@@ -136,6 +137,7 @@ class BflWebhookTest {
 
   @Test
   void theSubmitCarriesTheWebhookAndAnHmacSignedDeliveryEndsTheWaitAtOnce() throws Exception {
+    long mark = KitLogs.mark();
     ImageGenerationService s = service();
     CompletableFuture<ImageGenerationResponse> f = s.generateAsync(ImageGenerationRequest.of("a red fox in snow"), "bfl");
     awaitPolls(1); // Pending at the normal time; the next poll is an hour away
@@ -152,6 +154,9 @@ class BflWebhookTest {
     assertThat(submit.path("webhook_url").asText()).isEqualTo(HOOK);
     assertThat(submit.path("webhook_secret").asText()).isEqualTo(SECRET);
     assertThat(deliver(s, signed(SECRET, readyBody(ID)), readyBody(ID)).message()).contains("duplicate");
+    assertThat(deliver(s, echoed("a-wrong-guess"), readyBody(ID)).status()).isEqualTo(401);
+    assertThat(KitLogs.capturing()).as("the kit captures log lines").isTrue();
+    assertThat(KitLogs.since(mark)).isNotEmpty().noneMatch(l -> l.contains(SECRET) || l.contains(KEY));
   }
 
   @Test
