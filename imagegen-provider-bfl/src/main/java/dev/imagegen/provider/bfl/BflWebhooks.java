@@ -24,8 +24,9 @@ import org.jspecify.annotations.Nullable;
  * {@code X-Webhook-Secret}, its integration guide describes {@code X-BFL-Signature: sha256=<hex>},
  * the HMAC-SHA256 of the raw body keyed with the secret. Either is accepted; a header that is
  * present must hold (a wrong one is refused even with {@code webhook-allow-unsigned}). Both are
- * compared in constant time. Neither scheme signs a timestamp, so a delivery has none (its replay
- * is still caught by its id within the receiver's window). The job is the body's {@code id}, else
+ * compared in constant time. Neither scheme has a timestamp header and the body's
+ * {@code timestamp} (in the guide's example only) is not read, so a delivery has none: its age is
+ * not checked, a replay within the receiver's window is caught by its id. The job is the body's {@code id}, else
  * {@code task_id}; the delivery id is the SHA-256 of the body. Thread-safe.
  */
 final class BflWebhooks implements WebhookVerifier {
