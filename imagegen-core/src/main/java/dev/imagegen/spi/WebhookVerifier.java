@@ -39,8 +39,9 @@ public interface WebhookVerifier {
    *
    * @param deliveryId the delivery's id, the same when the provider resends it (for replay detection)
    * @param remoteJobId the provider's id of the job it is about, or null when it names none
-   * @param timestamp when the provider says it sent the delivery (signed); null only for a delivery
-   *     accepted unsigned because the operator allowed it, whose age is unknown
+   * @param timestamp when the provider says it sent the delivery (signed); null when the provider's
+   *     scheme carries no timestamp, or for a delivery accepted unsigned (its age is then unknown and
+   *     not checked)
    */
   record Delivery(String deliveryId, @Nullable String remoteJobId, @Nullable Instant timestamp) implements Verification {}
 

@@ -21,6 +21,8 @@ import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.spi.ProviderSupport;
 import dev.imagegen.spi.Secret;
 import dev.imagegen.spi.SoftInput;
+import dev.imagegen.spi.WebhookVerifier;
+import dev.imagegen.spi.Webhooks;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.time.Duration;
@@ -62,6 +64,8 @@ final class BflProvider extends HttpImageProvider {
       "us", "https://api.us.bfl.ai", "eu1", "https://api.eu1.bfl.ai", "us1", "https://api.us1.bfl.ai");
   /** BFL documents no poll limit (its client polls every second); ours, so a small poll-interval cannot hammer it. */
   static final Duration POLL_FLOOR = Duration.ofMillis(200);
+  /** Config key: the {@code webhook_secret} sent with each submit and checked on each delivery; required with {@code webhook-url}. */
+  static final String WEBHOOK_SECRET = "webhook-secret";
 
   private final Secret key;
   private final BflHosts hosts;
@@ -70,6 +74,10 @@ final class BflProvider extends HttpImageProvider {
   private final @Nullable Integer safetyTolerance;
   private final boolean promptUpsampling;
   private final PollPolicy pollPolicy;
+  /** Where BFL sends each task's webhook, or null (polling only). */
+  private final @Nullable URI webhookUrl;
+  private final @Nullable Secret webhookSecret;
+  private final @Nullable WebhookVerifier webhookVerifier;
 
   BflProvider(ProviderConfig config, Secret key) {
     super(config, regionUrl(config));
@@ -84,10 +92,17 @@ final class BflProvider extends HttpImageProvider {
     }
     this.safetyTolerance = config.get(SAFETY_TOLERANCE).isPresent() ? config.intValue(SAFETY_TOLERANCE, 2, 0, 6) : null;
     this.promptUpsampling = config.bool(PROMPT_UPSAMPLING, false);
-    this.pollPolicy = PollPolicy.builder().initialDelay(Duration.ofMillis(500)).interval(Duration.ofMillis(500))
+    PollPolicy normal = PollPolicy.builder().initialDelay(Duration.ofMillis(500)).interval(Duration.ofMillis(500))
         .maxInterval(Duration.ofSeconds(2)).multiplier(1.5).floor(POLL_FLOOR)
         // poll budget: BFL publishes no read limit; 24 active tasks per account, polled about once a second each
         .pollsPerSecond(24).build().withConfig(config);
+    this.webhookUrl = Webhooks.url(config).orElse(null);
+    this.webhookSecret = webhookUrl == null ? null : config.secret(WEBHOOK_SECRET).filter(v -> !v.reveal().isBlank())
+        .orElseThrow(() -> new IllegalStateException(config.providerId() + ": '" + WEBHOOK_SECRET + "' is required with '"
+            + Webhooks.URL + "': the secret BFL is given with each task and sends back with its webhook (set "
+            + config.whereToSet(WEBHOOK_SECRET) + ")"));
+    this.webhookVerifier = webhookSecret == null ? null : new BflWebhooks(webhookSecret, Webhooks.allowUnsigned(config));
+    this.pollPolicy = webhookUrl == null ? normal : Webhooks.safetyNet(normal, config);
     ProviderCapabilities capabilities = ProviderCapabilities.builder()
         .models(BflModels.ORDER)
         .maxPromptLength(ProviderCapabilities.DEFAULT_MAX_PROMPT_LENGTH)
@@ -133,6 +148,12 @@ final class BflProvider extends HttpImageProvider {
           BflModels.ORDER) + ", was '" + v.strip() + "'");
     }
     return m;
+  }
+
+  /** The verifier of BFL's deliveries ({@link BflWebhooks}) when {@code webhook-url} is set, else null. */
+  @Override
+  public @Nullable WebhookVerifier webhookVerifier() {
+    return webhookVerifier;
   }
 
   /** The allow-list of polling hosts. */
@@ -283,6 +304,18 @@ final class BflProvider extends HttpImageProvider {
       warnings.add("strength " + r.strength() + " not sent: BFL's editing models take none");
     }
     ProviderSupport.mergeOptions(b, r.providerOptions(id()), ctx.json());
+    URI hook = webhookUrl;
+    Secret hookSecret = webhookSecret;
+    if (hook != null && hookSecret != null) {
+      // the configured receiver wins over a request's bfl options: its verifier only knows the configured secret
+      for (String field : List.of("webhook_url", "webhook_secret")) {
+        if (b.has(field)) {
+          warnings.add("bfl option " + field + " not sent: " + Webhooks.URL + " is configured, so the configured webhook is sent");
+        }
+      }
+      b.put("webhook_url", hook.toString());
+      b.put("webhook_secret", hookSecret.reveal());
+    }
     return b;
   }
 

@@ -4,6 +4,7 @@ import dev.imagegen.spi.ImageProvider;
 import dev.imagegen.spi.ImageProviderFactory;
 import dev.imagegen.spi.ProviderConfig;
 import dev.imagegen.spi.Secret;
+import dev.imagegen.spi.Webhooks;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -27,6 +28,13 @@ import java.util.Set;
  *       {@code safety-tolerance} (0..6), {@code prompt-upsampling}, {@code poll-interval},
  *       {@code poll-max-interval}, the usual limits ({@code max-concurrent} defaults to 24, BFL's
  *       limit of active tasks) and prices.</li>
+ *   <li>webhooks: {@code webhook-url} (where the application mounted
+ *       {@code ImageGenerationService.webhooks()}; each submit then carries {@code webhook_url} and
+ *       {@code webhook_secret}, and overrides those fields of a request's {@code bfl} options, with a
+ *       warning), {@code webhook-secret} (required with it: the secret BFL sends back, echoed in
+ *       {@code X-Webhook-Secret} or as the HMAC-SHA256 {@code X-BFL-Signature}),
+ *       {@code webhook-poll-interval} (the safety-net poll, default 30 s),
+ *       {@code webhook-allow-unsigned} (default false).</li>
  * </ul>
  */
 public final class BflProviderFactory implements ImageProviderFactory {
@@ -53,7 +61,8 @@ public final class BflProviderFactory implements ImageProviderFactory {
   @Override
   public Set<String> settings() {
     return Set.of(BflProvider.REGION, BflProvider.POLLING_HOSTS, BflProvider.MODEL, BflProvider.EDIT_MODEL,
-        BflProvider.SAFETY_TOLERANCE, BflProvider.PROMPT_UPSAMPLING, "poll-interval", "poll-max-interval");
+        BflProvider.SAFETY_TOLERANCE, BflProvider.PROMPT_UPSAMPLING, "poll-interval", "poll-max-interval", Webhooks.URL, BflProvider.WEBHOOK_SECRET,
+        Webhooks.ALLOW_UNSIGNED, Webhooks.POLL_INTERVAL);
   }
 
   /**

@@ -24,6 +24,8 @@ import dev.imagegen.spi.ProviderContext;
 import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.spi.ProviderSupport;
 import dev.imagegen.spi.Secret;
+import dev.imagegen.spi.WebhookVerifier;
+import dev.imagegen.spi.Webhooks;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.time.Duration;
@@ -72,6 +74,9 @@ final class HordeProvider extends HttpImageProvider {
   private final String contact;
   private final HordeRequests requests;
   private final PollPolicy pollPolicy;
+  /** Where the Horde posts each finished image for {@code service.webhooks()}, or null (polling only). */
+  private final @Nullable URI webhookUrl;
+  private final @Nullable WebhookVerifier webhookVerifier;
   private final Duration modelsRefresh;
   private final AtomicReference<@Nullable LiveModels> liveModels = new AtomicReference<>();
 
@@ -93,7 +98,18 @@ final class HordeProvider extends HttpImageProvider {
     }
     this.requests = new HordeRequests(config);
     CostModel costModel = CostModel.fromConfig(config, CostModel.free());
-    this.pollPolicy = PollPolicy.every(POLL_INTERVAL, POLL_FLOOR).withConfig(config);
+    this.webhookUrl = Webhooks.url(config).orElse(null);
+    if (webhookUrl != null && !"https".equalsIgnoreCase(webhookUrl.getScheme())) {
+      throw new IllegalStateException(ID + ": '" + Webhooks.URL + "' must be an https URL (the Horde refuses any other webhook), "
+          + "was " + webhookUrl.getScheme());
+    }
+    if (webhookUrl != null && !Webhooks.allowUnsigned(config)) {
+      throw new IllegalStateException(ID + ": AI Horde sends webhooks unsigned, so anyone who can reach '" + Webhooks.URL
+          + "' could send one (it only makes a request poll at once); set '" + Webhooks.ALLOW_UNSIGNED + "' to true to accept that");
+    }
+    this.webhookVerifier = webhookUrl == null ? null : new HordeWebhooks();
+    PollPolicy normal = PollPolicy.every(POLL_INTERVAL, POLL_FLOOR).withConfig(config);
+    this.pollPolicy = webhookUrl == null ? normal : Webhooks.safetyNet(normal, config);
     this.modelsRefresh = config.duration("models-refresh", MODELS_REFRESH);
     Set<String> models = new LinkedHashSet<>(requests.aliases().keySet());
     requests.aliases().values().forEach(a -> models.add(a.model()));
@@ -120,6 +136,12 @@ final class HordeProvider extends HttpImageProvider {
     declare(capabilities, costModel);
   }
 
+  /** A verifier of the Horde's unsigned deliveries when {@code webhook-url} is set (with {@code webhook-allow-unsigned}), else null. */
+  @Override
+  public @Nullable WebhookVerifier webhookVerifier() {
+    return webhookVerifier;
+  }
+
   /** The poll policy in force (for tests). */
   PollPolicy pollPolicy() {
     return pollPolicy;
@@ -143,6 +165,10 @@ final class HordeProvider extends HttpImageProvider {
 
   private CompletableFuture<ProviderResult> submit(ObjectNode body, HordeRequests.Prepared prepared, GenerationContext ctx) {
     long submittedAt = System.nanoTime();
+    URI hook = webhookUrl;
+    if (hook != null) {
+      body.put("webhook", hook.toString()); // one POST per finished image
+    }
     return ctx.http().json(postJson(ctx, "/generate/async", body), HordeWire.Submitted.class).thenCompose(s -> {
       String id = s.id();
       if (id == null || !REQUEST_ID.matcher(id).matches()) {

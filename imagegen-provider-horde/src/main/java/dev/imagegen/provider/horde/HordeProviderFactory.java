@@ -3,6 +3,7 @@ package dev.imagegen.provider.horde;
 import dev.imagegen.spi.ImageProvider;
 import dev.imagegen.spi.ImageProviderFactory;
 import dev.imagegen.spi.ProviderConfig;
+import dev.imagegen.spi.Webhooks;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -27,6 +28,11 @@ import java.util.Set;
  *       {@code model-<alias>} to map an alias to a Horde model name.</li>
  *   <li>{@code nsfw} (false), {@code censor-nsfw} (true), {@code validated-backends} (true),
  *       {@code trusted-workers} (false), {@code slow-workers} (true), {@code r2} (true).</li>
+ *   <li>webhooks: {@code webhook-url} (an https URL where the application mounted
+ *       {@code ImageGenerationService.webhooks()}; each request then carries it as {@code webhook},
+ *       the Horde posts once per finished image, and the request is polled only as a safety net),
+ *       which needs {@code webhook-allow-unsigned=true} because the Horde signs nothing, and
+ *       {@code webhook-poll-interval} (the safety-net poll, default 30 s).</li>
  * </ul>
  * See the module README for the whole list.
  */
@@ -51,7 +57,8 @@ public final class HordeProviderFactory implements ImageProviderFactory {
   @Override
   public Set<String> settings() {
     return Set.of("client-agent", "contact", "default-model", "model.*", "nsfw", "censor-nsfw", "validated-backends",
-        "trusted-workers", "slow-workers", "r2", "poll-interval", "poll-max-interval", "models-refresh");
+        "trusted-workers", "slow-workers", "r2", "poll-interval", "poll-max-interval", "models-refresh", Webhooks.URL,
+        Webhooks.ALLOW_UNSIGNED, Webhooks.POLL_INTERVAL);
   }
 
   /** True when an API key is set (the anonymous key works without one; see {@link #enabledWhenNothingConfigured()}). */

@@ -28,6 +28,9 @@ import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.spi.ProviderSupport;
 import dev.imagegen.spi.RemoteJob;
 import dev.imagegen.spi.Secret;
+import dev.imagegen.spi.WebhookVerifier;
+import dev.imagegen.spi.Webhooks;
+import java.net.URI;
 import java.net.http.HttpRequest;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -67,6 +70,9 @@ final class RunPodProvider extends HttpImageProvider {
   private final Secret apiKey;
   private final RunPodSettings settings;
   private final RunPodHealth health;
+  private final @Nullable WebhookVerifier webhookVerifier;
+  /** {@link #POLL}, or its slow safety net when {@code webhook-url} is set. */
+  private final PollPolicy pollPolicy;
 
   /**
    * Reads the configuration.
@@ -82,6 +88,14 @@ final class RunPodProvider extends HttpImageProvider {
     ProviderCapabilities capabilities = settings.capabilities();
     declare(capabilities, settings.prices);
     this.health = new RunPodHealth(settings, this);
+    this.webhookVerifier = settings.webhookUrl == null ? null : new RunPodWebhooks();
+    this.pollPolicy = settings.webhookUrl == null ? POLL.withConfig(config) : Webhooks.safetyNet(POLL.withConfig(config), config);
+  }
+
+  /** A verifier of RunPod's unsigned deliveries when {@code webhook-url} is set (with {@code webhook-allow-unsigned}), else null. */
+  @Override
+  public @Nullable WebhookVerifier webhookVerifier() {
+    return webhookVerifier;
   }
 
   /** The model aliases, each with the endpoint serving it ({@code endpoint.<alias>}). */
@@ -131,7 +145,9 @@ final class RunPodProvider extends HttpImageProvider {
       return CompletableFuture.failedFuture(new GenerationCancelledException("cancelled before submitting", ID));
     }
     // the policy is taken from the time left now, after the cold-start check
-    RunPodWire.Submit body = new RunPodWire.Submit(input, jobPolicy(settings.policy, ctx.remaining()), settings.webhook);
+    URI hook = settings.webhookUrl;
+    RunPodWire.Submit body = new RunPodWire.Submit(input, jobPolicy(settings.policy, ctx.remaining()),
+        hook != null ? hook.toString() : settings.webhook);
     return ctx.http().json(postJson(ctx, "/" + target.endpointId() + "/run", body), RunPodWire.Job.class).thenApply(job -> {
       if (job.id() == null || job.id().isBlank()) {
         throw new CompletionException(ProviderUnavailableException.outcomeUnknown("/run answered without a job id (status "
@@ -148,7 +164,7 @@ final class RunPodProvider extends HttpImageProvider {
   }
 
   private CompletableFuture<ProviderResult> await(Job job, GenerationContext ctx) {
-    return ctx.await(job, POLL.withConfig(ctx.config())).handle((r, e) -> {
+    return ctx.await(job, pollPolicy).handle((r, e) -> {
       if (e == null) {
         return r;
       }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.imagegen.spi.ImageProvider;
 import dev.imagegen.spi.ImageProviderFactory;
 import dev.imagegen.spi.ProviderConfig;
+import dev.imagegen.spi.Webhooks;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -34,7 +35,13 @@ import java.util.Set;
  * <li>{@code base-url} (default {@code https://api.runpod.ai/v2}), {@code timeout},
  *     {@code poll-interval}, {@code execution-timeout}, {@code ttl}, {@code low-priority},
  *     {@code webhook}, {@code max-images}, {@code degraded-queue-depth} (5),
- *     {@code cold-start-allowance} (60s), {@code health-cache} (10s), and the standard keys.
+ *     {@code cold-start-allowance} (60s), {@code health-cache} (10s), and the standard keys;
+ * <li>webhooks: {@code webhook-url} (where the application mounted
+ *     {@code ImageGenerationService.webhooks()}; each {@code /run} then carries it as
+ *     {@code webhook} and the job is polled only as a safety net), which needs
+ *     {@code webhook-allow-unsigned=true} because RunPod signs nothing, and
+ *     {@code webhook-poll-interval} (the safety-net poll, default 30 s). The older {@code webhook}
+ *     key still hands a URL to RunPod with no receiver here; setting both is an error.
  * </ul>
  *
  * <p>Stateless; the service calls it once per configuration.
@@ -62,7 +69,8 @@ public final class RunPodProviderFactory implements ImageProviderFactory {
   public Set<String> settings() {
     return Set.of("endpoint", "endpoint.*", "input-template", "input-template.*", "gpu", "gpu.*", "worker-type",
         "execution-timeout", "ttl", "low-priority", "webhook", "max-images", "degraded-queue-depth",
-        "cold-start-allowance", "health-cache", "poll-interval", "poll-max-interval");
+        "cold-start-allowance", "health-cache", "poll-interval", "poll-max-interval", Webhooks.URL, Webhooks.ALLOW_UNSIGNED,
+        Webhooks.POLL_INTERVAL);
   }
 
   /**

@@ -9,10 +9,12 @@ import dev.imagegen.spi.PriceTable.Price;
 import dev.imagegen.spi.PriceTable.Unit;
 import dev.imagegen.spi.ProviderCapabilities;
 import dev.imagegen.spi.ProviderConfig;
+import dev.imagegen.spi.Webhooks;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.net.URI;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.Collections;
@@ -79,6 +81,8 @@ final class RunPodSettings {
   final PriceTable prices;
   final RunPodWire.@Nullable Policy policy;
   final @Nullable String webhook;
+  /** {@code webhook-url}: where RunPod posts each job's end for {@code service.webhooks()} to receive, or null. */
+  final @Nullable URI webhookUrl;
   final int degradedQueueDepth;
   final Duration coldStartAllowance;
   final Duration healthCache;
@@ -129,6 +133,15 @@ final class RunPodSettings {
     Boolean low = config.get(LOW_PRIORITY).isPresent() ? config.bool(LOW_PRIORITY, false) : null;
     policy = execution == null && ttl == null && low == null ? null : new RunPodWire.Policy(execution, ttl, low);
     webhook = config.get(WEBHOOK).orElse(null);
+    webhookUrl = Webhooks.url(config).orElse(null);
+    if (webhookUrl != null && webhook != null) {
+      throw new IllegalStateException(providerId + ": set either '" + WEBHOOK + "' (a URL RunPod posts to, not received here) or '"
+          + Webhooks.URL + "' (RunPod's deliveries received by ImageGenerationService.webhooks()), not both");
+    }
+    if (webhookUrl != null && !Webhooks.allowUnsigned(config)) {
+      throw new IllegalStateException(providerId + ": RunPod sends webhooks unsigned, so anyone who can reach '" + Webhooks.URL
+          + "' could send one (it only makes a job poll at once); set '" + Webhooks.ALLOW_UNSIGNED + "' to true to accept that");
+    }
     degradedQueueDepth = config.intValue(DEGRADED_QUEUE_DEPTH, 5, 1, Integer.MAX_VALUE);
     coldStartAllowance = config.duration(COLD_START_ALLOWANCE, Duration.ofSeconds(60));
     healthCache = config.duration(HEALTH_CACHE, Duration.ofSeconds(10));
