@@ -67,6 +67,47 @@ public final class Webhooks {
   }
 
   /**
+   * The verifier of a provider that signs its webhook deliveries not at all (RunPod, the AI Horde):
+   * anyone who can reach {@value #URL} could send one, so it is built only when the operator set
+   * {@value #ALLOW_UNSIGNED} to true. A delivery is a JSON object naming its job in
+   * {@code jobField}; it can only make that job poll at once. A body that is not JSON or names no
+   * job is refused as malformed (400).
+   *
+   * @param config the provider's configuration
+   * @param provider the provider's name in messages, e.g. {@code RunPod}
+   * @param jobField the body's text field holding the provider's job id
+   * @param deliveryId the delivery's id from the body and the job id, for replay detection; null
+   *     from it (or this null) means the SHA-256 of the body
+   * @return the verifier
+   * @throws IllegalStateException naming {@value #ALLOW_UNSIGNED} when it is not true
+   */
+  public static WebhookVerifier unsignedJson(ProviderConfig config, String provider, String jobField,
+      java.util.function.@Nullable BiFunction<com.fasterxml.jackson.databind.JsonNode, String, @Nullable String> deliveryId) {
+    if (!allowUnsigned(config)) {
+      throw new IllegalStateException(config.providerId() + ": " + provider + " sends webhooks unsigned, so anyone who can "
+          + "reach '" + URL + "' could send one (it only makes a job poll at once); set '" + ALLOW_UNSIGNED
+          + "' to true to accept that");
+    }
+    return (headers, body, context) -> {
+      com.fasterxml.jackson.databind.JsonNode json;
+      try {
+        json = context.json().readTree(body);
+      } catch (java.io.IOException e) {
+        return java.util.concurrent.CompletableFuture.completedFuture(WebhookVerifier.Rejection.malformed("the body is not JSON"));
+      }
+      com.fasterxml.jackson.databind.JsonNode v = json == null ? null : json.get(jobField);
+      if (v == null || !v.isTextual() || v.asText().isBlank()) {
+        return java.util.concurrent.CompletableFuture.completedFuture(
+            WebhookVerifier.Rejection.malformed("the body names no job (no " + jobField + ")"));
+      }
+      String job = v.asText().strip();
+      String id = deliveryId == null ? null : deliveryId.apply(json, job);
+      return java.util.concurrent.CompletableFuture.completedFuture(
+          new WebhookVerifier.Delivery(id != null ? id : sha256Hex(body), job, null));
+    };
+  }
+
+  /**
    * The first value of a header, its name matched case-insensitively.
    *
    * @param headers the request's headers

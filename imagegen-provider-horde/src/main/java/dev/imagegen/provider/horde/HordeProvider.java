@@ -103,11 +103,11 @@ final class HordeProvider extends HttpImageProvider {
       throw new IllegalStateException(ID + ": '" + Webhooks.URL + "' must be an https URL (the Horde refuses any other webhook), "
           + "was " + webhookUrl.getScheme());
     }
-    if (webhookUrl != null && !Webhooks.allowUnsigned(config)) {
-      throw new IllegalStateException(ID + ": AI Horde sends webhooks unsigned, so anyone who can reach '" + Webhooks.URL
-          + "' could send one (it only makes a request poll at once); set '" + Webhooks.ALLOW_UNSIGNED + "' to true to accept that");
-    }
-    this.webhookVerifier = webhookUrl == null ? null : new HordeWebhooks();
+    // one POST per finished image: {request, id, img, seed, ...}; each image is one delivery
+    this.webhookVerifier = webhookUrl == null ? null : Webhooks.unsignedJson(config, "AI Horde", "request", (json, request) -> {
+      var image = json.get("id");
+      return image != null && image.isTextual() && !image.asText().isBlank() ? request + "/" + image.asText().strip() : null;
+    });
     PollPolicy normal = PollPolicy.every(POLL_INTERVAL, POLL_FLOOR).withConfig(config);
     this.pollPolicy = webhookUrl == null ? normal : Webhooks.safetyNet(normal, config);
     this.modelsRefresh = config.duration("models-refresh", MODELS_REFRESH);

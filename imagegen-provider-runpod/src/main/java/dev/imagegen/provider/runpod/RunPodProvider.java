@@ -88,7 +88,8 @@ final class RunPodProvider extends HttpImageProvider {
     ProviderCapabilities capabilities = settings.capabilities();
     declare(capabilities, settings.prices);
     this.health = new RunPodHealth(settings, this);
-    this.webhookVerifier = settings.webhookUrl == null ? null : new RunPodWebhooks();
+    // the /status object: {"id":..., "status":...}
+    this.webhookVerifier = settings.webhookUrl == null ? null : Webhooks.unsignedJson(config, "RunPod", "id", null);
     this.pollPolicy = settings.webhookUrl == null ? POLL.withConfig(config) : Webhooks.safetyNet(POLL.withConfig(config), config);
   }
 

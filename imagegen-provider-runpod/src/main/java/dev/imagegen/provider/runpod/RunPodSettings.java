@@ -138,10 +138,6 @@ final class RunPodSettings {
       throw new IllegalStateException(providerId + ": set either '" + WEBHOOK + "' (a URL RunPod posts to, not received here) or '"
           + Webhooks.URL + "' (RunPod's deliveries received by ImageGenerationService.webhooks()), not both");
     }
-    if (webhookUrl != null && !Webhooks.allowUnsigned(config)) {
-      throw new IllegalStateException(providerId + ": RunPod sends webhooks unsigned, so anyone who can reach '" + Webhooks.URL
-          + "' could send one (it only makes a job poll at once); set '" + Webhooks.ALLOW_UNSIGNED + "' to true to accept that");
-    }
     degradedQueueDepth = config.intValue(DEGRADED_QUEUE_DEPTH, 5, 1, Integer.MAX_VALUE);
     coldStartAllowance = config.duration(COLD_START_ALLOWANCE, Duration.ofSeconds(60));
     healthCache = config.duration(HEALTH_CACHE, Duration.ofSeconds(10));
