@@ -74,6 +74,52 @@ class ProviderHttpTest {
   }
 
   @Test
+  void anEventStreamHandsOnEachEventsDataJoinedAndSkipsTheRest() throws Exception {
+    // CRLF and LF lines, a comment, an event name, an id, a two-line data, and a last event without its blank line
+    String body = ": hello\r\nevent: status\r\nid: 1\r\ndata: {\"status\":\"IN_QUEUE\"}\r\n\r\n"
+        + "data:first\ndata: second\n\n\n" + "data: {\"status\":\"COMPLETED\"}";
+    server.stubFor(get("/stream").willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream")
+        .withBody(body)));
+    java.util.List<String> got = new java.util.concurrent.CopyOnWriteArrayList<>();
+    int status = ctx.http.events(ctx.http.request(uri("/stream")).GET().build(), got::add).get(5, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(status).isEqualTo(200);
+    assertThat(got).containsExactly("{\"status\":\"IN_QUEUE\"}", "first\nsecond", "{\"status\":\"COMPLETED\"}");
+  }
+
+  @Test
+  void anEventStreamAnsweredWithAnErrorHandsNothingOnAndOneThatIsCancelledCloses() throws Exception {
+    server.stubFor(get("/stream").willReturn(aResponse().withStatus(404).withBody("data: {\"status\":\"COMPLETED\"}\n\n")));
+    java.util.List<String> got = new java.util.concurrent.CopyOnWriteArrayList<>();
+    assertThat(ctx.http.events(ctx.http.request(uri("/stream")).GET().build(), got::add).get(5, java.util.concurrent.TimeUnit.SECONDS))
+        .isEqualTo(404);
+    assertThat(got).isEmpty();
+
+    server.stubFor(get("/slow").willReturn(aResponse().withStatus(200).withBody("data: late\n\n").withFixedDelay(5_000)));
+    CompletableFuture<Integer> slow = ctx.http.events(ctx.http.request(uri("/slow")).GET().build(), got::add);
+    assertThat(slow.cancel(true)).isTrue();
+    assertThat(slow).isCancelled();
+    assertThat(got).isEmpty();
+  }
+
+  @Test
+  void anEventOverTheLimitOrAConsumerThatThrowsEndsTheStream() {
+    String big = "data: " + "x".repeat(ProviderHttp.MAX_EVENT_CHARS + 10) + "\n\ndata: after\n\n";
+    server.stubFor(get("/big").willReturn(aResponse().withStatus(200).withBody(big)));
+    java.util.List<String> got = new java.util.concurrent.CopyOnWriteArrayList<>();
+    Throwable t = failure(ctx.http.events(ctx.http.request(uri("/big")).GET().build(), got::add));
+    assertThat(t).hasMessageContaining("over " + ProviderHttp.MAX_EVENT_CHARS);
+    assertThat(got).isEmpty();
+
+    server.stubFor(get("/two").willReturn(aResponse().withStatus(200).withBody("data: one\n\ndata: two\n\n")));
+    Throwable thrown = failure(ctx.http.events(ctx.http.request(uri("/two")).GET().build(), d -> {
+      got.add(d);
+      throw new IllegalStateException("consumer failed");
+    }));
+    assertThat(thrown).hasMessage("consumer failed");
+    assertThat(got).containsExactly("one");
+  }
+
+  @Test
   void sendsUserAgentAndParsesJson() {
     server.stubFor(post("/jobs").willReturn(aResponse().withStatus(201).withBody("{\"id\":\"j1\",\"extra\":1}")));
     JsonNode n = ctx.http.json(postJob()).join();
