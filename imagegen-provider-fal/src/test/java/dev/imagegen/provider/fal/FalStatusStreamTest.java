@@ -109,6 +109,18 @@ class FalStatusStreamTest {
   }
 
   @Test
+  void aStreamOutlivesTheCallTimeout() throws Exception {
+    // the two events dribbled over 3 s (the first, with the headers, after 1.5 s): longer than the
+    // 2 s call timeout, which bounds the wait for the answer's headers, not the stream
+    server.stubFor(get(urlPathEqualTo(STREAM)).inScenario(STATE).willSetStateTo("done")
+        .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream").withBody(events())
+            .withChunkedDribbleDelay(2, 3_000)));
+    ImageGenerationService s = service("poll-interval", "1h", "poll-max-interval", "1h", "timeout", "2s");
+    assertThat(s.generateAsync(ImageGenerationRequest.of("a fox")).get(20, TimeUnit.SECONDS).images()).hasSize(1);
+    assertThat(requests(STATUS)).as("status reads").isEqualTo(1);
+  }
+
+  @Test
   void aStreamThatFailsLeavesTheRequestToItsPolls() throws Exception {
     server.stubFor(get(urlPathEqualTo(STREAM)).willReturn(FalStubs.json(500, "{\"detail\":\"Internal Server Error\"}")));
     server.stubFor(get(urlPathEqualTo(STATUS)).inScenario(STATE).whenScenarioStateIs(STARTED).willSetStateTo("done")
