@@ -90,6 +90,8 @@ public final class JobPoller {
     private @Nullable ScheduledFuture<?> next; // guarded by this
     private boolean polling; // guarded by this: a poll is claimed or in flight
     private boolean nudged; // guarded by this: a push arrived while polling
+    /** Whether the poll scheduled or in flight is one a push asked for (its retry and follow-up are too). */
+    private volatile boolean pushed;
 
     Loop(GenerationContext ctx, RemoteJob job, PollPolicy policy, CompletableFuture<ProviderResult> result) {
       this.ctx = ctx;
@@ -100,12 +102,23 @@ public final class JobPoller {
     }
 
     void schedule(Duration delay) {
+      schedule(delay, false);
+    }
+
+    /**
+     * Schedules the next poll within the provider's poll budget; {@code push}: in the share kept
+     * for the polls deliveries ask for (a push's retry after a failed poll, or one more after
+     * deliveries during a poll).
+     */
+    private void schedule(Duration delay, boolean push) {
       if (result.isDone() || ctx.isCancelled()) {
         return;
       }
       long ms = Math.max(delay.toMillis(), policy.floor().toMillis());
       synchronized (this) { // held while scheduling, so the poll cannot start before next names it
-        next = ctx.schedulePoll(policy, Duration.ofMillis(ms), this::pollOnce); // within the provider's poll budget
+        pushed = push;
+        next = push ? ctx.schedulePushPoll(policy, Duration.ofMillis(ms), this::pollOnce)
+            : ctx.schedulePoll(policy, Duration.ofMillis(ms), this::pollOnce);
       }
     }
 
@@ -128,6 +141,7 @@ public final class JobPoller {
         }
         polling = true;
         next = null;
+        pushed = true;
       }
       try {
         // at once, unless the last poll went out less than the provider's floor ago, and within the
@@ -166,16 +180,19 @@ public final class JobPoller {
       }
       poll.whenComplete((r, e) -> {
         boolean again;
+        boolean wasPushed;
         synchronized (this) {
           polling = false;
           again = nudged;
           nudged = false;
+          wasPushed = pushed;
+          pushed = false;
         }
         if (result.isDone()) {
           return;
         }
         if (e != null) {
-          onError(e instanceof CompletionException && e.getCause() != null ? e.getCause() : e);
+          onError(e instanceof CompletionException && e.getCause() != null ? e.getCause() : e, wasPushed || again);
           return;
         }
         errors = 0;
@@ -190,12 +207,12 @@ public final class JobPoller {
           Duration wait = again ? Duration.ZERO : p.nextPollIn() != null ? p.nextPollIn()
               : jitter(forAge(interval, Duration.ofNanos(System.nanoTime() - started), policy));
           interval = grow(interval);
-          schedule(wait);
+          schedule(wait, again);
         }
       });
     }
 
-    private void onError(Throwable e) {
+    private void onError(Throwable e, boolean push) {
       if (!(e instanceof ImageGenerationException ige) || !ige.retryMayHelp() || ++errors > policy.maxConsecutiveErrors()) {
         // polling gave up on a job that may still be running (an answer refused as too large,
         // errors in a row): cancel it through the service, or it runs on, billed, for nobody
@@ -217,7 +234,7 @@ public final class JobPoller {
         wait = policy.maxInterval().multipliedBy(4);
       }
       ctx.log().debug("poll of job {} failed ({}), polling again in {} ms", job.id(), e.getMessage(), wait.toMillis());
-      schedule(wait);
+      schedule(wait, push); // a push's poll that failed is retried in the share kept for pushes
     }
 
     /** The interval, held to a quarter of the job's age (never below the policy's first interval). */
