@@ -1,7 +1,6 @@
 package dev.imagegen.spi;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.io.IOException;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.time.Instant;
@@ -91,13 +90,8 @@ public final class StandardWebhooks implements WebhookVerifier {
         return Rejection.unauthorized("no webhook-signature matches");
       }
     }
-    JsonNode json;
-    try {
-      json = context.json().readTree(body);
-    } catch (IOException e) {
-      return Rejection.malformed("the body is not JSON");
-    }
-    if (json == null || !json.isObject()) {
+    JsonNode json = Webhooks.readObject(body, context.json());
+    if (json == null) {
       return Rejection.malformed("the body is not a JSON object");
     }
     String job = jobId.apply(json);

@@ -89,22 +89,45 @@ public final class Webhooks {
           + "' to true to accept that");
     }
     return (headers, body, context) -> {
-      com.fasterxml.jackson.databind.JsonNode json;
-      try {
-        json = context.json().readTree(body);
-      } catch (java.io.IOException e) {
-        return java.util.concurrent.CompletableFuture.completedFuture(WebhookVerifier.Rejection.malformed("the body is not JSON"));
+      com.fasterxml.jackson.databind.JsonNode json = readObject(body, context.json());
+      String job = json == null ? null : text(json, jobField);
+      if (json == null || job == null) {
+        return java.util.concurrent.CompletableFuture.completedFuture(WebhookVerifier.Rejection.malformed(
+            json == null ? "the body is not a JSON object" : "the body names no job (no " + jobField + ")"));
       }
-      com.fasterxml.jackson.databind.JsonNode v = json == null ? null : json.get(jobField);
-      if (v == null || !v.isTextual() || v.asText().isBlank()) {
-        return java.util.concurrent.CompletableFuture.completedFuture(
-            WebhookVerifier.Rejection.malformed("the body names no job (no " + jobField + ")"));
-      }
-      String job = v.asText().strip();
       String id = deliveryId == null ? null : deliveryId.apply(json, job);
       return java.util.concurrent.CompletableFuture.completedFuture(
           new WebhookVerifier.Delivery(id != null ? id : sha256Hex(body), job, null));
     };
+  }
+
+  /**
+   * A delivery's body read as a JSON object, for a verifier.
+   *
+   * @param body the raw body
+   * @param json the provider's JSON mapper
+   * @return the object, or null when the body is not JSON or not an object (a {@link
+   *     WebhookVerifier.Rejection#malformed} delivery)
+   */
+  public static com.fasterxml.jackson.databind.node.@Nullable ObjectNode readObject(byte[] body,
+      com.fasterxml.jackson.databind.ObjectMapper json) {
+    try {
+      return json.readTree(body) instanceof com.fasterxml.jackson.databind.node.ObjectNode o ? o : null;
+    } catch (java.io.IOException e) {
+      return null;
+    }
+  }
+
+  /**
+   * A text field of a delivery's body, stripped.
+   *
+   * @param json the body
+   * @param field the field's name
+   * @return its text, or null when it is absent, not text or blank
+   */
+  public static @Nullable String text(com.fasterxml.jackson.databind.JsonNode json, String field) {
+    com.fasterxml.jackson.databind.JsonNode v = json.get(field);
+    return v != null && v.isTextual() && !v.asText().isBlank() ? v.asText().strip() : null;
   }
 
   /**

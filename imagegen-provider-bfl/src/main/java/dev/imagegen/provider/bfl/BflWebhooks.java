@@ -5,7 +5,6 @@ import dev.imagegen.spi.ProviderContext;
 import dev.imagegen.spi.Secret;
 import dev.imagegen.spi.WebhookVerifier;
 import dev.imagegen.spi.Webhooks;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
@@ -16,7 +15,6 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
-import org.jspecify.annotations.Nullable;
 
 /**
  * BFL's webhook deliveries, made with the {@code webhook_secret} each submit carries. BFL's own
@@ -73,28 +71,18 @@ final class BflWebhooks implements WebhookVerifier {
     if (echoed != null && !MessageDigest.isEqual(key, echoed.getBytes(StandardCharsets.UTF_8))) {
       return Rejection.unauthorized(ECHOED_SECRET + " is not the configured webhook-secret");
     }
-    JsonNode json;
-    try {
-      json = context.json().readTree(body);
-    } catch (IOException e) {
-      return Rejection.malformed("the body is not JSON");
-    }
-    if (json == null || !json.isObject()) {
+    JsonNode json = Webhooks.readObject(body, context.json());
+    if (json == null) {
       return Rejection.malformed("the body is not a JSON object");
     }
-    String task = text(json, "id");
+    String task = Webhooks.text(json, "id");
     if (task == null) {
-      task = text(json, "task_id");
+      task = Webhooks.text(json, "task_id");
     }
     if (task == null) {
       return Rejection.malformed("the body names no task (no id or task_id)");
     }
     return new Delivery(Webhooks.sha256Hex(body), task, null);
-  }
-
-  private static @Nullable String text(JsonNode json, String field) {
-    JsonNode v = json.get(field);
-    return v != null && v.isTextual() && !v.asText().isBlank() ? v.asText().strip() : null;
   }
 
   /** HMAC-SHA256 of the body keyed with the secret's UTF-8 bytes. */

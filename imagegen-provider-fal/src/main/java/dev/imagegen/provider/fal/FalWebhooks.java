@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.imagegen.spi.ProviderContext;
 import dev.imagegen.spi.WebhookVerifier;
 import dev.imagegen.spi.Webhooks;
-import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
@@ -115,17 +114,12 @@ final class FalWebhooks implements WebhookVerifier {
 
   private static Verification delivery(String deliveryId, @Nullable String headerRequestId, @Nullable Instant at, byte[] body,
       ProviderContext ctx) {
-    JsonNode json;
-    try {
-      json = ctx.json().readTree(body);
-    } catch (IOException e) {
-      return Rejection.malformed("the body is not JSON");
-    }
-    if (json == null || !json.isObject()) {
+    JsonNode json = Webhooks.readObject(body, ctx.json());
+    if (json == null) {
       return Rejection.malformed("the body is not a JSON object");
     }
-    JsonNode id = json.get("request_id");
-    String job = id != null && id.isTextual() && !id.asText().isBlank() ? id.asText() : headerRequestId;
+    String id = Webhooks.text(json, "request_id");
+    String job = id != null ? id : headerRequestId;
     return new Delivery(deliveryId, job, at);
   }
 

@@ -105,8 +105,8 @@ final class HordeProvider extends HttpImageProvider {
     }
     // one POST per finished image: {request, id, img, seed, ...}; each image is one delivery
     this.webhookVerifier = webhookUrl == null ? null : Webhooks.unsignedJson(config, "AI Horde", "request", (json, request) -> {
-      var image = json.get("id");
-      return image != null && image.isTextual() && !image.asText().isBlank() ? request + "/" + image.asText().strip() : null;
+      String image = Webhooks.text(json, "id");
+      return image == null ? null : request + "/" + image;
     });
     PollPolicy normal = PollPolicy.every(POLL_INTERVAL, POLL_FLOOR).withConfig(config);
     this.pollPolicy = webhookUrl == null ? normal : Webhooks.safetyNet(normal, config);
