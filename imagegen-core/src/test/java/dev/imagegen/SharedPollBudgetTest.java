@@ -9,6 +9,7 @@ import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.spi.RemoteJob;
 import dev.imagegen.testing.CapturedLogs;
 import dev.imagegen.testing.ScriptedProvider;
+import dev.imagegen.testing.Windows;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -101,13 +102,13 @@ class SharedPollBudgetTest {
   void threeInstancesOnOneStoreShareOneBudgetWhereAloneEachHasItsOwn() throws Exception {
     // alone, each instance keeps its own 50/s: together they poll up to 150 times a second
     List<Long> alone = pollThreeInstances(null);
-    assertThat(maxInWindow(alone, 1000 * MS)).as("three unshared budgets").isGreaterThan(PER_SECOND * 3 / 2);
+    assertThat(Windows.mostInAnyWindow(alone, 1000 * MS)).as("three unshared budgets").isGreaterThan(PER_SECOND * 3 / 2);
 
     SharedRateLimitTest.CountingStore store = new SharedRateLimitTest.CountingStore(Clock.systemUTC(), Duration.ofSeconds(2));
     List<Long> shared = pollThreeInstances(store);
     // 90 polls at 50 a second in all: at most 50 in any second (a little more where a poll ran late
     // and the next on time), so they take more than 1.6 s where the unshared ones took 0.6 s
-    assertThat(maxInWindow(shared, 1000 * MS)).as("one shared budget").isLessThanOrEqualTo(PER_SECOND + 5);
+    assertThat(Windows.mostInAnyWindow(shared, 1000 * MS)).as("one shared budget").isLessThanOrEqualTo(PER_SECOND + 5);
     assertThat(shared.get(shared.size() - 1) - shared.get(0)).isGreaterThan(1_600 * MS);
     assertThat(store.granted).as("every poll took a shared permit").hasSizeGreaterThanOrEqualTo(shared.size());
     assertThat(CapturedLogs.since(mark, e -> e.level() == Level.WARN && e.message().contains(store.name))).isEmpty();
@@ -118,21 +119,9 @@ class SharedPollBudgetTest {
     SharedRateLimitTest.CountingStore store = new SharedRateLimitTest.CountingStore(Clock.systemUTC(), Duration.ofSeconds(2));
     store.mode = SharedRateLimitTest.CountingStore.Mode.FAIL;
     List<Long> at = pollThreeInstances(store); // every job ends: the polls go on without the store
-    assertThat(maxInWindow(at, 1000 * MS)).as("three local budgets").isLessThanOrEqualTo(3 * PER_SECOND + 15);
+    assertThat(Windows.mostInAnyWindow(at, 1000 * MS)).as("three local budgets").isLessThanOrEqualTo(3 * PER_SECOND + 15);
     List<CapturedLogs.Event> warns = CapturedLogs.since(mark, e -> e.level() == Level.WARN && e.message().contains(store.name));
     assertThat(warns).as("one WARN per instance for the outage").hasSize(3);
     assertThat(warns.get(0).message()).contains("poll budgets on its own");
-  }
-
-  private static int maxInWindow(List<Long> sorted, long window) {
-    int best = 0;
-    int j = 0;
-    for (int i = 0; i < sorted.size(); i++) {
-      while (sorted.get(i) - sorted.get(j) >= window) {
-        j++;
-      }
-      best = Math.max(best, i - j + 1);
-    }
-    return best;
   }
 }

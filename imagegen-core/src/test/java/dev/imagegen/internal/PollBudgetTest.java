@@ -10,6 +10,7 @@ import dev.imagegen.spi.ProviderConfig;
 import dev.imagegen.spi.ProviderResult;
 import dev.imagegen.spi.RemoteJob;
 import dev.imagegen.testing.ScriptedProvider;
+import dev.imagegen.testing.Windows;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -39,7 +40,7 @@ class PollBudgetTest {
       assertThat(at.get(i)).isEqualTo(i * 100 * MS);
     }
     // any one-second window holds at most 10 of them
-    assertThat(maxInWindow(at, 1000 * MS)).isEqualTo(10);
+    assertThat(Windows.mostInAnyWindow(at, 1000 * MS)).isEqualTo(10);
     // a job that polled asks again: it is served after those already waiting
     assertThat(b.reserve(0)).isEqualTo(1000 * 100 * MS);
   }
@@ -61,7 +62,7 @@ class PollBudgetTest {
     for (int i = 0; i < 50; i++) {
       at.add(b.reserve(0));
     }
-    assertThat(maxInWindow(at, 10 * MS)).isEqualTo(5);
+    assertThat(Windows.mostInAnyWindow(at, 10 * MS)).isEqualTo(5);
     assertThat(at.get(49)).isEqualTo(90 * MS);
     now.addAndGet(1_000 * MS);
     assertThat(b.reserve(0)).isZero();
@@ -105,19 +106,7 @@ class PollBudgetTest {
     assertThat(at).hasSize(180);
     // unbudgeted these 180 polls take 30 ms; within the budget they take 3 s, at most 60 in any second
     // (a little more where the scheduler ran a poll late and the next one on time)
-    assertThat(maxInWindow(at, 1000 * MS)).isLessThanOrEqualTo(66);
+    assertThat(Windows.mostInAnyWindow(at, 1000 * MS)).isLessThanOrEqualTo(66);
     assertThat(at.get(at.size() - 1) - at.get(0)).isGreaterThan(2_500 * MS);
-  }
-
-  private static int maxInWindow(List<Long> sorted, long window) {
-    int best = 0;
-    int j = 0;
-    for (int i = 0; i < sorted.size(); i++) {
-      while (sorted.get(i) - sorted.get(j) >= window) {
-        j++;
-      }
-      best = Math.max(best, i - j + 1);
-    }
-    return best;
   }
 }

@@ -331,13 +331,7 @@ class WebhookReceiverTest {
     java.util.Collections.sort(at);
     assertThat(at).hasSize(40);
     // 40 polls pushed at once, 20 a second: spread over 2 s, not sent in one burst
-    int most = 0;
-    for (int i = 0, j = 0; i < at.size(); i++) {
-      while (at.get(i) - at.get(j) >= 1_000_000_000L) {
-        j++;
-      }
-      most = Math.max(most, i - j + 1);
-    }
+    int most = dev.imagegen.testing.Windows.mostInAnyWindow(at, 1_000_000_000L);
     assertThat(most).as("polls in any second").isLessThanOrEqualTo(22);
     assertThat(at.get(at.size() - 1) - at.get(0)).isGreaterThan(1_500_000_000L);
   }
@@ -364,13 +358,7 @@ class WebhookReceiverTest {
     // the budget still holds for all polls together
     List<Long> at = new java.util.ArrayList<>(p.pollTimes);
     java.util.Collections.sort(at);
-    int most = 0;
-    for (int i = 0, j = 0; i < at.size(); i++) {
-      while (at.get(i) - at.get(j) >= 1_000_000_000L) {
-        j++;
-      }
-      most = Math.max(most, i - j + 1);
-    }
+    int most = dev.imagegen.testing.Windows.mostInAnyWindow(at, 1_000_000_000L);
     assertThat(most).as("polls in any second").isLessThanOrEqualTo(22);
     assertThat(all.stream().filter(CompletableFuture::isDone).count()).isEqualTo(1);
   }

@@ -194,13 +194,7 @@ class RedisRateLimitStoreTest {
     Collections.sort(at);
     assertThat(at).hasSize(90);
     // three budgets of their own would allow 120 a second: the polls would be over in 0.75 s
-    int most = 0;
-    for (int i = 0, j = 0; i < at.size(); i++) {
-      while (at.get(i) - at.get(j) >= 1_000_000_000L) {
-        j++;
-      }
-      most = Math.max(most, i - j + 1);
-    }
+    int most = dev.imagegen.testing.Windows.mostInAnyWindow(at, 1_000_000_000L);
     assertThat(most).as("polls in any second, all instances").isLessThanOrEqualTo(44);
     assertThat(at.get(at.size() - 1) - at.get(0)).isGreaterThan(2_000_000_000L);
     assertThat(redis.command("EXISTS", "imagegen:ratelimit:provider:p:polls")).isEqualTo(":1");
