@@ -545,6 +545,7 @@ public final class ImageGenerationService implements AutoCloseable {
           () -> c.intValue(ProviderConfig.REQUESTS_PER_MINUTE, 0, 0, Integer.MAX_VALUE),
           () -> c.intValue(ProviderConfig.POLLS_PER_SECOND, 0, 0, 1_000_000),
           () -> c.intValue(ProviderConfig.MAX_CONCURRENT, 1),
+          () -> c.intValue(ProviderConfig.MAX_CONNECTIONS, ProviderConfig.DEFAULT_MAX_CONNECTIONS, 1, 100_000),
           () -> c.duration(ProviderConfig.TIMEOUT, Duration.ZERO),
           () -> c.longValue(ProviderConfig.MAX_IMAGE_BYTES, 1, 1, Long.MAX_VALUE),
           () -> c.bool(ProviderConfig.ALLOW_PRIVATE_DOWNLOADS, false),

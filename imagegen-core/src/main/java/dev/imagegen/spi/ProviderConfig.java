@@ -47,6 +47,15 @@ public final class ProviderConfig {
   public static final String POLLS_PER_SECOND = "polls-per-second";
   /** Standard key: most calls in flight at once; more wait in a queue. */
   public static final String MAX_CONCURRENT = "max-concurrent";
+  /**
+   * Standard key: most HTTP exchanges in flight to this provider at once (its API calls and
+   * result downloads; default 64): more wait in a queue, within their timeout. The JDK's client
+   * opens one connection per concurrent HTTP/1.1 exchange and has no bound of its own, so this is
+   * the bound on the provider's connections. Status streams are not counted.
+   */
+  public static final String MAX_CONNECTIONS = "max-connections";
+  /** The default of {@link #MAX_CONNECTIONS}. */
+  public static final int DEFAULT_MAX_CONNECTIONS = 64;
   /** Standard key: routing priority, lower first. */
   public static final String PRIORITY = "priority";
   /** Standard key: whether the provider is enabled (a boolean, see {@link #bool}). */
@@ -77,7 +86,7 @@ public final class ProviderConfig {
    * environment variable as {@code price-fal-ai-flux-schnell}).
    */
   public static final Set<String> STANDARD_SETTINGS = Set.of(API_KEY, BASE_URL, TIMEOUT, REQUESTS_PER_MINUTE, POLLS_PER_SECOND,
-      MAX_CONCURRENT,
+      MAX_CONCURRENT, MAX_CONNECTIONS,
       PRIORITY, ENABLED, PRICE_PER_IMAGE, PRICE_PER_MEGAPIXEL, PRICE_PER_GPU_SECOND, "price.*", TYPICAL_GPU_SECONDS,
       MAX_IMAGE_BYTES, ALLOW_PRIVATE_DOWNLOADS, DOWNLOAD_TIMEOUT);
 

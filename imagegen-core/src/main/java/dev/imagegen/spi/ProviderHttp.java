@@ -109,6 +109,8 @@ public final class ProviderHttp {
   private final Executor continuations;
   private final long maxImageBytes;
   private final ObjectMapper reader;
+  /** The provider's HTTP exchanges in flight ({@code max-connections}), shared by every bound copy. */
+  private final InFlight inFlight;
 
   /**
    * Created by the service; providers get theirs from {@link ProviderContext#http()}.
@@ -131,6 +133,8 @@ public final class ProviderHttp {
     this.continuations = client.executor().orElse(Runnable::run);
     this.maxImageBytes = maxImageBytes(context.config());
     this.reader = readerFor(context.json(), maxImageBytes);
+    this.inFlight = new InFlight(context.config().intValue(ProviderConfig.MAX_CONNECTIONS, ProviderConfig.DEFAULT_MAX_CONNECTIONS,
+        1, 100_000), continuations);
     if (client.followRedirects() != HttpClient.Redirect.NEVER && WARNED_CLIENTS.put(client, Boolean.TRUE) == null) {
       context.log().warn("the HttpClient given to imagegen follows redirects itself ({}): it may send a provider's "
           + "credentials and request bodies to another host before imagegen sees the redirect; build it with "
@@ -148,6 +152,53 @@ public final class ProviderHttp {
     this.continuations = from.continuations;
     this.maxImageBytes = from.maxImageBytes;
     this.reader = from.reader;
+    this.inFlight = from.inFlight;
+  }
+
+  /**
+   * An asynchronous bound on the exchanges in flight: one that finds no room waits in a queue,
+   * holding no thread, and goes when one ends (on the client's executor, never on the thread that
+   * ended it).
+   */
+  private static final class InFlight {
+    private final int max;
+    private final Executor executor;
+    private int used; // guarded by this
+    private final java.util.ArrayDeque<Runnable> waiting = new java.util.ArrayDeque<>(); // guarded by this
+
+    InFlight(int max, Executor executor) {
+      this.max = max;
+      this.executor = executor;
+    }
+
+    /** Runs {@code go} once there is room for one more exchange, which it must {@link #release}. */
+    void acquire(Runnable go) {
+      synchronized (this) {
+        if (used >= max) {
+          waiting.add(go);
+          return;
+        }
+        used++;
+      }
+      go.run();
+    }
+
+    /** Ends an exchange: its room goes to the first one waiting. */
+    void release() {
+      Runnable next;
+      synchronized (this) {
+        next = waiting.poll();
+        if (next == null) {
+          used--;
+          return;
+        }
+      }
+      try {
+        executor.execute(next);
+      } catch (RuntimeException e) {
+        next.run(); // an executor that refuses: run it here rather than lose the room
+      }
+    }
   }
 
   private static long maxImageBytes(ProviderConfig config) {
@@ -534,6 +585,18 @@ public final class ProviderHttp {
       if (out.isDone()) {
         return;
       }
+      // within the provider's max-connections: a call waiting for room is still bound by its timer
+      inFlight.acquire(() -> {
+        if (out.isDone()) {
+          inFlight.release();
+        } else {
+          sendNow(req);
+        }
+      });
+    }
+
+    /** Sends one hop; it holds one of {@code max-connections} until its answer is read or it fails. */
+    private void sendNow(HttpRequest req) {
       CompletableFuture<HttpResponse<byte[]>> s;
       try {
         s = client.sendAsync(req, info -> {
@@ -545,9 +608,11 @@ public final class ProviderHttp {
           return b;
         });
       } catch (RuntimeException e) {
+        inFlight.release();
         fail(e);
         return;
       }
+      s.whenComplete((r, e) -> inFlight.release()); // answered, failed or aborted
       sent = s;
       if (out.isDone()) {
         abort();

@@ -74,6 +74,38 @@ class ProviderHttpTest {
   }
 
   @Test
+  void atMostMaxConnectionsExchangesAreInFlightAndAQueuedOneKeepsItsTimeout() throws Exception {
+    server.stubFor(get("/slow").willReturn(aResponse().withStatus(200).withBody("{}").withFixedDelay(400)));
+    TestContext two = new TestContext(ProviderConfig.builder("acme").apiKey(KEY).baseUrl(server.baseUrl())
+        .set("max-connections", "2").set("timeout", "3s").build());
+    long t0 = System.nanoTime();
+    java.util.List<CompletableFuture<HttpResult>> calls = new java.util.ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      calls.add(two.http.send(two.http.request(uri("/slow")).GET().build(), ProviderHttp.MAX_API_BODY_BYTES));
+    }
+    for (CompletableFuture<HttpResult> c : calls) {
+      assertThat(c.get(10, java.util.concurrent.TimeUnit.SECONDS).status()).isEqualTo(200);
+    }
+    // 6 answers of 400 ms, 2 at a time: three rounds (unbounded, one round)
+    assertThat(java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).isGreaterThanOrEqualTo(1_150);
+
+    // a call that waits for room past its timeout fails as a timeout and never reaches the server
+    server.resetRequests();
+    TestContext one = new TestContext(ProviderConfig.builder("acme").apiKey(KEY).baseUrl(server.baseUrl())
+        .set("max-connections", "1").set("timeout", "250ms").build());
+    server.stubFor(get("/hang").willReturn(aResponse().withStatus(200).withBody("{}").withFixedDelay(2_000)));
+    CompletableFuture<HttpResult> holder = one.http.send(one.http.request(uri("/hang")).GET().build(), ProviderHttp.MAX_API_BODY_BYTES);
+    CompletableFuture<HttpResult> queued = one.http.send(one.http.request(uri("/slow")).GET().build(), ProviderHttp.MAX_API_BODY_BYTES);
+    assertThat(failure(queued)).isInstanceOf(ProviderUnavailableException.class).hasMessageContaining("no answer within");
+    assertThat(failure(holder)).isInstanceOf(ProviderUnavailableException.class);
+    // both gave their room back: the next call goes at once
+    server.stubFor(get("/quick").willReturn(aResponse().withStatus(200).withBody("{}")));
+    assertThat(one.http.send(one.http.request(uri("/quick")).GET().build(), ProviderHttp.MAX_API_BODY_BYTES)
+        .get(5, java.util.concurrent.TimeUnit.SECONDS).status()).isEqualTo(200);
+    assertThat(server.findAll(getRequestedFor(urlEqualTo("/slow")))).isEmpty();
+  }
+
+  @Test
   void anEventStreamHandsOnEachEventsDataJoinedAndSkipsTheRest() throws Exception {
     // CRLF and LF lines, a comment, an event name, an id, a two-line data, and a last event without its blank line
     String body = ": hello\r\nevent: status\r\nid: 1\r\ndata: {\"status\":\"IN_QUEUE\"}\r\n\r\n"

@@ -76,6 +76,8 @@ class ConfigurationMetadataTest {
       entry(ProviderConfig.BASE_URL, "java.lang.String", "Base URL of the API (a proxy, a self-hosted server)."),
       entry(ProviderConfig.TIMEOUT, "java.time.Duration", "Deadline of one generation at this provider."),
       entry(ProviderConfig.REQUESTS_PER_MINUTE, "java.lang.Integer", "Client-side rate limit (0: none)."),
+      entry(ProviderConfig.MAX_CONNECTIONS, "java.lang.Integer",
+          "Most HTTP exchanges in flight to this provider at once, so its connections (default 64); more wait in a queue."),
       entry(ProviderConfig.POLLS_PER_SECOND, "java.lang.Integer",
           "Poll budget: most status polls per second for all this provider's jobs (0: none; default from its published limits)."),
       entry(ProviderConfig.MAX_CONCURRENT, "java.lang.Integer", "Most calls in flight at once; more wait in a queue."),
