@@ -112,6 +112,7 @@ final class BedrockProvider implements ImageProvider {
         .optionKeys(BedrockMapping.OPTION_KEYS)
         .build();
     NettyNioAsyncHttpClient.Builder netty = NettyNioAsyncHttpClient.builder()
+        .eventLoopGroup(EventLoops.GROUP)
         .maxConcurrency(settings.maxConcurrency)
         .connectionTimeout(settings.callTimeout.compareTo(Duration.ofSeconds(10)) < 0 ? settings.callTimeout
             : Duration.ofSeconds(10))
@@ -361,6 +362,27 @@ final class BedrockProvider implements ImageProvider {
   public void close() {
     client.close();
     http.close();
+  }
+
+  /**
+   * One Netty event loop group for every Bedrock provider in the JVM, of daemon threads, never shut
+   * down. A client left to make its own shares the SDK's reference-counted group, and closing the
+   * last client shut that group down with Netty's 2 s quiet period, inside {@code close()}: every
+   * service's close waited 2 s. A client given a group leaves it running.
+   */
+  private static final class EventLoops {
+    static final software.amazon.awssdk.http.nio.netty.SdkEventLoopGroup GROUP = group();
+
+    private static software.amazon.awssdk.http.nio.netty.SdkEventLoopGroup group() {
+      java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
+      return software.amazon.awssdk.http.nio.netty.SdkEventLoopGroup.builder()
+          .threadFactory(r -> {
+            Thread t = new Thread(r, "imagegen-bedrock-netty-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+          })
+          .build();
+    }
   }
 
   /** The class, id, region and endpoint; never a credential. */

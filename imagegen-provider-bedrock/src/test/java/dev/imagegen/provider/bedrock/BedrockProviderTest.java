@@ -712,6 +712,22 @@ class BedrockProviderTest {
   @Nested
   class Faults {
     @Test
+    void closingAServiceAfterACallReturnsAtOnce() {
+      novaAnswers(StubImages.png(16, 16, 1));
+      generate(request().build());
+      long t0 = System.nanoTime();
+      service.close();
+      service = null;
+      // the SDK's own event loops were shut down inside close() with Netty's 2 s quiet period
+      assertThat(java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).isLessThan(1_500);
+      // the shared event loops stay, as daemon threads, and serve the next service
+      assertThat(Thread.getAllStackTraces().keySet()).filteredOn(t -> t.getName().startsWith("imagegen-bedrock-netty-"))
+          .allMatch(Thread::isDaemon);
+      novaAnswers(StubImages.png(16, 16, 2));
+      assertThat(generate(request().build()).images()).hasSize(1);
+    }
+
+    @Test
     void resetAfterSendingIsAnUnknownOutcomeNeverResubmitted() {
       server.stubFor(stubs.submitStub().willReturn(aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER)));
 
