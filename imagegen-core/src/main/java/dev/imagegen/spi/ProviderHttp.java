@@ -520,6 +520,8 @@ public final class ProviderHttp {
     private volatile @Nullable CompletableFuture<HttpResponse<byte[]>> sent;
     private volatile @Nullable LimitedBody body;
     private int hops;
+    /** Whether the exchange was made after its attempt was cancelled (a clean-up call, such as the remote cancel). */
+    private final boolean afterCancel;
 
     Exchange(HttpRequest first, boolean safe, long maxBodyBytes, @Nullable Function<URI, CompletableFuture<Void>> hopCheck) {
       this.first = first;
@@ -530,6 +532,7 @@ public final class ProviderHttp {
       Duration t = first.timeout().orElseGet(ProviderHttp.this::timeout);
       this.budget = t.compareTo(Duration.ofMillis(1)) < 0 ? Duration.ofMillis(1) : t;
       this.deadlineNanos = System.nanoTime() + budget.toNanos();
+      this.afterCancel = generation != null && generation.isCancelled();
     }
 
     void start(boolean read) {
@@ -589,6 +592,12 @@ public final class ProviderHttp {
       inFlight.acquire(() -> {
         if (out.isDone()) {
           inFlight.release();
+        } else if (hops == 0 && !afterCancel && generation != null && generation.isCancelled()) {
+          // cancelled while it waited for room, before anything was sent: a submit sent now would
+          // create a job, billed, that nobody waits for
+          inFlight.release();
+          out.completeExceptionally(new GenerationCancelledException(what(req) + " not sent: the attempt was cancelled while "
+              + "it waited for one of the provider's max-connections", context.providerId(), null));
         } else {
           sendNow(req);
         }

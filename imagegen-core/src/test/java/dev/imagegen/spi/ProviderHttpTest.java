@@ -262,6 +262,27 @@ class ProviderHttpTest {
   }
 
   @Test
+  void aSubmitStillWaitingForRoomWhenItsGenerationIsCancelledIsNeverSent() throws Exception {
+    TestContext one = new TestContext(ProviderConfig.builder("acme").apiKey(KEY).baseUrl(server.baseUrl())
+        .set("max-connections", "1").set("timeout", "3s").build());
+    server.stubFor(get("/hang").willReturn(aResponse().withStatus(200).withBody("{}").withFixedDelay(800)));
+    server.stubFor(post("/jobs").willReturn(aResponse().withStatus(201).withBody("{\"id\":\"j1\"}")));
+    server.stubFor(com.github.tomakehurst.wiremock.client.WireMock.put("/jobs/j0/cancel").willReturn(aResponse().withBody("{}")));
+    CompletableFuture<HttpResult> holder = one.http.send(one.http.request(uri("/hang")).GET().build(), ProviderHttp.MAX_API_BODY_BYTES);
+    SwitchableGeneration g = new SwitchableGeneration(one);
+    ProviderHttp bound = one.http.bind(g);
+    CompletableFuture<HttpResult> submit = bound.send(postJob(), ProviderHttp.MAX_API_BODY_BYTES); // waits for the room
+    g.cancel();
+    assertThat(holder.get(5, java.util.concurrent.TimeUnit.SECONDS).status()).isEqualTo(200);
+    // sent after the cancel, it would create a job, billed, that nobody waits for
+    assertThat(failure(submit)).isInstanceOf(dev.imagegen.GenerationCancelledException.class).hasMessageContaining("not sent");
+    server.verify(0, com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor(urlEqualTo("/jobs")));
+    // a call made after the cancel (the remote cancel of another job) still goes out
+    assertThat(bound.send(bound.request(uri("/jobs/j0/cancel")).PUT(HttpRequest.BodyPublishers.noBody()).build(),
+        ProviderHttp.MAX_API_BODY_BYTES).get(5, java.util.concurrent.TimeUnit.SECONDS).status()).isEqualTo(200);
+  }
+
+  @Test
   void afterACancelReadsAreRefusedButACancelCallStillGoesOut() {
     server.stubFor(com.github.tomakehurst.wiremock.client.WireMock.put("/jobs/1/cancel").willReturn(aResponse().withBody("{}")));
     server.stubFor(post("/jobs/1/cancel").willReturn(aResponse().withBody("{}")));
@@ -278,6 +299,38 @@ class ProviderHttpTest {
   private static final class HttpClientHolder {
     static final java.net.http.HttpClient CLIENT = java.net.http.HttpClient.newBuilder()
         .version(java.net.http.HttpClient.Version.HTTP_1_1).build();
+  }
+
+  /** A generation context a test cancels, over a plain provider context, with a minute to go. */
+  private static final class SwitchableGeneration implements GenerationContext {
+    private final TestContext base;
+    private final java.time.Instant deadline = java.time.Instant.now().plusSeconds(60);
+    private final java.util.List<Runnable> onCancel = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private volatile boolean cancelled;
+
+    SwitchableGeneration(TestContext base) {
+      this.base = base;
+    }
+
+    void cancel() {
+      cancelled = true;
+      onCancel.forEach(Runnable::run);
+    }
+
+    @Override public String providerId() { return base.providerId(); }
+    @Override public ProviderConfig config() { return base.config(); }
+    @Override public com.fasterxml.jackson.databind.ObjectMapper json() { return base.json(); }
+    @Override public java.util.concurrent.ScheduledExecutorService scheduler() { return base.scheduler(); }
+    @Override public org.slf4j.Logger log() { return base.log(); }
+    @Override public Redactor redactor() { return base.redactor(); }
+    @Override public ProviderHttp http() { return base.http(); }
+    @Override public ImageDownloader downloader() { return base.downloader(); }
+    @Override public String generationId() { return "g"; }
+    @Override public java.time.Instant deadline() { return deadline; }
+    @Override public boolean isCancelled() { return cancelled; }
+    @Override public void onCancel(Runnable action) { onCancel.add(action); }
+    @Override public void progress(dev.imagegen.ProgressEvent event) {}
+    @Override public void remoteJobStarted(String id, java.util.function.Supplier<CompletableFuture<?>> cancel) {}
   }
 
   /** A generation context that is already cancelled, over a plain provider context. */
