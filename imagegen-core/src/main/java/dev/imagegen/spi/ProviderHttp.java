@@ -368,7 +368,8 @@ public final class ProviderHttp {
    * (its {@code data:} lines joined by newlines) to {@code onData}, on the HTTP client's threads,
    * until the stream ends, fails or is cancelled. Other fields ({@code event:}, {@code id:},
    * comments) are skipped; the stream is not reopened. A non-2xx answer hands nothing on and ends
-   * the stream. No redirect is followed. An event over {@link #MAX_EVENT_CHARS} or an
+   * the stream. No redirect is followed, and over an {@code HttpClient} that follows redirects
+   * itself no stream is opened (the stage fails at once). An event over {@link #MAX_EVENT_CHARS} or an
    * {@code onData} that throws ends the stream.
    *
    * @param request the GET to send; its timeout bounds the wait for the answer's headers, not the stream
@@ -377,6 +378,11 @@ public final class ProviderHttp {
    *     connection fails; cancelling it closes the stream
    */
   public CompletableFuture<Integer> events(HttpRequest request, java.util.function.Consumer<String> onData) {
+    if (client.followRedirects() != HttpClient.Redirect.NEVER) {
+      // a client that follows redirects itself would re-send the credentials to wherever one points
+      return CompletableFuture.failedFuture(new IllegalStateException(context.providerId() + ": no event stream over an "
+          + "HttpClient that follows redirects itself (" + client.followRedirects() + ")"));
+    }
     CompletableFuture<Integer> done = new CompletableFuture<>();
     java.util.concurrent.atomic.AtomicReference<Flow.@Nullable Subscription> subscription =
         new java.util.concurrent.atomic.AtomicReference<>();

@@ -134,6 +134,18 @@ class ProviderHttpTest {
   }
 
   @Test
+  void noEventStreamIsOpenedOverAClientThatFollowsRedirectsItself() {
+    // the redirect points elsewhere: a following client would send the key there
+    server.stubFor(get("/stream").willReturn(aResponse().withStatus(302).withHeader("Location", "http://127.0.0.1:1/steal")));
+    java.net.http.HttpClient following = java.net.http.HttpClient.newBuilder().followRedirects(java.net.http.HttpClient.Redirect.ALWAYS)
+        .build();
+    ProviderHttp http = new ProviderHttp(ctx, following, "t", null, r -> null);
+    Throwable t = failure(http.events(http.request(uri("/stream")).header("Authorization", "Bearer " + KEY).GET().build(), d -> { }));
+    assertThat(t).hasMessageContaining("follows redirects").hasMessageNotContaining(KEY);
+    server.verify(0, getRequestedFor(urlEqualTo("/stream")));
+  }
+
+  @Test
   void anEventOverTheLimitOrAConsumerThatThrowsEndsTheStream() {
     String big = "data: " + "x".repeat(ProviderHttp.MAX_EVENT_CHARS + 10) + "\n\ndata: after\n\n";
     server.stubFor(get("/big").willReturn(aResponse().withStatus(200).withBody(big)));
