@@ -94,7 +94,9 @@ class ProviderHttpTest {
     TestContext one = new TestContext(ProviderConfig.builder("acme").apiKey(KEY).baseUrl(server.baseUrl())
         .set("max-connections", "1").set("timeout", "250ms").build());
     server.stubFor(get("/hang").willReturn(aResponse().withStatus(200).withBody("{}").withFixedDelay(2_000)));
-    CompletableFuture<HttpResult> holder = one.http.send(one.http.request(uri("/hang")).GET().build(), ProviderHttp.MAX_API_BODY_BYTES);
+    // the holder's own timeout (1.5 s) outlasts the queued call's (250 ms): the room comes back only after that one gave up
+    CompletableFuture<HttpResult> holder = one.http.send(one.http.request(uri("/hang")).timeout(java.time.Duration.ofMillis(1_500))
+        .GET().build(), ProviderHttp.MAX_API_BODY_BYTES);
     CompletableFuture<HttpResult> queued = one.http.send(one.http.request(uri("/slow")).GET().build(), ProviderHttp.MAX_API_BODY_BYTES);
     assertThat(failure(queued)).isInstanceOf(ProviderUnavailableException.class).hasMessageContaining("no answer within");
     assertThat(failure(holder)).isInstanceOf(ProviderUnavailableException.class);
