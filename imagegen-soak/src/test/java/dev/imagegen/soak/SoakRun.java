@@ -670,23 +670,7 @@ final class SoakRun {
 
   /** Waits for the remote cancels still on their way (async clean-up after the callers were answered). */
   private void settleJournals() throws InterruptedException {
-    int last = -1;
-    long stableSince = System.nanoTime();
-    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
-    while (System.nanoTime() < until) {
-      int n = 0;
-      for (SoakServer s : servers.values()) {
-        n += s.requestCount();
-      }
-      if (n != last) {
-        last = n;
-        stableSince = System.nanoTime();
-      } else if (System.nanoTime() - stableSince > TimeUnit.MILLISECONDS.toNanos(1000)) {
-        break;
-      }
-      Thread.sleep(100);
-    }
-    journalRequests = last;
+    journalRequests = SoakServer.settle(servers.values());
   }
 
   private void start(Gen g, Semaphore slots, CountDownLatch done, ExecutorService blocking, ScheduledExecutorService cancels) {

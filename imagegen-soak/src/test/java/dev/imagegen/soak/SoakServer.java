@@ -162,6 +162,32 @@ final class SoakServer implements AutoCloseable {
     return s == null ? Long.MAX_VALUE : Long.parseLong(s);
   }
 
+  /**
+   * Waits until the servers have seen no new request for a second (at most 8 s): the clean-up the
+   * SDK does after the callers were answered (remote cancels, journal writes) has ended.
+   *
+   * @return the requests the servers saw in all
+   */
+  static int settle(java.util.Collection<SoakServer> servers) throws InterruptedException {
+    int last = -1;
+    long stableSince = System.nanoTime();
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
+    while (System.nanoTime() < until) {
+      int n = 0;
+      for (SoakServer s : servers) {
+        n += s.requestCount();
+      }
+      if (n != last) {
+        last = n;
+        stableSince = System.nanoTime();
+      } else if (System.nanoTime() - stableSince > TimeUnit.MILLISECONDS.toNanos(1000)) {
+        break;
+      }
+      Thread.sleep(100);
+    }
+    return last;
+  }
+
   /** Requests received so far by every incarnation. */
   int requestCount() {
     int n = 0;

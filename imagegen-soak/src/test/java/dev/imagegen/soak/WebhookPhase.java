@@ -480,22 +480,7 @@ final class WebhookPhase {
 
   /** Waits until the servers saw no request for a second (a late delivery's poll would come at once). */
   private void settle() throws InterruptedException {
-    int last = -1;
-    long stableSince = System.nanoTime();
-    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
-    while (System.nanoTime() < until) {
-      int n = 0;
-      for (SoakServer s : servers.values()) {
-        n += s.requestCount();
-      }
-      if (n != last) {
-        last = n;
-        stableSince = System.nanoTime();
-      } else if (System.nanoTime() - stableSince > TimeUnit.MILLISECONDS.toNanos(1000)) {
-        break;
-      }
-      Thread.sleep(100);
-    }
+    SoakServer.settle(servers.values());
   }
 
   /** The status polls each job received, by job id: when each reached its server (System.nanoTime). */
